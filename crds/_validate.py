@@ -1,0 +1,172 @@
+"""Validate raw JSON data against a model class, collecting every error with its path.
+
+This runs before cattrs structures the data, so one pass reports every wrong type, missing
+field, unknown field, enum spelling and field check at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from crds._base import FieldError, join, meta_of, wire_name
+from crds._types import Shape, field_shape
+
+_TYPE_NAMES = {
+    "str": "a string",
+    "int": "an integer",
+    "bool": "true or false",
+    "float": "a number",
+    "list": "a list",
+    "dict": "a mapping",
+    "object": "a mapping",
+    "int_or_str": "an integer or a string",
+}
+
+
+def _describe(v: Any) -> str:
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return f"the number {v}"
+    if isinstance(v, str):
+        return f"the string '{v}'" if len(v) < 40 else "a string"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    if v is None:
+        return "null"
+    return type(v).__name__
+
+
+def wire_keys(cls: type) -> dict[str, attrs.Attribute[Any]]:
+    """Every accepted JSON key of a class (wire names and aliases) → attribute."""
+    out: dict[str, attrs.Attribute[Any]] = {}
+    for a in attrs.fields(cls):
+        out[wire_name(a)] = a
+        for alias in meta_of(a).aliases:
+            out[alias] = a
+    return out
+
+
+def normalize(cls: type, data: Any) -> Any:
+    """Rewrite alias spellings (``allowed_requesters``) to wire names, recursively."""
+    if not isinstance(data, dict):
+        return data
+    keys = wire_keys(cls)
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        a = keys.get(k)
+        if a is None:
+            out[k] = v
+            continue
+        out[wire_name(a)] = _normalize_value(field_shape(cls, a.name), v)
+    return out
+
+
+def _normalize_value(s: Shape, v: Any) -> Any:
+    if s.kind == "object":
+        return normalize(s.cls, v)
+    if s.kind == "list" and isinstance(v, list) and s.item is not None:
+        return [_normalize_value(s.item, x) for x in v]
+    if s.kind == "dict" and isinstance(v, dict) and s.item is not None:
+        return {k: _normalize_value(s.item, x) for k, x in v.items()}
+    return v
+
+
+def validate_raw(cls: type, data: Any, path: str) -> list[FieldError]:
+    """All type, presence, enum and field-check errors of ``data`` as an instance of ``cls``."""
+    if not isinstance(data, dict):
+        return [FieldError(path, f"expected a mapping, got {_describe(data)}")]
+    errors: list[FieldError] = []
+    keys = wire_keys(cls)
+    seen: set[str] = set()
+    for key, value in data.items():
+        a = keys.get(key)
+        if a is None:
+            if not getattr(cls, "__lattice_open__", False):
+                known = ", ".join(sorted(wire_name(x) for x in attrs.fields(cls)))
+                errors.append(FieldError(join(path, key), f"unknown field (known fields: {known})"))
+            continue
+        if a.name in seen:
+            errors.append(FieldError(join(path, key), "given twice under different spellings"))
+        seen.add(a.name)
+        errors.extend(_check_field(cls, a, value, join(path, wire_name(a))))
+    for a in attrs.fields(cls):
+        if a.default is attrs.NOTHING and a.name not in seen:
+            errors.append(FieldError(join(path, wire_name(a)), "required field is missing"))
+    return errors
+
+
+def _check_field(cls: type, a: attrs.Attribute[Any], value: Any, path: str) -> list[FieldError]:
+    s = field_shape(cls, a.name)
+    if value is None:
+        if s.nullable or a.default is None:
+            return []
+        return [FieldError(path, f"must not be null (expected {_TYPE_NAMES.get(s.kind, 'a value')})")]
+    errors = validate_value(s, value, path)
+    if errors:
+        return errors
+    m = meta_of(a)
+    if m.minimum is not None and isinstance(value, int | float) and value < m.minimum:
+        errors.append(FieldError(path, f"must be >= {m.minimum}, got {value}"))
+    if m.maximum is not None and isinstance(value, int | float) and value > m.maximum:
+        errors.append(FieldError(path, f"must be <= {m.maximum}, got {value}"))
+    if m.min_items is not None and isinstance(value, list | dict) and len(value) < m.min_items:
+        what = "entry" if m.min_items == 1 else "entries"
+        errors.append(FieldError(path, f"must have at least {m.min_items} {what}"))
+    for check in m.checks:
+        msg = check(value)
+        if msg:
+            errors.append(FieldError(path, msg))
+    return errors
+
+
+def validate_value(s: Shape, value: Any, path: str) -> list[FieldError]:
+    k = s.kind
+    if value is None and s.nullable:
+        return []
+    if k == "any":
+        return []
+    if k == "object":
+        return validate_raw(s.cls, value, path)
+    if k == "enum":
+        allowed = [str(m.value) for m in s.cls]
+        if value in allowed:
+            return []
+        return [FieldError(path, f"invalid value {_describe(value)} (expected one of: {', '.join(allowed)})")]
+    if k == "list":
+        if not isinstance(value, list):
+            return [FieldError(path, f"expected a list, got {_describe(value)}")]
+        assert s.item is not None
+        out: list[FieldError] = []
+        for i, item in enumerate(value):
+            out.extend(validate_value(s.item, item, f"{path}[{i}]"))
+        return out
+    if k == "dict":
+        if not isinstance(value, dict):
+            return [FieldError(path, f"expected a mapping, got {_describe(value)}")]
+        assert s.item is not None
+        out = []
+        for key, item in value.items():
+            out.extend(validate_value(s.item, item, join(path, str(key))))
+        return out
+    if _scalar_ok(k, value):
+        return []
+    return [FieldError(path, f"expected {_TYPE_NAMES[k]}, got {_describe(value)}")]
+
+
+def _scalar_ok(kind: str, v: Any) -> bool:
+    if kind == "str":
+        return isinstance(v, str)
+    if kind == "bool":
+        return isinstance(v, bool)
+    if kind == "int":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if kind == "float":
+        return isinstance(v, int | float) and not isinstance(v, bool)
+    if kind == "int_or_str":
+        return isinstance(v, int | str) and not isinstance(v, bool)
+    return False
