@@ -94,11 +94,8 @@ def is_required(a: attrs.Attribute[Any]) -> bool:
     return a.default is attrs.NOTHING
 
 
-class StrEnum(str, enum.Enum):
+class StrEnum(enum.StrEnum):
     """An enum serialised as its value; subclasses list the allowed spellings."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 class ConditionStatus(StrEnum):
@@ -186,7 +183,7 @@ def cross_checks(obj: object, path: str) -> list[FieldError]:
     if callable(validate):
         out.extend(errors_at(path, validate()))
     if attrs.has(type(obj)):
-        for a in attrs.fields(type(obj)):
+        for a in attrs.fields(type(obj)):  # type: ignore[arg-type]
             out.extend(_cross_value(getattr(obj, a.name), join(path, wire_name(a))))
     return out
 

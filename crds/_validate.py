@@ -59,10 +59,11 @@ def normalize(cls: type, data: Any) -> Any:
     out: dict[str, Any] = {}
     for k, v in data.items():
         a = keys.get(k)
-        if a is None:
-            out[k] = v
+        wire = wire_name(a) if a is not None else k
+        if a is None or (k != wire and wire in data):
+            out[k] = v  # unknown, or both spellings given: validation reports it
             continue
-        out[wire_name(a)] = _normalize_value(field_shape(cls, a.name), v)
+        out[wire] = _normalize_value(field_shape(cls, a.name), v)
     return out
 
 
@@ -136,7 +137,8 @@ def validate_value(s: Shape, value: Any, path: str) -> list[FieldError]:
         allowed = [str(m.value) for m in s.cls]
         if value in allowed:
             return []
-        return [FieldError(path, f"invalid value {_describe(value)} (expected one of: {', '.join(allowed)})")]
+        shown = f"'{value}'" if isinstance(value, str) else _describe(value)
+        return [FieldError(path, f"invalid value {shown} (expected one of: {', '.join(allowed)})")]
     if k == "list":
         if not isinstance(value, list):
             return [FieldError(path, f"expected a list, got {_describe(value)}")]

@@ -75,7 +75,7 @@ def parse_ipv4_range(v: str) -> tuple[str, str, int] | None:
     if not m:
         return None
     start, end_text, prefix = m.group("start"), m.group("end"), int(m.group("prefix"))
-    end = end_text if "." in end_text else ".".join(start.split(".")[:3] + [end_text])
+    end = end_text if "." in end_text else ".".join([*start.split(".")[:3], end_text])
     try:
         a, b = ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
     except ValueError:

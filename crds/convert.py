@@ -55,21 +55,21 @@ def _make_converter() -> cattrs.Converter:
 
     def structure_factory(cls: type) -> Any:
         attrs.resolve_types(cls)
-        renames = {a.name: override(rename=wire_name(a)) for a in attrs.fields(cls)}
+        renames: dict[str, Any] = {a.name: override(rename=wire_name(a)) for a in attrs.fields(cls)}
         return make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=False, **renames)
 
     def unstructure_factory(cls: type) -> Any:
         attrs.resolve_types(cls)
-        renames = {
+        renames: dict[str, Any] = {
             a.name: override(rename=wire_name(a), omit_if_default=_omittable(a)) for a in attrs.fields(cls)
         }
-        inner = make_dict_unstructure_fn(cls, conv, **renames)
+        inner: Any = make_dict_unstructure_fn(cls, conv, **renames)
 
         def run(obj: Any) -> dict[str, Any]:
             out: dict[str, Any] = inner(obj)
             out = {k: v for k, v in out.items() if v is not None}
             if isinstance(obj, LatticeObject):  # the order people expect to read
-                head = {k: out.pop(k) for k in ("apiVersion", "kind", "metadata") if k in out}
+                head: dict[str, Any] = {k: out.pop(k) for k in ("apiVersion", "kind", "metadata") if k in out}
                 out = {**head, **out}
             return out
 
@@ -110,11 +110,13 @@ def parse(data: Any) -> ParseResult:
         return ParseResult("", "", "", None, (FieldError("", "expected a mapping (a Kubernetes object)"),))
     kind = data.get("kind")
     cls = kinds().get(kind) if isinstance(kind, str) else None
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_meta = data.get("metadata")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     name, ns = str(meta.get("name") or ""), str(meta.get("namespace") or "")
     if cls is None:
         known = ", ".join(sorted(kinds()))
-        return ParseResult(str(kind or ""), name, ns, None, (FieldError("kind", f"unknown kind {kind!r} (expected one of: {known})"),))
+        error = FieldError("kind", f"unknown kind {kind!r} (expected one of: {known})")
+        return ParseResult(str(kind or ""), name, ns, None, (error,))
     obj, errors = parse_as(cls, data)
     return ParseResult(cls.__crd__.kind, name, ns, obj, tuple(errors))
 
@@ -151,4 +153,6 @@ def format_errors(errors: Iterable[FieldError]) -> str:
     return "; ".join(str(e) for e in errors)
 
 
-__all__ = ["API_VERSION", "LatticeObject", "ParseResult", "dump", "format_errors", "hints", "parse", "parse_as", "structure"]
+__all__ = [
+    "API_VERSION", "LatticeObject", "ParseResult", "dump", "format_errors", "hints", "parse", "parse_as", "structure",
+]

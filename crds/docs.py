@@ -59,7 +59,7 @@ def _class_table(cls: type) -> tuple[list[str], list[type]]:
         name = f"`{wire_name(a)}`" + "".join(f" (or `{x}`)" for x in m.aliases)
         lines.append(f"| {name} | {_type_name(s)} | {_default_text(a)} | {m.doc} |")
         children += _nested(s)
-    return lines + [""], children
+    return [*lines, ""], children
 
 
 def reference_markdown() -> str:

@@ -26,7 +26,7 @@ class _NoAliasDumper(yaml.SafeDumper):
 
 
 def render_crd(cls: type) -> str:
-    body = yaml.dump(crd(cls), Dumper=_NoAliasDumper, sort_keys=False, width=100)  # type: ignore[arg-type]
+    body = yaml.dump(crd(cls), Dumper=_NoAliasDumper, sort_keys=False, width=100)
     return HEADER + body
 
 

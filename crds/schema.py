@@ -114,10 +114,10 @@ def crd(cls: type[LatticeObject]) -> dict[str, Any]:
             "status": status_schema,
         },
     }
-    columns = [
-        {"name": c.name, "type": c.type, "jsonPath": c.json_path, **({"description": c.description} if c.description else {})}
-        for c in info.columns
-    ]
+    columns: list[dict[str, Any]] = []
+    for c in info.columns:
+        col = {"name": c.name, "type": c.type, "jsonPath": c.json_path}
+        columns.append({**col, "description": c.description} if c.description else col)
     columns.append({"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"})
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -159,8 +159,7 @@ def json_path_exists(schema: dict[str, Any], json_path: str) -> bool:
             return False
         if part in node.get("properties", {}):
             node = node["properties"][part]
-        elif part == "creationTimestamp" and node.get("type") == "object":
-            return True  # metadata is served by the apiserver
         else:
-            return False
+            # metadata is served by the apiserver, not described in the schema
+            return part == "creationTimestamp" and node.get("type") == "object"
     return True

@@ -1,0 +1,55 @@
+# One entry point for people and CI. Everything installs itself into .venv.
+#   make render   - set up and run the main job: compile examples/ into Kubernetes objects
+#   make test     - set up and run the whole suite (lint, types, generated-file drift, unit,
+#                   integration against a real kube-apiserver/etcd/Metacontroller built by testbed/)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: all setup render test lint typecheck generate unit integration testbed bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+
+render: setup
+	$(BIN)/lattice render -f examples/
+
+generate: setup
+	$(BIN)/python -m crds.generate
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+# Builds kube-apiserver, kube-controller-manager, kubectl, etcd and Metacontroller from their Go
+# modules into a cache outside the repo (first run: many minutes; afterwards: seconds).
+testbed:
+	bash testbed/build.sh
+
+unit: setup
+	$(BIN)/pytest -m "not integration" tests
+
+integration: setup testbed
+	$(BIN)/pytest -m integration tests
+
+test: setup lint typecheck testbed
+	$(BIN)/python -m crds.generate --check
+	$(BIN)/pytest tests
+
+bench: setup
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

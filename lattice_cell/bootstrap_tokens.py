@@ -1,0 +1,168 @@
+"""One-time bootstrap tokens: 32 random bytes, 1 h TTL, stored only as a SHA-256 digest.
+
+A token is issued when a child cluster is registered (by the cluster controller, or
+`lattice-cell issue-token`), consumed once by GET .../manifests, and then authorizes that
+cluster's CSR until it expires. Records live in a `TokenStore`; the Secret-backed one
+(`lattice-bootstrap-<cluster>`) uses resourceVersion preconditions, so two concurrent replays
+cannot both succeed and a cell restart does not forget that a token was used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Protocol
+
+import attrs
+
+from lattice_common import pki
+from lattice_common.kubehttp import KubeApiError, KubeClient
+
+TOKEN_TTL = 3600.0
+
+
+class BootstrapError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@attrs.frozen
+class BootstrapRecord:
+    cluster: str
+    token_sha256: str
+    expires_at: float
+    used: bool = False
+    used_at: float = 0.0
+    version: str = ""  # the store's concurrency token
+
+
+class TokenStore(Protocol):
+    async def get(self, cluster: str) -> BootstrapRecord | None: ...
+
+    async def put(self, record: BootstrapRecord) -> bool:
+        """Write `record` if the stored version still equals `record.version` ('' = absent).
+        False on a concurrent write."""
+        ...
+
+
+@attrs.define
+class MemoryTokenStore:
+    records: dict[str, BootstrapRecord] = attrs.field(factory=dict)
+
+    async def get(self, cluster: str) -> BootstrapRecord | None:
+        return self.records.get(cluster)
+
+    async def put(self, record: BootstrapRecord) -> bool:
+        current = self.records.get(record.cluster)
+        if (current.version if current else "") != record.version:
+            return False
+        self.records[record.cluster] = attrs.evolve(record, version=str(int(record.version or 0) + 1))
+        return True
+
+
+@attrs.define
+class SecretTokenStore:
+    client: KubeClient
+    namespace: str = "lattice-system"
+
+    def _name(self, cluster: str) -> str:
+        return f"lattice-bootstrap-{cluster}"
+
+    async def get(self, cluster: str) -> BootstrapRecord | None:
+        found = await self.client.get_secret(self.namespace, self._name(cluster))
+        if found is None:
+            return None
+        data, version = found
+        return BootstrapRecord(
+            cluster=cluster, token_sha256=data.get("token-sha256", b"").decode(),
+            expires_at=float(data.get("expires-at", b"0")), used=data.get("used") == b"true",
+            used_at=float(data.get("used-at", b"0")), version=version,
+        )
+
+    async def put(self, record: BootstrapRecord) -> bool:
+        data = {
+            "cluster": record.cluster.encode(), "token-sha256": record.token_sha256.encode(),
+            "expires-at": repr(record.expires_at).encode(), "used": b"true" if record.used else b"false",
+            "used-at": repr(record.used_at).encode(),
+        }
+        try:
+            if not record.version:
+                await self.client.ensure_namespace(self.namespace)
+            await self.client.put_secret(self.namespace, self._name(record.cluster), data,
+                                         resource_version=record.version or None,
+                                         labels={"lattice.dev/cluster": record.cluster})
+        except KubeApiError as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(store: TokenStore, cluster: str, ttl: float = TOKEN_TTL, now: float | None = None) -> str:
+    """Register `cluster` with a fresh token (replacing any previous one) and return it."""
+    pki.validate_cluster_name(cluster)
+    token = secrets.token_urlsafe(32)
+    now = time.time() if now is None else now
+    current = await store.get(cluster)
+    record = BootstrapRecord(cluster, _digest(token), now + ttl, version=current.version if current else "")
+    if not await store.put(record):
+        raise BootstrapError(409, f"bootstrap record for {cluster!r} changed concurrently; retry")
+    return token
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise BootstrapError(401, "missing authorization header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise BootstrapError(401, "invalid or expired token")
+    return token.strip()
+
+
+def _matches(record: BootstrapRecord, token: str) -> bool:
+    return hmac.compare_digest(_digest(token).encode(), record.token_sha256.encode())
+
+
+async def _record(store: TokenStore, cluster: str) -> BootstrapRecord:
+    record = await store.get(cluster)
+    if record is None:
+        raise BootstrapError(404, f"unknown cluster {cluster!r}")
+    return record
+
+
+async def consume_for_manifests(store: TokenStore, cluster: str, authorization: str | None,
+                                now: float | None = None) -> BootstrapRecord:
+    """Check and burn the token. 401 missing/wrong/expired, 404 unknown cluster, 410 replay."""
+    token = _bearer(authorization)
+    now = time.time() if now is None else now
+    record = await _record(store, cluster)
+    if not _matches(record, token):
+        raise BootstrapError(401, "invalid or expired token")
+    if record.used:
+        raise BootstrapError(410, "token already used")
+    if now >= record.expires_at:
+        raise BootstrapError(401, "invalid or expired token")
+    if not await store.put(attrs.evolve(record, used=True, used_at=now)):
+        raise BootstrapError(410, "token already used")  # a concurrent request won the race
+    return record
+
+
+async def authorize_csr(store: TokenStore, cluster: str, authorization: str | None,
+                        now: float | None = None) -> BootstrapRecord:
+    """The CSR needs the same (unexpired) token, and only after the manifests were fetched."""
+    token = _bearer(authorization)
+    now = time.time() if now is None else now
+    record = await _record(store, cluster)
+    if not _matches(record, token) or now >= record.expires_at:
+        raise BootstrapError(401, "invalid or expired token")
+    if not record.used:
+        raise BootstrapError(412, f"cluster {cluster!r} not bootstrapped: fetch its manifests first")
+    return record

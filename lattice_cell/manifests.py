@@ -1,0 +1,146 @@
+"""What the bootstrap webhook hands a new child: the objects that install its agent.
+
+Pure builders (no I/O): namespace, the agent's ServiceAccount + binding + Deployment, the
+parent-config Secret the agent reads on start, then CRDs and policies propagated from the parent.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.resources
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+import yaml
+
+NAMESPACE = "lattice-system"
+PARENT_CONFIG_SECRET = "lattice-parent-config"
+AGENT_CREDENTIALS_SECRET = "lattice-agent-credentials"
+AGENT_NAME = "lattice-agent"
+DEFAULT_IMAGE = "ghcr.io/lattice-dev/lattice:latest"
+
+Manifest = dict[str, Any]
+
+
+@attrs.frozen
+class AgentInstall:
+    cluster: str
+    grpc_endpoint: str  # host:port the agent dials
+    bootstrap_url: str  # https://host:port of this webhook (for the CSR)
+    server_name: str  # TLS name to verify the cell against
+    ca_bundle_pem: bytes
+    token: str  # the same one-time token; authorizes the CSR until it expires
+    image: str = DEFAULT_IMAGE
+
+
+def _b64(data: bytes | str) -> str:
+    return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
+
+
+def _labels() -> dict[str, str]:
+    return {"app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/managed-by": "lattice"}
+
+
+def parent_config_secret(install: AgentInstall) -> Manifest:
+    return {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": PARENT_CONFIG_SECRET, "namespace": NAMESPACE, "labels": _labels()},
+        "type": "Opaque",
+        "data": {
+            "cluster": _b64(install.cluster), "grpc_endpoint": _b64(install.grpc_endpoint),
+            "bootstrap_url": _b64(install.bootstrap_url), "server_name": _b64(install.server_name),
+            "ca.crt": _b64(install.ca_bundle_pem), "token": _b64(install.token),
+        },
+    }
+
+
+def agent_deployment(install: AgentInstall) -> Manifest:
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": AGENT_NAME, "namespace": NAMESPACE, "labels": _labels()},
+        "spec": {
+            "replicas": 1,  # one stream per cluster: the cell keeps only the newest anyway
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": AGENT_NAME}},
+            "template": {
+                "metadata": {"labels": _labels()},
+                "spec": {
+                    "serviceAccountName": AGENT_NAME,
+                    "containers": [{
+                        "name": "agent", "image": install.image,
+                        "command": ["lattice-agent", "--cluster", install.cluster, "--health-port", "8080"],
+                        "ports": [{"name": "health", "containerPort": 8080}],
+                        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "health"}, "periodSeconds": 10},
+                        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "health"}, "periodSeconds": 5},
+                        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"},
+                                      "limits": {"memory": "512Mi"}},
+                        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                                            "readOnlyRootFilesystem": True,
+                                            "capabilities": {"drop": ["ALL"]}},
+                    }],
+                },
+            },
+        },
+    }
+
+
+def agent_manifests(install: AgentInstall, extra: Iterable[Manifest] = ()) -> list[Manifest]:
+    """CRDs/policies from `extra` go last; CRDs are sorted before instances of anything."""
+    extra = list(extra)
+    crds = [m for m in extra if m.get("kind") == "CustomResourceDefinition"]
+    rest = [m for m in extra if m.get("kind") != "CustomResourceDefinition"]
+    return [
+        *crds,
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": _labels()}},
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": AGENT_NAME, "namespace": NAMESPACE, "labels": _labels()}},
+        # cluster-admin: the agent impersonates callers and imports CAPI objects during pivot.
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": AGENT_NAME, "labels": _labels()},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+         "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME, "namespace": NAMESPACE}]},
+        parent_config_secret(install),
+        agent_deployment(install),
+        *rest,
+    ]
+
+
+def bundled_crds() -> list[Manifest]:
+    """CRD YAML shipped in the `crds` package (crds/*.yaml), if it has been generated."""
+    try:
+        root = importlib.resources.files("crds")
+    except ModuleNotFoundError:
+        return []
+    docs: list[Manifest] = []
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith((".yaml", ".yml")):
+            docs.extend(d for d in yaml.safe_load_all(entry.read_text()) if d)
+    return [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
+
+
+def propagated_policies(items: Iterable[Manifest], origin: str) -> list[Manifest]:
+    """CedarPolicies with spec.propagate (and not disabled), renamed `<origin>--<name>` and
+    labelled with their origin, as the child must not confuse them with its own."""
+    out = []
+    for item in items:
+        spec = item.get("spec") or {}
+        if not spec.get("propagate") or spec.get("enabled") is False:
+            continue
+        meta = item.get("metadata") or {}
+        name = meta.get("name", "")
+        original = (meta.get("labels") or {}).get("lattice.dev/original-name", name)
+        out.append({
+            "apiVersion": item.get("apiVersion", "lattice.dev/v1alpha1"), "kind": item.get("kind", "CedarPolicy"),
+            "metadata": {
+                "name": f"{origin}--{original}", "namespace": NAMESPACE,
+                "labels": {"lattice.dev/origin-cluster": origin, "lattice.dev/original-name": original,
+                           "lattice.dev/inherited": "true"},
+            },
+            "spec": spec,
+        })
+    return out
+
+
+def render_yaml(docs: Iterable[Manifest]) -> str:
+    return "\n---\n".join(yaml.safe_dump(d, sort_keys=False) for d in docs)
