@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from lattice_cell import manifests
-from lattice_cell.bootstrap_tokens import BootstrapError, TokenStore, authorize_csr, consume_for_manifests
+from lattice_cell.bootstrap_tokens import BootstrapError, TokenStore, authorize_csr, burn, check_for_manifests
 from lattice_common import pki
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,13 @@ def bootstrap_app(store: TokenStore, ca: Callable[[], pki.CaBundle],
     async def get_manifests(request: Request) -> Response:
         cluster = request.path_params["cluster"]
         try:
-            await consume_for_manifests(store, cluster, request.headers.get("authorization"))
+            record = await check_for_manifests(store, cluster, request.headers.get("authorization"))
             token = request.headers["authorization"].partition(" ")[2].strip()
+            # Build everything before burning the token: a transient failure here must leave the
+            # token usable for the bootstrap script's retry.
             extra = await extra_manifests(cluster) if extra_manifests else []
             body = manifests.render_yaml(manifests.agent_manifests(install_for(cluster, token), extra))
+            await burn(store, record)
             if on_bootstrapped is not None:
                 await on_bootstrapped(cluster)
         except BootstrapError as exc:

@@ -138,9 +138,9 @@ async def _record(store: TokenStore, cluster: str) -> BootstrapRecord:
     return record
 
 
-async def consume_for_manifests(store: TokenStore, cluster: str, authorization: str | None,
-                                now: float | None = None) -> BootstrapRecord:
-    """Check and burn the token. 401 missing/wrong/expired, 404 unknown cluster, 410 replay."""
+async def check_for_manifests(store: TokenStore, cluster: str, authorization: str | None,
+                              now: float | None = None) -> BootstrapRecord:
+    """Validate without burning. 401 missing/wrong/expired, 404 unknown cluster, 410 replay."""
     token = _bearer(authorization)
     now = time.time() if now is None else now
     record = await _record(store, cluster)
@@ -150,8 +150,20 @@ async def consume_for_manifests(store: TokenStore, cluster: str, authorization: 
         raise BootstrapError(410, "token already used")
     if now >= record.expires_at:
         raise BootstrapError(401, "invalid or expired token")
+    return record
+
+
+async def burn(store: TokenStore, record: BootstrapRecord, now: float | None = None) -> None:
+    """Mark a checked token used; only one of several concurrent requests can win."""
+    now = time.time() if now is None else now
     if not await store.put(attrs.evolve(record, used=True, used_at=now)):
-        raise BootstrapError(410, "token already used")  # a concurrent request won the race
+        raise BootstrapError(410, "token already used")
+
+
+async def consume_for_manifests(store: TokenStore, cluster: str, authorization: str | None,
+                                now: float | None = None) -> BootstrapRecord:
+    record = await check_for_manifests(store, cluster, authorization, now)
+    await burn(store, record, now)
     return record
 
 

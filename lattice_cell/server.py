@@ -70,7 +70,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         self.window = window
         self.on_cluster_deleting = on_cluster_deleting
 
-    async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+    async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
         try:
             cluster = stream_identity(context)
         except pki.IdentityError as exc:
@@ -152,7 +152,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         elif kind == "cluster_deleting":
             self._check(session, msg.cluster_deleting.cluster_name, "ClusterDeleting")
             if self.on_cluster_deleting is not None:
-                asyncio.get_running_loop().create_task(self.on_cluster_deleting(cluster, msg.cluster_deleting))
+                asyncio.ensure_future(self.on_cluster_deleting(cluster, msg.cluster_deleting))
         elif kind == "move_ack":
             session.resolve_call(msg.move_ack.request_id, msg)
         elif kind == "move_complete_ack":

@@ -73,13 +73,14 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 # kube-controller-manager controllers run by default: enough for garbage collection, namespace
 # deletion, default ServiceAccounts (so the ServiceAccount admission plugin can stay on), legacy
-# token Secrets and the kube-root-ca.crt ConfigMap.
+# token Secrets, the kube-root-ca.crt ConfigMap and the aggregated admin/edit/view ClusterRoles.
 DEFAULT_CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
     "serviceaccount-controller",
     "serviceaccount-token-controller",
     "root-ca-certificate-publisher-controller",
+    "clusterrole-aggregation-controller",
 )
 
 
@@ -148,9 +149,7 @@ def find_metacontroller(bin_dir: Path | None = None) -> Path | None:
 
 
 def _run_crds_sh(*args: str) -> list[Path]:
-    proc = subprocess.run(
-        ["bash", str(TESTBED / "crds.sh"), *args], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(["bash", str(TESTBED / "crds.sh"), *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise DevClusterError(f"testbed/crds.sh {' '.join(args)} failed: {proc.stderr.strip()}")
     return [Path(line) for line in proc.stdout.splitlines() if line.strip()]
@@ -329,8 +328,7 @@ def _wait_until(
             return
         if time.monotonic() > deadline:
             raise DevClusterError(
-                f"{proc.name} did not become ready ({what}) in time; last lines of {proc.log_path}:\n"
-                f"{proc.tail()}"
+                f"{proc.name} did not become ready ({what}) in time; last lines of {proc.log_path}:\n{proc.tail()}"
             )
         time.sleep(interval)
 
@@ -421,9 +419,7 @@ def _issue(
         .not_valid_after(now + dt.timedelta(days=365))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
     )
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
@@ -476,6 +472,8 @@ class ControlPlane:
     etcd_prefix: str
     service_account_issuer: str
     processes: dict[str, ManagedProcess] = attrs.field(factory=dict)
+    timings: dict[str, float] = attrs.field(factory=dict)
+    """Seconds each start phase took (etcd, kube-apiserver, crds, kube-controller-manager, ...)."""
     remove_workdir: bool = False
     _ca_key_file: Path | None = None
     _kcm_port: int = 0
@@ -585,10 +583,20 @@ class ControlPlane:
         def deadline_for() -> float:
             return time.monotonic() + timeout
 
+        t_start = t = time.monotonic()
+
+        def phase(name: str) -> None:
+            nonlocal t
+            now = time.monotonic()
+            cp.timings[name] = round(now - t, 2)
+            t = now
+
         try:
             if not etcd_url:
                 cp._start_etcd(deadline_for)
+                phase("etcd")
             cp._start_apiserver(deadline_for, admission_sa=controller_manager, extra=apiserver_args)
+            phase("kube-apiserver")
             cp._write_kubeconfig(cp.kubeconfig, admin_token, "admin")
             if controller_manager:
                 cp._write_kubeconfig(wd / "kcm.kubeconfig", kcm_token, "kube-controller-manager")
@@ -600,11 +608,15 @@ class ControlPlane:
                 crds = metacontroller_crd_paths() + crds
             if crds:
                 cp.install_crds(crds, timeout=timeout)
+                phase("crds")
             if controller_manager:
                 cp._wait_controller_manager(deadline_for())
+                phase("kube-controller-manager")
             if mc_bin is not None:
                 cp._write_kubeconfig(wd / "metacontroller.kubeconfig", mc_token, "metacontroller")
                 cp._start_metacontroller(mc_bin, deadline_for, apply_strategy, metacontroller_args)
+                phase("metacontroller")
+            cp.timings["total"] = round(time.monotonic() - t_start, 2)
         except BaseException:
             cp.stop(keep_workdir=True)
             raise
@@ -660,9 +672,7 @@ class ControlPlane:
 
         self._spawn_with_port_retry("etcd", build, deadline_for, "etcd /health")
 
-    def _start_apiserver(
-        self, deadline_for: Callable[[], float], *, admission_sa: bool, extra: Sequence[str]
-    ) -> None:
+    def _start_apiserver(self, deadline_for: Callable[[], float], *, admission_sa: bool, extra: Sequence[str]) -> None:
         pki = self.workdir / "pki"
         ctx = self._ssl_context()
 
@@ -704,8 +714,6 @@ class ControlPlane:
         argv = [
             str(self.bin_dir / "kube-controller-manager"),
             f"--kubeconfig={self.workdir / 'kcm.kubeconfig'}",
-            f"--authentication-kubeconfig={self.workdir / 'kcm.kubeconfig'}",
-            f"--authorization-kubeconfig={self.workdir / 'kcm.kubeconfig'}",
             f"--controllers={','.join(controllers)}",
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
@@ -815,9 +823,7 @@ class ControlPlane:
                 }
             ],
             "users": [{"name": user, "user": user_entry}],
-            "contexts": [
-                {"name": f"{user}@lattice-dev", "context": {"cluster": "lattice-dev", "user": user}}
-            ],
+            "contexts": [{"name": f"{user}@lattice-dev", "context": {"cluster": "lattice-dev", "user": user}}],
             "current-context": f"{user}@lattice-dev",
         }
         return _write(path, yaml.safe_dump(cfg, sort_keys=False))
@@ -835,9 +841,7 @@ class ControlPlane:
         which the apiserver trusts). Handy for RBAC tests."""
         if token is not None:
             return self._write_kubeconfig(Path(path), token, user)
-        return self._write_kubeconfig(
-            Path(path), None, user, client_cert=self.issue_client_cert(user, groups)
-        )
+        return self._write_kubeconfig(Path(path), None, user, client_cert=self.issue_client_cert(user, groups))
 
     def issue_client_cert(self, user: str, groups: Sequence[str] = ()) -> tuple[bytes, bytes]:
         """(cert PEM, key PEM) of a client certificate for ``user`` with ``groups`` as O=."""
@@ -892,9 +896,7 @@ class ControlPlane:
         """``kubectl get <args> -o json``, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
-    def install_crds(
-        self, paths: Iterable[Path | str], *, timeout: float = DEFAULT_START_TIMEOUT
-    ) -> list[str]:
+    def install_crds(self, paths: Iterable[Path | str], *, timeout: float = DEFAULT_START_TIMEOUT) -> list[str]:
         """Server-side apply CRD YAML files (some upstream CRDs are too large for client-side apply's
         annotation) and wait until all of them are Established; return their names."""
         files = [str(p) for p in paths]
@@ -941,7 +943,10 @@ def _cmd_up(ns: argparse.Namespace) -> int:
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Also when started in the background of a non-interactive shell, which ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
     t0 = time.monotonic()
     print("building/locating binaries ...", file=sys.stderr)
     ensure_binaries()
@@ -960,7 +965,7 @@ def _cmd_up(ns: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     with cp:
-        print(f"ready in {time.monotonic() - t0:.1f}s; logs in {cp.workdir / 'logs'}", file=sys.stderr)
+        print(f"ready in {time.monotonic() - t0:.1f}s {cp.timings}; logs in {cp.workdir / 'logs'}", file=sys.stderr)
         print(f"export KUBECONFIG={cp.kubeconfig}", file=sys.stderr)
         print(f"export PATH={cp.bin_dir}:$PATH   # kubectl", file=sys.stderr)
         print("Ctrl-C stops everything.", file=sys.stderr)
@@ -984,9 +989,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--metacontroller", action="store_true", help="also run Metacontroller")
     up.add_argument("--no-crds", action="store_true", help="do not install the upstream CRDs")
     up.add_argument("--no-controller-manager", action="store_true")
-    up.add_argument(
-        "--apply-strategy", default="dynamic-apply", choices=["dynamic-apply", "server-side-apply"]
-    )
+    up.add_argument("--apply-strategy", default="dynamic-apply", choices=["dynamic-apply", "server-side-apply"])
     up.add_argument("--workdir", type=Path, default=None, help="default: a new temporary directory")
     sub.add_parser("binaries", help="build (if needed) and print the bin directory")
     sub.add_parser("crds", help="print the upstream CRD file paths")

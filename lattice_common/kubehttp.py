@@ -8,6 +8,7 @@ plus the few Secret/Namespace helpers the cell and agent persist state with.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from pathlib import Path
@@ -154,7 +155,13 @@ class KubeClient:
                            allow: tuple[int, ...] = ()) -> dict[str, Any] | None:
         content = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        resp = await self.http.request(method, path, content=content, headers=headers)
+        for attempt in range(6):
+            resp = await self.http.request(method, path, content=content, headers=headers)
+            # 429 also means "storage (re)initializing" right after a CRD is created.
+            if resp.status_code != 429 or attempt == 5:
+                break
+            retry_after = resp.headers.get("retry-after", "")
+            await asyncio.sleep(min(float(retry_after) if retry_after.isdigit() else 0.2, 1.0) * (attempt + 1))
         if resp.status_code in allow:
             return None
         if resp.status_code >= 400:

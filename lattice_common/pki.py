@@ -422,7 +422,7 @@ def renewal_due(pem: bytes, now: dt.datetime | None = None) -> bool:
 
 # ---- ssl contexts (for httpx / uvicorn); load_cert_chain only reads files ----
 
-def _load_chain(ctx: ssl.SSLContext, chain_pem: bytes, key_pem_bytes: bytes) -> None:
+def load_chain(ctx: ssl.SSLContext, chain_pem: bytes, key_pem_bytes: bytes) -> None:
     with tempfile.TemporaryDirectory(prefix="lattice-tls-") as tmp:
         os.chmod(tmp, 0o700)
         cert_file, key_file = Path(tmp) / "tls.crt", Path(tmp) / "tls.key"
@@ -436,7 +436,7 @@ def server_ssl_context(chain_pem: bytes, key_pem_bytes: bytes, client_ca_pem: by
     """TLS for HTTPS servers; with `client_ca_pem`, clients must present a certificate it issued."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    _load_chain(ctx, chain_pem, key_pem_bytes)
+    load_chain(ctx, chain_pem, key_pem_bytes)
     if client_ca_pem is not None:
         ctx.load_verify_locations(cadata=client_ca_pem.decode())
         ctx.verify_mode = ssl.CERT_REQUIRED
@@ -455,5 +455,5 @@ def client_ssl_context(ca_pem: bytes | None, cert_pem_bytes: bytes | None = None
     else:
         ctx.load_default_certs()
     if cert_pem_bytes and key_pem_bytes:
-        _load_chain(ctx, cert_pem_bytes, key_pem_bytes)
+        load_chain(ctx, cert_pem_bytes, key_pem_bytes)
     return ctx

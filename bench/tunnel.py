@@ -1,0 +1,179 @@
+"""GET of a small object through the read-only CAPI proxy + tunnel vs directly to the same apiserver.
+
+    python bench/tunnel.py [--quick]
+
+Topology (all real processes on loopback, real mTLS, one kube-apiserver per cluster):
+    client -> root lattice-cell (CAPI proxy :8081) -> gRPC -> mid (lattice-cell + agent) -> mid apiserver
+                                                            -> mid -> gRPC -> leaf lattice-agent -> leaf apiserver
+"one hop" = the object on `mid`'s apiserver; "two hops" = on `leaf`'s apiserver. Each is compared
+with a direct GET to that same apiserver in the same run, with the same minimal HTTP/1.1 client
+(keep-alive, TLS), so client cost is identical on both sides. Latency: one connection, sequential.
+Throughput: N connections in one asyncio process for a fixed time. All processes share the 2 cores.
+Prints, last: tunnel_vs_direct_p50_ratio=<r> and tunnel_vs_direct_throughput_ratio=<r> (one hop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+
+from tunnel_procs import Proc, bootstrap, start_agent, start_cell  # noqa: E402
+
+from lattice_common import devcluster, pki  # noqa: E402
+
+
+class Conn:
+    """A tiny keep-alive HTTP/1.1 GET client over TLS (httpx would dominate the measurement)."""
+
+    def __init__(self, host: str, port: int, ctx: ssl.SSLContext, headers: str) -> None:
+        self.host, self.port, self.ctx, self.headers = host, port, ctx, headers
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port, ssl=self.ctx,
+                                                                 server_hostname="localhost")
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n"
+                          f"{self.headers}\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        fields = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+        if "content-length" in fields:
+            body = await self.reader.readexactly(int(fields["content-length"]))
+        else:  # chunked
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                parts.append(chunk[:-2])
+            body = b"".join(parts)
+        return status, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def latency(make: callable, path: str, n: int) -> list[float]:  # type: ignore[valid-type]
+    conn = make()
+    await conn.open()
+    for _ in range(max(20, n // 10)):  # warm-up
+        await conn.get(path)
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        status, _ = await conn.get(path)
+        samples.append(time.perf_counter() - t)
+        assert status == 200, status
+    conn.close()
+    return samples
+
+
+async def throughput(make: callable, path: str, conns: int, seconds: float) -> float:  # type: ignore[valid-type]
+    clients = [make() for _ in range(conns)]
+    await asyncio.gather(*(c.open() for c in clients))
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def loop(c: Conn) -> None:
+        nonlocal done
+        while time.perf_counter() < stop:
+            status, _ = await c.get(path)
+            assert status == 200, status
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(loop(c) for c in clients))
+    elapsed = time.perf_counter() - start
+    for c in clients:
+        c.close()
+    return done / elapsed
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer requests (under a minute in total)")
+    ap.add_argument("--requests", type=int, help="sequential requests per latency run")
+    ap.add_argument("--seconds", type=float, help="duration of each throughput run")
+    ap.add_argument("--connections", type=int, default=8)
+    args = ap.parse_args()
+    n = args.requests or (300 if args.quick else 2000)
+    seconds = args.seconds or (3.0 if args.quick else 10.0)
+
+    bin_dir = devcluster.ensure_binaries()
+    work = Path(tempfile.mkdtemp(prefix="bench-tunnel-"))
+    planes: list[devcluster.ControlPlane] = []
+    procs: list[Proc] = []
+    try:
+        for name in ("root", "mid", "leaf"):
+            planes.append(devcluster.ControlPlane.start(work / f"cp-{name}", controller_manager=False,
+                                                        upstream_crds=False, bin_dir=bin_dir))
+        root = start_cell("root", planes[0], work)
+        procs.append(root)
+        bootstrap(root, "mid", planes[1])
+        mid = start_cell("mid", planes[1], work)
+        procs.append(mid)
+        bootstrap(mid, "leaf", planes[2])
+        procs.append(start_agent(planes[2], work, "leaf"))
+        root.wait(lambda c: c.reachable("leaf"), 60, "routing to leaf")  # type: ignore[attr-defined]
+        for cp in planes[1:]:
+            cp.kubectl("create", "configmap", "bench", "-n", "default", "--from-literal=k=v")
+
+        bundle = root.ca_bundle()
+        leaf_cert = pki.issue_client_certificate(bundle, "bench-client")
+        proxy_ctx = pki.client_ssl_context(bundle.trust_pem(), leaf_cert.chain_pem, leaf_cert.key_pem)
+        path = "/api/v1/namespaces/default/configmaps/bench"
+
+        def direct(cp: devcluster.ControlPlane) -> callable:  # type: ignore[valid-type]
+            ctx = ssl.create_default_context(cafile=str(cp.ca_file))
+            port = int(cp.server.rsplit(":", 1)[1])
+            return lambda: Conn("127.0.0.1", port, ctx, f"Authorization: Bearer {cp.token}\r\n")
+
+        def tunnel() -> Conn:
+            return Conn("127.0.0.1", root.proxy_port, proxy_ctx, "")
+
+        results: dict[str, tuple[float, float, float]] = {}
+        cases = [("direct-1hop", direct(planes[1]), path), ("tunnel-1hop", tunnel, f"/clusters/mid{path}"),
+                 ("direct-2hop", direct(planes[2]), path), ("tunnel-2hop", tunnel, f"/clusters/leaf{path}")]
+        for label, make, p in cases:
+            samples = asyncio.run(latency(make, p, n))
+            rps = asyncio.run(throughput(make, p, args.connections, seconds))
+            results[label] = (pct(samples, 0.5), pct(samples, 0.99), rps)
+            print(f"{label:12s} p50={results[label][0]:.2f}ms p99={results[label][1]:.2f}ms "
+                  f"mean={statistics.mean(samples) * 1000:.2f}ms requests/s={rps:.0f} "
+                  f"(n={n}, {args.connections} connections x {seconds:g}s)", flush=True)
+        for hops in ("2hop", "1hop"):
+            d, t = results[f"direct-{hops}"], results[f"tunnel-{hops}"]
+            suffix = "" if hops == "1hop" else "_2hop"
+            print(f"tunnel_vs_direct_p50_ratio{suffix}={t[0] / d[0]:.2f}")
+            print(f"tunnel_vs_direct_throughput_ratio{suffix}={t[2] / d[2]:.2f}")
+    finally:
+        for p in procs:
+            p.kill()
+        for cp in planes:
+            cp.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

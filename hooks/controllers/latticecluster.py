@@ -1,0 +1,66 @@
+"""LatticeCluster: validation and status only.
+
+No cluster provisioner (Cluster API manifests, pivot) exists in this version, so the sync hook
+validates the spec and reports either ``Failed`` with every error or ``Pending`` ("awaiting
+provisioning") with ``status.provider`` filled from ``spec.provider.config``. It has no children.
+A status that something else has already moved past Pending is left as it is.
+"""
+
+from __future__ import annotations
+
+import crds
+from crds import LatticeCluster
+from crds._base import Condition, ConditionStatus
+from crds.cluster import ClusterPhase, LatticeClusterStatus
+from hooks.controllers._base import Answer, Composite, HookConfig, Kind
+from hooks.controllers._parse import parse_as
+from hooks.wire import RawObject, SyncRequest, SyncResponse
+
+PARENT = Kind(crds.API_VERSION, "LatticeCluster", "latticeclusters", namespaced=False)
+AWAITING = "awaiting provisioning"
+_LATER_PHASES = frozenset(p.value for p in ClusterPhase) - {ClusterPhase.PENDING.value, ClusterPhase.FAILED.value}
+
+
+def failed_status(messages: list[str], generation: int | None, reason: str) -> RawObject:
+    message = "; ".join(messages)
+    status = LatticeClusterStatus(
+        phase=ClusterPhase.FAILED,
+        message=message,
+        conditions=[Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
+                              message=message, observed_generation=generation)],
+    )
+    out: RawObject = crds.dump(status)
+    return out
+
+
+def pending_status(cluster: LatticeCluster) -> RawObject:
+    status = LatticeClusterStatus(
+        phase=ClusterPhase.PENDING,
+        message=AWAITING,
+        provider=cluster.spec.provider.config.provider_type,
+        conditions=[Condition(type="Ready", status=ConditionStatus.UNKNOWN, reason="AwaitingProvisioning",
+                              message=AWAITING, observed_generation=cluster.metadata.generation)],
+    )
+    out: RawObject = crds.dump(status)
+    return out
+
+
+def sync(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
+    cluster, errors = parse_as(req.parent, LatticeCluster)
+    if cluster is None or errors:
+        return CONTROLLER.failed(req, errors, "ValidationFailed")
+    observed = req.parent.get("status")
+    if isinstance(observed, dict) and observed.get("phase") in _LATER_PHASES:
+        return Answer(SyncResponse(status=observed, children=[]))
+    return Answer(SyncResponse(status=pending_status(cluster), children=[]))
+
+
+CONTROLLER = Composite(
+    name="latticecluster",
+    parent=PARENT,
+    children=(),
+    sync=sync,
+    failed_status=failed_status,
+    resync_period_seconds=300,
+    doc="Validates LatticeClusters and reports Pending (awaiting provisioning) or Failed; no children yet.",
+)

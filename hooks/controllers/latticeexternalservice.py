@@ -1,0 +1,49 @@
+"""LatticeExternalService: the Istio ServiceEntry of an endpoint outside the mesh.
+
+The external service owns its ServiceEntry (one owner, however many services call it); the
+callers' egress policies come from their own compiles, which relate this object by name.
+"""
+
+from __future__ import annotations
+
+import crds
+from crds import LatticeExternalService
+from crds._base import Condition, ConditionStatus, Phase
+from crds.external_service import LatticeExternalServiceStatus
+from hooks.controllers import kinds
+from hooks.controllers._base import Answer, ChildRule, Composite, HookConfig
+from hooks.controllers._parse import parse_as
+from hooks.service.external import compile_external_service
+from hooks.wire import RawObject, SyncRequest, SyncResponse
+
+
+def failed_status(messages: list[str], generation: int | None, reason: str) -> RawObject:
+    message = "; ".join(messages)
+    status = LatticeExternalServiceStatus(
+        phase=Phase.FAILED,
+        message=message,
+        conditions=[Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
+                              message=message, observed_generation=generation)],
+    )
+    out: RawObject = crds.dump(status)
+    return out
+
+
+def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
+    ext, errors = parse_as(req.parent, LatticeExternalService)
+    if ext is None or errors:
+        return CONTROLLER.failed(req, errors, "ValidationFailed")
+    result = compile_external_service(ext, cfg.cluster)
+    failure = "Failed" if result.status.phase is Phase.FAILED else None
+    return Answer(SyncResponse(status=crds.dump(result.status), children=list(result.children)), failure)
+
+
+CONTROLLER = Composite(
+    name="latticeexternalservice",
+    parent=kinds.LATTICE_EXTERNAL_SERVICE,
+    children=(ChildRule(kinds.SERVICE_ENTRY, why="endpoint changes apply at once"),),
+    sync=sync,
+    failed_status=failed_status,
+    resync_period_seconds=600,
+    doc="Compiles a LatticeExternalService into its Istio ServiceEntry.",
+)

@@ -1,0 +1,140 @@
+"""The service compiler: one LatticeService (with what it names) -> its children and its status.
+
+``compile_service`` is pure and deterministic: no clock (``lastCompiledAt`` is left to the hook
+layer), no I/O, children sorted. Outcomes, first match wins:
+
+- checks or templates fail -> Failed (``CompilationFailed``), every error listed, and
+  ``keep_observed``: the running children are left as they are;
+- a template needs an object that does not exist yet (an external service) -> Compiling,
+  ``keep_observed``, resync 10 s;
+- a secret is denied by Cedar (or the secrets compiler reports errors) -> Failed
+  (``SecretAccessDenied``), resync 30 s; all other children are still produced, so revoking
+  access removes only the denied ExternalSecret;
+- a declared service dependency does not exist yet -> Compiling (``DependenciesMissing``), all
+  children produced, resync 10 s;
+- otherwise Ready (``Compiled``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+from crds import Condition, FieldError
+from crds._base import ConditionStatus
+from crds.service import LatticeServiceStatus, ResolvedDependency, ServicePhase
+from hooks.secrets import compile_secrets
+from hooks.service.checks import check_service
+from hooks.service.context import SecretDecision, ServiceContext
+from hooks.service.files import plan_files
+from hooks.service.mesh import resolve_mesh
+from hooks.service.render import render_workload
+from hooks.service.volumes import plan_volumes
+from hooks.service.workload import build_deployment, build_hpa, build_service, build_service_account
+
+Obj = dict[str, Any]
+
+COMPILING_RESYNC_SECONDS = 10.0
+DENIED_RESYNC_SECONDS = 30.0
+
+READY = "Ready"
+REASON_COMPILED = "Compiled"
+REASON_VALIDATION = "ValidationFailed"
+REASON_COMPILATION = "CompilationFailed"
+REASON_DENIED = "SecretAccessDenied"
+REASON_MISSING = "DependenciesMissing"
+
+
+class MeshOutcome(Protocol):
+    @property
+    def children(self) -> list[Obj]: ...
+    @property
+    def resolved(self) -> list[ResolvedDependency]: ...
+    @property
+    def missing(self) -> list[str]: ...
+
+
+class SecretsOutcome(Protocol):
+    @property
+    def children(self) -> list[Obj]: ...
+    @property
+    def denied(self) -> list[SecretDecision]: ...
+    @property
+    def errors(self) -> list[str]: ...
+
+
+@attrs.frozen
+class ServiceResult:
+    """What one sync answers. ``keep_observed``: leave the running children unchanged."""
+
+    children: list[Obj]
+    status: LatticeServiceStatus
+    resync_after_seconds: float | None = None
+    keep_observed: bool = False
+
+
+def compile_service(
+    ctx: ServiceContext,
+    *,
+    mesh: Callable[[ServiceContext], MeshOutcome] = resolve_mesh,
+    secrets: Callable[[ServiceContext], SecretsOutcome] = compile_secrets,
+) -> ServiceResult:
+    """Compile ``ctx.service`` (already validated by ``crds.parse``) into its children and status."""
+    generation = ctx.service.metadata.generation
+    rendering = render_workload(ctx)
+    volumes = plan_volumes(ctx)
+    errors = [*check_service(ctx), *rendering.errors, *volumes.errors]
+    if errors:
+        return failed_result(errors, generation, reason=REASON_COMPILATION)
+    if rendering.missing:
+        waiting = [f"{dep} (needed by {field})" for dep, field in sorted(rendering.missing.items())]
+        status = _status(ServicePhase.COMPILING, REASON_MISSING, f"waiting for {'; '.join(waiting)}", generation)
+        return ServiceResult([], status, COMPILING_RESYNC_SECONDS, keep_observed=True)
+
+    secret_outcome = secrets(ctx)
+    mesh_outcome = mesh(ctx)
+    denied = sorted(secret_outcome.denied, key=lambda d: d.resource)
+    files = plan_files(ctx, rendering, denied={d.resource for d in denied})
+    children: list[Obj] = [build_service_account(ctx), build_deployment(ctx, rendering, volumes, files)]
+    children += [o for o in (build_service(ctx), build_hpa(ctx)) if o is not None]
+    children += volumes.claims + files.objects + secret_outcome.children + mesh_outcome.children
+    children = sorted(children, key=_object_key)
+    resolved = list(mesh_outcome.resolved)
+
+    problems = [f"'{d.resource}': {d.reason}" for d in denied]
+    if problems or secret_outcome.errors:
+        parts = list(secret_outcome.errors) + ([f"secret access denied: {'; '.join(problems)}"] if problems else [])
+        status = _status(ServicePhase.FAILED, REASON_DENIED, "; ".join(parts), generation, resolved)
+        return ServiceResult(children, status, DENIED_RESYNC_SECONDS)
+    if mesh_outcome.missing:
+        message = f"waiting for {', '.join(sorted(mesh_outcome.missing))}"
+        status = _status(ServicePhase.COMPILING, REASON_MISSING, message, generation, resolved)
+        return ServiceResult(children, status, COMPILING_RESYNC_SECONDS)
+    status = _status(ServicePhase.READY, REASON_COMPILED, f"compiled {len(children)} objects", generation, resolved)
+    return ServiceResult(children, status)
+
+
+def failed_result(
+    errors: Sequence[FieldError], generation: int | None, *, reason: str = REASON_VALIDATION
+) -> ServiceResult:
+    """Failed with every error; the running children are kept (nothing valid to replace them)."""
+    message = "; ".join(str(e) for e in errors)
+    return ServiceResult([], _status(ServicePhase.FAILED, reason, message, generation), keep_observed=True)
+
+
+def _status(
+    phase: ServicePhase, reason: str, message: str, generation: int | None,
+    resolved: list[ResolvedDependency] | None = None,
+) -> LatticeServiceStatus:
+    ready = ConditionStatus.TRUE if phase is ServicePhase.READY else ConditionStatus.FALSE
+    condition = Condition(type=READY, status=ready, reason=reason, message=message, observed_generation=generation)
+    return LatticeServiceStatus(phase=phase, message=message, conditions=[condition],
+                                observed_generation=generation, resolved_dependencies=list(resolved or []))
+
+
+def _object_key(obj: Obj) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("namespace") or ""),
+            str(meta.get("name")))

@@ -1,0 +1,182 @@
+"""Container files: a ConfigMap for plain files, an ESO-templated Secret for files with secrets.
+
+The hook never sees secret values, so a file whose content references secret keys is rendered
+by External Secrets itself: an ExternalSecret ``<svc>-files`` reads each referenced key from the
+store (one ``data`` entry per key, with the store of its secret resource) and its
+``target.template`` assembles the file text, with every literal part escaped for Go templates.
+It only reads secret resources the Cedar check allowed; if any of them is denied it is left out.
+
+Each file is mounted at its path with ``subPath`` (one key per file, derived from the container
+and the path). ``config_hash`` changes whenever any file's content or template changes, and is
+put on the pod template so a change rolls the pods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Collection
+from typing import Any
+
+import attrs
+
+from crds.service import ResourceSpec
+from hooks.labels import new_object
+from hooks.secrets import eso
+from hooks.service import durations, names
+from hooks.service.context import ServiceContext
+from hooks.service.render import RenderedFile, Rendering
+from hooks.service.templates import SecretKeyRef
+
+Obj = dict[str, Any]
+
+_KEY_CHARS = re.compile(r"[^-._a-zA-Z0-9]")
+_BRACES = re.compile(r"\{\{+")
+
+
+@attrs.frozen
+class FilesPlan:
+    objects: list[Obj]  # ConfigMap and/or ExternalSecret
+    pod_volumes: list[Obj]
+    mounts: dict[str, list[Obj]]  # container name -> volumeMounts
+    config_hash: str | None
+    secret_resources: tuple[str, ...] = ()  # secret resources the ExternalSecret reads
+
+
+def file_keys(entries: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """A ConfigMap/Secret key per (container, path): readable, unique and deterministic."""
+    readable = {e: _KEY_CHARS.sub("-", f"{e[0]}.{e[1].strip('/').replace('/', '.')}")[:200] for e in entries}
+    counts: dict[str, int] = {}
+    for key in readable.values():
+        counts[key] = counts.get(key, 0) + 1
+    out = {}
+    for e, key in readable.items():
+        if counts[key] > 1:
+            key = f"{key}-{hashlib.sha256(f'{e[0]}:{e[1]}'.encode()).hexdigest()[:8]}"
+        out[e] = key
+    return out
+
+
+def go_template_text(text: str, before_action: bool = False) -> str:
+    """Literal text for an ESO (Go) template: runs of ``{{`` and a ``{`` just before an action."""
+    out = _BRACES.sub(lambda m: '{{"' + m.group() + '"}}', text)
+    if before_action and out.endswith("{"):
+        out = out[:-1] + '{{"{"}}'
+    return out
+
+
+def secret_template(parts: tuple[str | SecretKeyRef, ...], alias: dict[SecretKeyRef, str]) -> str:
+    out: list[str] = []
+    for i, p in enumerate(parts):
+        if isinstance(p, SecretKeyRef):
+            out.append(f"{{{{ .{alias[p]} }}}}")
+        else:
+            out.append(go_template_text(p, before_action=i + 1 < len(parts)))
+    return "".join(out)
+
+
+def plan_files(ctx: ServiceContext, rendering: Rendering, denied: Collection[str] = ()) -> FilesPlan:
+    entries = [(rc.name, path, rf) for rc in rendering.containers for path, rf in rc.files.items()]
+    keys = file_keys([(c, p) for c, p, _ in entries])
+    data: dict[str, str] = {}
+    binary: dict[str, str] = {}
+    secret: dict[str, tuple[str | SecretKeyRef, ...]] = {}
+    mounts: dict[str, list[Obj]] = {}
+    items: dict[str, list[Obj]] = {names.FILES_VOLUME: [], names.SECRET_FILES_VOLUME: []}
+    for container, path, rf in entries:
+        key = keys[(container, path)]
+        volume = names.FILES_VOLUME
+        if rf.text is None:
+            binary[key] = rf.binary or ""
+        elif rf.text.has_secrets:
+            secret[key] = rf.text.parts
+            volume = names.SECRET_FILES_VOLUME
+        else:
+            data[key] = rf.text.text
+        items[volume].append(_item(key, rf))
+        mounts.setdefault(container, []).append(
+            {"name": volume, "mountPath": path, "subPath": key, "readOnly": True})
+    objects: list[Obj] = []
+    volumes: list[Obj] = []
+    if data or binary:
+        objects.append(_configmap(ctx, data, binary))
+        volumes.append({"name": names.FILES_VOLUME, "configMap": {
+            "name": names.files_configmap_name(ctx.name), "items": sorted(items[names.FILES_VOLUME], key=_by_key)}})
+    refs = sorted({r for parts in secret.values() for r in parts if isinstance(r, SecretKeyRef)},
+                  key=lambda r: (r.resource, r.key))
+    alias = {r: f"ref{i}" for i, r in enumerate(refs)}
+    templates = {k: secret_template(parts, alias) for k, parts in sorted(secret.items())}
+    resources = tuple(sorted({r.resource for r in refs}))
+    if secret:
+        if not set(resources) & set(denied):
+            objects.append(_external_secret(ctx, templates, alias))
+        volumes.append({"name": names.SECRET_FILES_VOLUME, "secret": {
+            "secretName": names.files_secret_name(ctx.name),
+            "items": sorted(items[names.SECRET_FILES_VOLUME], key=_by_key)}})
+    digest = None
+    if entries:
+        canonical = json.dumps({"data": data, "binaryData": binary, "templates": templates}, sort_keys=True)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return FilesPlan(objects, volumes, mounts, digest, resources)
+
+
+def _item(key: str, rf: RenderedFile) -> Obj:
+    item: Obj = {"key": key, "path": key}
+    if rf.mode is not None:
+        item["mode"] = rf.mode
+    return item
+
+
+def _by_key(item: Obj) -> str:
+    return str(item["key"])
+
+
+def _configmap(ctx: ServiceContext, data: dict[str, str], binary: dict[str, str]) -> Obj:
+    obj = new_object("v1", "ConfigMap", names.files_configmap_name(ctx.name), ctx.namespace)
+    if data:
+        obj["data"] = dict(sorted(data.items()))
+    if binary:
+        obj["binaryData"] = dict(sorted(binary.items()))
+    return obj
+
+
+def _external_secret(ctx: ServiceContext, templates: dict[str, str], alias: dict[SecretKeyRef, str]) -> Obj:
+    resources = ctx.service.spec.resources
+    store = _provider(resources[next(iter(alias)).resource])
+    data: list[Obj] = []
+    for ref, name in alias.items():
+        res = resources[ref.resource]
+        entry: Obj = {"secretKey": name, "remoteRef": {"key": res.id, "property": ref.key}}
+        if _provider(res) != store:
+            entry["sourceRef"] = {"storeRef": _store_ref(_provider(res))}
+        data.append(entry)
+    spec: Obj = {
+        "secretStoreRef": _store_ref(store),
+        "target": {
+            "name": names.files_secret_name(ctx.name),
+            "creationPolicy": "Owner",
+            "template": {"engineVersion": "v2", "mergePolicy": "Replace", "data": templates},
+        },
+        "data": data,
+    }
+    intervals = sorted({i for r in alias if (i := _interval(resources[r.resource]))})
+    if intervals:
+        spec["refreshInterval"] = min(intervals, key=durations.seconds)
+    obj = new_object(eso.API_VERSION, eso.EXTERNAL_SECRET, names.files_secret_name(ctx.name), ctx.namespace,
+                     labels={eso.SERVICE_LABEL: ctx.name})
+    obj["spec"] = spec
+    return obj
+
+
+def _provider(res: ResourceSpec) -> str:
+    return str((res.params or {}).get("provider", ""))
+
+
+def _interval(res: ResourceSpec) -> str | None:
+    value = (res.params or {}).get("refreshInterval")
+    return value if isinstance(value, str) else None
+
+
+def _store_ref(provider: str) -> Obj:
+    return {"name": provider, "kind": eso.CLUSTER_SECRET_STORE}

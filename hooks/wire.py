@@ -1,0 +1,260 @@
+"""The Metacontroller hook wire format (hooks version v2), typed once, in one place.
+
+Requests arrive as JSON; ``decode_*`` turns the bytes into frozen request objects (raising
+:class:`BadRequest` with a readable message when the body is not a request at all), and every
+response object has ``to_json()`` giving exactly the fields Metacontroller's strict v2 decoder
+accepts. Kubernetes objects stay plain dicts (``RawObject``): the controllers parse what they need.
+
+Object maps (``children``, ``attachments``, ``related``) are keyed first by ``Kind.apiVersion``
+(``Deployment.apps/v1``, ``Service.v1``) and then, in v2, by ``namespace/name`` (``name`` for
+cluster-scoped objects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+RawObject = dict[str, Any]
+# "Kind.apiVersion" -> "namespace/name" -> object
+RawObjectMap = Mapping[str, Mapping[str, RawObject]]
+
+# Metacontroller (dynamic-apply) records what it applied in this annotation.
+LAST_APPLIED = "metacontroller.k8s.io/last-applied-configuration"
+# Read-only metadata a desired object must not carry back.
+_SYSTEM_METADATA = (
+    "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+    "deletionGracePeriodSeconds", "selfLink", "managedFields",
+)
+
+
+class BadRequest(Exception):
+    """The body is not a Metacontroller hook request (answered with HTTP 400)."""
+
+
+def group_key(api_version: str, kind: str) -> str:
+    """The key of a kind in an object map: ``Kind.group/version`` (``Kind.v1`` for core)."""
+    return f"{kind}.{api_version}"
+
+
+def object_key(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    ns, name = meta.get("namespace") or "", meta.get("name") or ""
+    return f"{ns}/{name}" if ns else str(name)
+
+
+@attrs.frozen
+class SyncRequest:
+    """Composite sync/finalize: the parent, what it owns, what its customize hook asked for."""
+
+    parent: RawObject
+    children: RawObjectMap = attrs.field(factory=dict)
+    related: RawObjectMap = attrs.field(factory=dict)
+    finalizing: bool = False
+    controller: RawObject = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class DecoratorSyncRequest:
+    """Decorator sync/finalize: the target object and its attachments."""
+
+    object: RawObject
+    attachments: RawObjectMap = attrs.field(factory=dict)
+    related: RawObjectMap = attrs.field(factory=dict)
+    finalizing: bool = False
+    controller: RawObject = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class CustomizeRequest:
+    """Customize (same shape for Composite and Decorator; ``parent`` is the target object)."""
+
+    parent: RawObject
+    controller: RawObject = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class RelatedRule:
+    """One ``relatedResources`` entry: by namespace and names, or by label selector."""
+
+    api_version: str
+    resource: str
+    namespace: str | None = None
+    names: tuple[str, ...] = ()
+    label_selector: RawObject | None = None
+
+    @classmethod
+    def from_json(cls, rule: Mapping[str, Any]) -> RelatedRule:
+        names = rule.get("names") or ()
+        return cls(api_version=str(rule["apiVersion"]), resource=str(rule["resource"]),
+                   namespace=rule.get("namespace"), names=tuple(str(n) for n in names),
+                   label_selector=rule.get("labelSelector"))
+
+    def to_json(self) -> RawObject:
+        out: RawObject = {"apiVersion": self.api_version, "resource": self.resource}
+        if self.label_selector is not None:
+            out["labelSelector"] = self.label_selector
+        if self.namespace is not None:
+            out["namespace"] = self.namespace
+        if self.names:
+            out["names"] = list(self.names)
+        return out
+
+
+@attrs.frozen
+class CustomizeResponse:
+    related_resources: tuple[RelatedRule, ...] = ()
+
+    def to_json(self) -> RawObject:
+        return {"relatedResources": [r.to_json() for r in self.related_resources]}
+
+
+@attrs.frozen
+class SyncResponse:
+    """Composite answer. ``status`` replaces the parent's whole status; ``children`` is complete."""
+
+    status: RawObject | None
+    children: list[RawObject]
+    resync_after_seconds: float | None = None
+    finalized: bool | None = None
+
+    def to_json(self) -> RawObject:
+        out: RawObject = {"status": self.status, "children": self.children}
+        if self.resync_after_seconds:
+            out["resyncAfterSeconds"] = self.resync_after_seconds
+        if self.finalized is not None:
+            out["finalized"] = self.finalized
+        return out
+
+
+@attrs.frozen
+class DecoratorSyncResponse:
+    """Decorator answer. ``labels``/``annotations`` merge onto the target (None removes a key)."""
+
+    attachments: list[RawObject]
+    labels: Mapping[str, str | None] = attrs.field(factory=dict)
+    annotations: Mapping[str, str | None] = attrs.field(factory=dict)
+    status: RawObject | None = None
+    resync_after_seconds: float | None = None
+    finalized: bool | None = None
+
+    def to_json(self) -> RawObject:
+        out: RawObject = {"attachments": self.attachments, "status": self.status}
+        if self.labels:
+            out["labels"] = dict(self.labels)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        if self.resync_after_seconds:
+            out["resyncAfterSeconds"] = self.resync_after_seconds
+        if self.finalized is not None:
+            out["finalized"] = self.finalized
+        return out
+
+
+def _load(body: bytes) -> RawObject:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise BadRequest(f"body is not JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+def _object(data: RawObject, field: str) -> RawObject:
+    obj = data.get(field)
+    if not isinstance(obj, dict):
+        raise BadRequest(f"'{field}' must be a Kubernetes object")
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise BadRequest(f"'{field}.metadata.name' must be a string")
+    return obj
+
+
+def _object_map(data: RawObject, field: str) -> RawObjectMap:
+    value = data.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(f"'{field}' must be a map of Kind.apiVersion to objects")
+    for group, objects in value.items():
+        if objects is None:
+            continue
+        if not isinstance(objects, dict) or not all(isinstance(o, dict) for o in objects.values()):
+            raise BadRequest(f"'{field}.{group}' must be a map of namespace/name to objects")
+    return {g: objs for g, objs in value.items() if objs}
+
+
+def _controller(data: RawObject) -> RawObject:
+    c = data.get("controller")
+    return c if isinstance(c, dict) else {}
+
+
+def decode_sync(body: bytes) -> SyncRequest:
+    data = _load(body)
+    return SyncRequest(
+        parent=_object(data, "parent"),
+        children=_object_map(data, "children"),
+        related=_object_map(data, "related"),
+        finalizing=data.get("finalizing") is True,
+        controller=_controller(data),
+    )
+
+
+def decode_decorator_sync(body: bytes) -> DecoratorSyncRequest:
+    data = _load(body)
+    return DecoratorSyncRequest(
+        object=_object(data, "object"),
+        attachments=_object_map(data, "attachments"),
+        related=_object_map(data, "related"),
+        finalizing=data.get("finalizing") is True,
+        controller=_controller(data),
+    )
+
+
+def decode_customize(body: bytes) -> CustomizeRequest:
+    data = _load(body)
+    return CustomizeRequest(parent=_object(data, "parent"), controller=_controller(data))
+
+
+def iter_objects(objects: RawObjectMap, group: str | None = None) -> Iterator[RawObject]:
+    """Every object of a map (or of one ``Kind.apiVersion`` group), in sorted key order."""
+    groups = [group] if group is not None else sorted(objects)
+    for g in groups:
+        inner = objects.get(g) or {}
+        for key in sorted(inner):
+            yield inner[key]
+
+
+def keep_as_is(obj: RawObject) -> RawObject:
+    """The desired form of an observed child that must stay exactly as it is.
+
+    With Metacontroller's default dynamic-apply strategy that is what it last applied (so the
+    three-way merge finds nothing to change); otherwise the object minus status and the
+    read-only metadata.
+    """
+    meta = obj.get("metadata") or {}
+    last = (meta.get("annotations") or {}).get(LAST_APPLIED)
+    if isinstance(last, str):
+        try:
+            applied = orjson.loads(last)
+        except orjson.JSONDecodeError:
+            applied = None
+        if isinstance(applied, dict) and applied.get("kind") == obj.get("kind"):
+            return applied
+    out = {k: v for k, v in obj.items() if k != "status"}
+    out["metadata"] = {k: v for k, v in meta.items() if k not in _SYSTEM_METADATA}
+    return out
+
+
+def observed_unchanged(objects: RawObjectMap) -> list[RawObject]:
+    """Every observed child or attachment, as desired objects that change nothing."""
+    return [keep_as_is(o) for o in iter_objects(objects)]
+
+
+def generation(obj: Mapping[str, Any]) -> int | None:
+    g = (obj.get("metadata") or {}).get("generation")
+    return g if isinstance(g, int) else None

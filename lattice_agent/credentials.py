@@ -1,0 +1,124 @@
+"""Where an agent finds its parent and its identity.
+
+Parent config: Secret lattice-system/lattice-parent-config (written by the bootstrap manifests)
+or a directory with the same keys as files. Credentials: Secret lattice-agent-credentials
+(kubernetes.io/tls) or files in that directory; when absent the agent creates a key locally,
+sends only a CSR to the parent's bootstrap webhook, and stores the signed result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import httpx
+
+from lattice_cell.manifests import AGENT_CREDENTIALS_SECRET, NAMESPACE, PARENT_CONFIG_SECRET
+from lattice_common import pki
+from lattice_common.kubehttp import KubeClient
+
+
+class CredentialsError(Exception):
+    pass
+
+
+@attrs.frozen
+class ParentConfig:
+    cluster: str
+    grpc_endpoint: str
+    bootstrap_url: str
+    server_name: str
+    ca_pem: bytes
+    token: str = attrs.field(repr=False, default="")
+
+    @classmethod
+    def from_data(cls, data: dict[str, bytes], source: str) -> ParentConfig:
+        missing = {"cluster", "grpc_endpoint", "ca.crt"} - data.keys()
+        if missing:
+            raise CredentialsError(f"{source} lacks {', '.join(sorted(missing))}")
+        text = {k: v.decode() for k, v in data.items() if k != "ca.crt"}
+        return cls(text["cluster"], text["grpc_endpoint"], text.get("bootstrap_url", ""),
+                   text.get("server_name", ""), data["ca.crt"], text.get("token", ""))
+
+
+def _read_dir(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()} if directory.is_dir() else {}
+
+
+async def load_parent_config(kube: KubeClient | None, directory: Path | None = None) -> ParentConfig | None:
+    """None when this cluster has no parent (a root cell)."""
+    if directory is not None:
+        data = _read_dir(directory)
+        return ParentConfig.from_data(data, str(directory)) if data else None
+    if kube is None:
+        return None
+    found = await kube.get_secret(NAMESPACE, PARENT_CONFIG_SECRET)
+    return ParentConfig.from_data(found[0], f"Secret {NAMESPACE}/{PARENT_CONFIG_SECRET}") if found else None
+
+
+@attrs.frozen
+class Credentials:
+    cert_pem: bytes
+    key_pem: bytes = attrs.field(repr=False)
+    ca_pem: bytes
+
+
+class CredentialStore:
+    def __init__(self, kube: KubeClient | None, directory: Path | None = None) -> None:
+        self.kube = kube
+        self.directory = directory
+
+    async def load(self) -> Credentials | None:
+        if self.directory is not None:
+            data = _read_dir(self.directory)
+        elif self.kube is not None:
+            found = await self.kube.get_secret(NAMESPACE, AGENT_CREDENTIALS_SECRET)
+            data = found[0] if found else {}
+        else:
+            data = {}
+        if not {"tls.crt", "tls.key", "ca.crt"} <= data.keys():
+            return None
+        return Credentials(data["tls.crt"], data["tls.key"], data["ca.crt"])
+
+    async def save(self, cert_pem: bytes, key_pem: bytes, ca_pem: bytes) -> None:
+        data = {"tls.crt": cert_pem, "tls.key": key_pem, "ca.crt": ca_pem}
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for name, value in data.items():
+                path = self.directory / name
+                path.touch(mode=0o600)
+                path.write_bytes(value)
+        elif self.kube is not None:
+            await self.kube.ensure_namespace(NAMESPACE)
+            await self.kube.put_secret(NAMESPACE, AGENT_CREDENTIALS_SECRET, data, secret_type="kubernetes.io/tls")
+
+
+async def request_certificate(parent: ParentConfig, timeout: float = 30.0) -> Credentials:
+    """Generate a key here and have the parent sign a CSR for it (bootstrap token required)."""
+    if not parent.bootstrap_url or not parent.token:
+        raise CredentialsError("no stored credentials and the parent config has no bootstrap URL/token to get some")
+    csr_pem, key_pem = pki.generate_agent_csr(parent.cluster)
+    ctx = pki.client_ssl_context(parent.ca_pem)
+    async with httpx.AsyncClient(verify=ctx, timeout=timeout) as http:
+        resp = await http.post(f"{parent.bootstrap_url}/api/clusters/{parent.cluster}/csr",
+                               json={"csr_pem": csr_pem.decode()},
+                               headers={"Authorization": f"Bearer {parent.token}"})
+    if resp.status_code != 200:
+        try:
+            detail = resp.json().get("error", resp.text)
+        except ValueError:
+            detail = resp.text
+        raise CredentialsError(f"parent refused the CSR for {parent.cluster!r}: HTTP {resp.status_code}: {detail}")
+    body = resp.json()
+    return Credentials(body["certificate_pem"].encode(), key_pem, body["ca_certificate_pem"].encode())
+
+
+async def obtain(store: CredentialStore, parent: ParentConfig) -> Credentials:
+    creds = await store.load()
+    if creds is not None:
+        if pki.cluster_from_certificate(creds.cert_pem) != parent.cluster:
+            raise CredentialsError(f"stored credentials are for another cluster than {parent.cluster!r}")
+        return creds
+    creds = await request_certificate(parent)
+    await store.save(creds.cert_pem, creds.key_pem, creds.ca_pem)
+    return creds

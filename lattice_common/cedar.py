@@ -1,0 +1,363 @@
+"""Cedar authorization for Lattice: one policy set from every enabled CedarPolicy, judged by cedarpy.
+
+* ``PolicyStore.from_policies(cedar_policies)`` — the union of every enabled CedarPolicy in
+  ``lattice-system``. Each statement keeps its own id, ``<object-name>.<index>`` (no collisions
+  across objects, unlike the original). Parsed once into cedarpy handles and memoised by content,
+  so a hook server that rebuilds the store on every sync pays a dict lookup.
+* ``PolicyStore.authorize_secrets`` (the ``SecretAuthorizer`` of the service compiler),
+  ``authorize_cluster`` / ``authorize_clusters`` / ``accessible_clusters`` (the API proxy).
+* ``validate_policy(cedar_policy)`` — the CedarPolicy status: counts and every error with its
+  statement index and line.
+
+Semantics: forbid beats permit; no permit means deny. Errors never widen access: a CedarPolicy
+with any error contributes its forbid statements but none of its permits, and a forbid that fails
+to evaluate turns an Allow into a Deny. No I/O here.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import attrs
+import cedarpy
+
+from crds._base import Condition, ConditionStatus
+from crds.cedar_policy import CedarPolicy, CedarPolicyPhase, CedarPolicyStatus, PolicyError
+from lattice_common import cedar_model as model
+from lattice_common.cedar_model import SCHEMA_TEXT, schema
+from lattice_common.cedar_text import Effect, parse_text, split_statements
+
+if TYPE_CHECKING:
+    from hooks.service.context import SecretDecision, SecretRequest
+
+POLICY_NAMESPACE = "lattice-system"
+
+__all__ = [
+    "POLICY_NAMESPACE",
+    "SCHEMA_TEXT",
+    "ClusterDirectory",
+    "Decision",
+    "DenyReason",
+    "PolicySource",
+    "PolicyStatement",
+    "PolicyStore",
+    "propagated_policies",
+    "schema",
+    "split_statements",
+    "validate_policy",
+]
+
+
+class DenyReason(enum.StrEnum):
+    NO_PERMIT = "NoPermitPolicy"
+    FORBIDDEN = "ExplicitForbid"
+    FORBID_FAILED = "ForbidEvaluationError"
+
+    @property
+    def text(self) -> str:
+        return _REASON_TEXT[self]
+
+
+_REASON_TEXT = {
+    DenyReason.NO_PERMIT: "no permit policy for this service and secret path",
+    DenyReason.FORBIDDEN: "access explicitly forbidden by policy",
+    DenyReason.FORBID_FAILED: "a forbid policy failed to evaluate (denied to be safe)",
+}
+
+
+@attrs.frozen
+class Decision:
+    """One authorization answer."""
+
+    allowed: bool
+    reason: DenyReason | None = None  # None when allowed
+    policies: tuple[str, ...] = ()  # determining statement ids, highest priority first
+    errors: tuple[str, ...] = ()  # evaluation errors Cedar reported (policy ids, no values)
+
+    @property
+    def reason_text(self) -> str:
+        return "" if self.reason is None else self.reason.text
+
+
+@attrs.frozen
+class PolicyStatement:
+    """A statement of the combined policy set."""
+
+    id: str  # "<object-name>.<index>"
+    source: str  # the CedarPolicy's name
+    index: int
+    line: int
+    effect: Effect
+    priority: int
+    actions: frozenset[str] | None  # None: every action
+    text: str
+    est: str = attrs.field(repr=False)  # Cedar JSON (EST) of the statement
+
+
+@attrs.frozen
+class ClusterDirectory:
+    """The clusters a proxy knows (name → labels), parsed once into a Cedar entity handle.
+
+    Build it when the registry changes and reuse it for every ``authorize_clusters`` call.
+    """
+
+    labels: Mapping[str, Mapping[str, str]]
+    entities: cedarpy.Entities
+
+    @classmethod
+    def from_labels(cls, clusters: Mapping[str, Mapping[str, str]]) -> ClusterDirectory:
+        frozen = {name: dict(labels) for name, labels in clusters.items()}
+        ents = [model.cluster_entity(n, labels) for n, labels in frozen.items()]
+        return cls(frozen, cedarpy.Entities.from_json_str(json.dumps(ents)))
+
+
+class PolicySource(NamedTuple):
+    """What the combined set takes from one enabled CedarPolicy."""
+
+    name: str
+    priority: int
+    text: str
+
+
+class PolicyStore:
+    """An immutable, parsed policy set; build it with ``from_policies`` (memoised)."""
+
+    _memo: OrderedDict[tuple[PolicySource, ...], PolicyStore] = OrderedDict()
+    _memo_lock = threading.Lock()
+    MEMO_SIZE = 16
+
+    def __init__(self, statements: Sequence[PolicyStatement], problems: Sequence[str] = ()) -> None:
+        self.statements: tuple[PolicyStatement, ...] = tuple(statements)
+        # Objects with errors and what was left out because of them (for logs and status).
+        self.problems: tuple[str, ...] = tuple(problems)
+        self._by_id = {s.id: s for s in self.statements}
+        self._rank = {s.id: i for i, s in enumerate(self.statements)}
+        self._sets = {a: self._build_set(a) for a in model.ACTIONS}
+
+    # ---- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_policies(cls, policies: Iterable[CedarPolicy], namespace: str = POLICY_NAMESPACE) -> PolicyStore:
+        """The union of every enabled CedarPolicy in ``namespace``; others are ignored."""
+        return cls.from_sources(
+            PolicySource(p.name, p.spec.priority, p.spec.policies)
+            for p in policies
+            if p.spec.enabled and p.namespace == namespace
+        )
+
+    @classmethod
+    def from_sources(cls, sources: Iterable[PolicySource]) -> PolicyStore:
+        """The union of the given (already selected) policy texts; memoised by content."""
+        key = tuple(sorted(set(sources)))
+        with cls._memo_lock:
+            hit = cls._memo.get(key)
+            if hit is not None:
+                cls._memo.move_to_end(key)
+                return hit
+        store = cls._build(key)
+        with cls._memo_lock:
+            cls._memo[key] = store
+            while len(cls._memo) > cls.MEMO_SIZE:
+                cls._memo.popitem(last=False)
+        return store
+
+    @classmethod
+    def empty(cls) -> PolicyStore:
+        return cls(())
+
+    @classmethod
+    def _build(cls, key: tuple[PolicySource, ...]) -> PolicyStore:
+        statements: list[PolicyStatement] = []
+        problems: list[str] = []
+        # Highest priority first, then name: the order statements are evaluated and reported in.
+        seen: set[str] = set()
+        for name, priority, text in sorted(key, key=lambda k: (-k[1], k[0])):
+            if name in seen:  # names are unique in a namespace; never let two share statement ids
+                problems.append(f"CedarPolicy {name!r}: given twice; only the higher-priority copy is used")
+                continue
+            seen.add(name)
+            parsed = parse_text(text)
+            broken = [s for s in parsed if not s.valid]
+            if broken:
+                dropped = sum(1 for s in parsed if s.effect == "permit")
+                problems.append(
+                    f"CedarPolicy {name!r}: {len(broken)} invalid statement(s); "
+                    f"its {dropped} permit statement(s) are not in force, its forbids are"
+                )
+            for s in parsed:
+                if s.est is None or s.effect is None or (broken and s.effect == "permit"):
+                    continue
+                statements.append(PolicyStatement(
+                    id=f"{name}.{s.index}", source=name, index=s.index, line=s.line, effect=s.effect,
+                    priority=priority, actions=s.actions, text=s.text, est=s.est,
+                ))
+        return cls(statements, problems)
+
+    def _build_set(self, action: str) -> cedarpy.PolicySet:
+        # Cedar evaluates every statement for every request; a statement whose action scope
+        # excludes `action` can never apply, so each action gets only its own statements.
+        chosen = [s for s in self.statements if s.actions is None or action in s.actions]
+        body = ",".join(f"{json.dumps(s.id)}:{s.est}" for s in chosen)
+        return cedarpy.PolicySet.from_json_str(
+            f'{{"staticPolicies":{{{body}}},"templates":{{}},"templateLinks":[]}}'
+        )
+
+    # ---- introspection ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def statement(self, policy_id: str) -> PolicyStatement | None:
+        return self._by_id.get(policy_id)
+
+    def count(self, action: str) -> int:
+        """How many statements a request for ``action`` is evaluated against."""
+        return len(self._sets[action])
+
+    # ---- secrets (service compiler) -----------------------------------------------------
+
+    def authorize_secrets(self, requests: list[SecretRequest]) -> list[SecretDecision]:
+        """One decision per request, in order (implements ``SecretAuthorizer``)."""
+        # Imported here: hooks.service may import this module, and the contract types live there.
+        from hooks.service.context import SecretDecision
+
+        return [
+            SecretDecision(resource=r.resource, allowed=d.allowed, reason=d.reason_text)
+            for r, d in zip(requests, self.decide_secrets(requests), strict=True)
+        ]
+
+    def decide_secrets(self, requests: Sequence[SecretRequest]) -> list[Decision]:
+        """Full decisions (with determining statements) for secret requests."""
+        if not requests:
+            return []
+        entities: dict[str, model.Entity] = {}
+        cedar_requests = []
+        for r in requests:
+            svc = model.service_entity(r.namespace, r.service)
+            path = model.secret_path_entity(r.provider, r.path)
+            entities.setdefault(f"s {svc['uid']['id']}", svc)
+            entities.setdefault(f"p {path['uid']['id']}", path)
+            cedar_requests.append(_request(svc["uid"], model.ACCESS_SECRET, path["uid"]))
+        handle = cedarpy.Entities.from_json_str(json.dumps(list(entities.values())))
+        return self._decide(model.ACCESS_SECRET, cedar_requests, handle)
+
+    # ---- clusters (API proxy) -----------------------------------------------------------
+
+    def authorize_cluster(self, user: str, groups: Iterable[str], cluster: str,
+                          labels: Mapping[str, str] | None = None) -> Decision:
+        """May ``user`` (member of ``groups``) reach ``cluster`` (with ``labels``)?"""
+        ents = [*model.user_entities(user, groups), model.cluster_entity(cluster, labels)]
+        handle = cedarpy.Entities.from_json_str(json.dumps(ents))
+        req = _request(model.uid(model.USER, user), model.ACCESS_CLUSTER, model.uid(model.CLUSTER, cluster))
+        return self._decide(model.ACCESS_CLUSTER, [req], handle)[0]
+
+    def authorize_clusters(self, user: str, groups: Iterable[str],
+                           clusters: ClusterDirectory | Mapping[str, Mapping[str, str]]) -> dict[str, Decision]:
+        """A decision for every cluster of the directory, in one batch."""
+        directory = clusters if isinstance(clusters, ClusterDirectory) else ClusterDirectory.from_labels(clusters)
+        names = list(directory.labels)
+        if not names:
+            return {}
+        handle = directory.entities.with_added_json_str(json.dumps(model.user_entities(user, groups)))
+        principal = model.uid(model.USER, user)
+        reqs = [_request(principal, model.ACCESS_CLUSTER, model.uid(model.CLUSTER, n)) for n in names]
+        return dict(zip(names, self._decide(model.ACCESS_CLUSTER, reqs, handle), strict=True))
+
+    def accessible_clusters(self, user: str, groups: Iterable[str],
+                            clusters: ClusterDirectory | Mapping[str, Mapping[str, str]]) -> list[str]:
+        """Names of the clusters ``user`` may reach, in directory order."""
+        return [n for n, d in self.authorize_clusters(user, groups, clusters).items() if d.allowed]
+
+    # ---- evaluation ---------------------------------------------------------------------
+
+    def _decide(self, action: str, requests: list[dict[str, Any]], entities: cedarpy.Entities) -> list[Decision]:
+        policy_set = self._sets[action]
+        if len(policy_set) == 0:
+            return [Decision(False, DenyReason.NO_PERMIT) for _ in requests]
+        results = cedarpy.is_authorized_batch(requests, policy_set, entities)
+        return [self._decision(r) for r in results]
+
+    def _decision(self, result: cedarpy.AuthzResult) -> Decision:
+        reasons = tuple(sorted(result.diagnostics.reasons, key=self._order))
+        errors = tuple(result.diagnostics.errors)
+        if result.decision is cedarpy.Decision.Allow:
+            failed = [i for i in _errored_ids(errors) if (s := self._by_id.get(i)) and s.effect == "forbid"]
+            if failed:
+                return Decision(False, DenyReason.FORBID_FAILED, tuple(sorted(failed, key=self._order)), errors)
+            return Decision(True, None, reasons, errors)
+        if reasons:  # a Deny with determining statements: forbids matched
+            return Decision(False, DenyReason.FORBIDDEN, reasons, errors)
+        return Decision(False, DenyReason.NO_PERMIT, (), errors)
+
+    def _order(self, policy_id: str) -> int:
+        return self._rank.get(policy_id, len(self._rank))
+
+
+def _request(principal: model.Uid, action: str, resource: model.Uid) -> dict[str, Any]:
+    # No "context" key: Cedar defaults it to {} and cedarpy then skips a json.dumps per request.
+    return {"principal": principal, "action": model.action(action), "resource": resource}
+
+
+_ERRORED = re.compile(r"error while evaluating policy `([^`]*)`")
+
+
+def _errored_ids(errors: Iterable[str]) -> list[str]:
+    return [m.group(1) for e in errors for m in _ERRORED.finditer(e)]
+
+
+# ---- CedarPolicy status ------------------------------------------------------------------
+
+
+def validate_policy(cp: CedarPolicy, now: str | None = None) -> CedarPolicyStatus:
+    """The status of one CedarPolicy: Valid/Invalid, statement counts, every error located."""
+    generation = cp.metadata.generation
+    if not cp.spec.enabled:
+        return _status(CedarPolicyPhase.VALID, "Policy is disabled", 0, 0, [], now, generation)
+    parsed = parse_text(cp.spec.policies)
+    errors = [
+        PolicyError(statement=s.index, line=s.line, policy_id=f"{cp.name}.{s.index}", message=m)
+        for s in parsed
+        for m in s.errors
+    ]
+    if not parsed:
+        errors.append(PolicyError(statement=0, line=1, message="no Cedar statement found"))
+    permits = sum(1 for s in parsed if s.effect == "permit")
+    forbids = sum(1 for s in parsed if s.effect == "forbid")
+    where = "" if cp.namespace == POLICY_NAMESPACE else f" (not enforced: only CedarPolicies in {POLICY_NAMESPACE} are)"
+    if errors:
+        bad = len({e.statement for e in errors})
+        message = f"{len(errors)} error(s) in {bad} of {max(len(parsed), 1)} statement(s){where}"
+        return _status(CedarPolicyPhase.INVALID, message, permits, forbids, errors, now, generation)
+    message = f"{permits} permit, {forbids} forbid statements{where}"
+    return _status(CedarPolicyPhase.VALID, message, permits, forbids, [], now, generation)
+
+
+def _status(phase: CedarPolicyPhase, message: str, permits: int, forbids: int, errors: list[PolicyError],
+            now: str | None, generation: int | None) -> CedarPolicyStatus:
+    ok = phase is CedarPolicyPhase.VALID
+    ready = Condition(
+        type="Ready",
+        status=ConditionStatus.TRUE if ok else ConditionStatus.FALSE,
+        reason=phase.value,
+        message=message,
+        last_transition_time=now,
+        observed_generation=generation,
+    )
+    return CedarPolicyStatus(
+        phase=phase, message=message, permit_count=permits, forbid_count=forbids, last_validated=now,
+        validation_errors=errors, conditions=[ready], observed_generation=generation,
+    )
+
+
+def propagated_policies(policies: Iterable[CedarPolicy], namespace: str = POLICY_NAMESPACE) -> list[CedarPolicy]:
+    """The CedarPolicies a cluster hands down to its children: enabled, ``propagate: true``."""
+    return sorted(
+        (p for p in policies if p.namespace == namespace and p.spec.enabled and p.spec.propagate),
+        key=lambda p: (-p.spec.priority, p.name),
+    )

@@ -1,0 +1,36 @@
+"""Builders shared by the Cedar tests."""
+
+from pathlib import Path
+
+import yaml
+
+from crds._base import ObjectMeta
+from crds.cedar_policy import CedarPolicy, CedarPolicySpec
+from crds.convert import parse_as
+from hooks.service.context import SecretRequest
+
+ROOT = Path(__file__).resolve().parents[3]
+SECRET = 'action == Lattice::Action::"AccessSecret"'
+CLUSTER = 'action == Lattice::Action::"AccessCluster"'
+
+
+def policy(name: str, text: str, *, namespace: str = "lattice-system", enabled: bool = True,
+           priority: int = 0, generation: int | None = None) -> CedarPolicy:
+    return CedarPolicy(
+        metadata=ObjectMeta(name=name, namespace=namespace, generation=generation),
+        spec=CedarPolicySpec(policies=text, enabled=enabled, priority=priority),
+    )
+
+
+def example(name: str, *, enabled: bool | None = None) -> CedarPolicy:
+    """One of the README's CedarPolicies, from examples/cedar/<name>.yaml."""
+    raw = yaml.safe_load((ROOT / "examples" / "cedar" / f"{name}.yaml").read_text())
+    cp, errors = parse_as(CedarPolicy, raw)
+    assert cp is not None and not errors, errors
+    if enabled is not None:
+        cp.spec.enabled = enabled
+    return cp
+
+
+def secret(namespace: str, service: str, provider: str, path: str, resource: str = "s") -> SecretRequest:
+    return SecretRequest(resource=resource, namespace=namespace, service=service, provider=provider, path=path)

@@ -1,0 +1,131 @@
+"""hooks.service.templates: syntax only; the resolver is always a stub here."""
+
+from __future__ import annotations
+
+import pytest
+
+from hooks.service.templates import (
+    Mode,
+    Path,
+    Placeholder,
+    Rendered,
+    Resolved,
+    SecretKeyRef,
+    Unresolved,
+    placeholders,
+    render,
+    single_placeholder,
+)
+
+VALUES = {
+    ("metadata", "name"): "api",
+    ("resources", "auth-service", "url"): "http://auth-service.shop.svc.cluster.local:8080",
+    ("resources", "db", "host"): "db.shop.svc.cluster.local",
+    ("metadata", "annotations", "example.com/team"): "payments",
+}
+PASSWORD = SecretKeyRef(resource="db-creds", secret="api-db-creds", key="password")
+
+
+def stub(path: Path) -> Resolved:
+    if path == ("resources", "db-creds", "password"):
+        return PASSWORD
+    if path in VALUES:
+        return VALUES[path]
+    raise Unresolved(f"nothing at {'.'.join(path)}")
+
+
+def never(path: Path) -> Resolved:
+    raise AssertionError(f"must not be called (asked for {path})")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    pytest.param("plain text", "plain text", id="no-placeholder"),
+    pytest.param("${metadata.name}", "api", id="metadata-name"),
+    pytest.param("url=${resources.auth-service.url}/v1", "url=http://auth-service.shop.svc.cluster.local:8080/v1",
+                 id="hyphenated-name"),
+    pytest.param("${metadata.name}-${resources.db.host}", "api-db.shop.svc.cluster.local", id="two"),
+    pytest.param("team=${metadata.annotations.example\\.com/team}", "team=payments", id="escaped-dot"),
+    pytest.param("$${metadata.name}", "${metadata.name}", id="escape"),
+    pytest.param("PORT=$${PORT:-${metadata.name}}", "PORT=${PORT:-api}", id="escape-then-placeholder"),
+    pytest.param("$PATH and cost: $100 and $$", "$PATH and cost: $100 and $$", id="other-dollars"),
+    pytest.param("$", "$", id="lone-dollar"),
+    pytest.param("{x} $ {y}", "{x} $ {y}", id="braces"),
+    pytest.param("", "", id="empty"),
+])
+def test_render_text(text: str, expected: str) -> None:
+    rendered = render(text, stub)
+    assert rendered.ok, rendered.errors
+    assert rendered.text == expected
+
+
+def test_no_expand_is_verbatim() -> None:
+    text = "${metadata.name} $${x} ${"
+    assert render(text, never, Mode.NO_EXPAND) == Rendered((text,))
+
+
+def test_reverse_expand_swaps_roles() -> None:
+    rendered = render("literal ${HOME}, resolved $${metadata.name}", stub, Mode.REVERSE_EXPAND)
+    assert rendered.text == "literal ${HOME}, resolved api"
+
+
+def test_secret_reference_stays_a_reference() -> None:
+    rendered = render("user:${resources.db-creds.password}@host", stub)
+    assert rendered.parts == ("user:", PASSWORD, "@host")
+    assert rendered.secret_refs == (PASSWORD,)
+    assert rendered.has_secrets
+    with pytest.raises(ValueError, match="secret references"):
+        _ = rendered.text
+
+
+def test_single_secret_is_one_part() -> None:
+    assert render("${resources.db-creds.password}", stub).parts == (PASSWORD,)
+
+
+@pytest.mark.parametrize(("text", "messages"), [
+    pytest.param("${resources.nope.host}", ["unknown reference '${resources.nope.host}': nothing at resources.nope.host"],
+                 id="unknown"),
+    pytest.param("${a} and ${b}", ["unknown reference '${a}': nothing at a", "unknown reference '${b}': nothing at b"],
+                 id="every-error"),
+    pytest.param("${resources..host}", ["invalid reference '${resources..host}': empty name in the path"],
+                 id="empty-segment"),
+    pytest.param("${}", ["invalid reference '${}': empty name in the path"], id="empty"),
+    pytest.param("x ${resources.db", ["unterminated placeholder '${resources.db' (missing '}')"], id="unterminated"),
+])
+def test_errors(text: str, messages: list[str]) -> None:
+    rendered = render(text, stub)
+    assert not rendered.ok
+    assert [str(e) for e in rendered.errors] == messages
+
+
+def test_missing_dependency_is_carried() -> None:
+    def resolve(path: Path) -> Resolved:
+        raise Unresolved("LatticeExternalService shop/stripe does not exist yet", missing="LatticeExternalService shop/stripe")
+
+    (error,) = render("${resources.stripe.url}", resolve).errors
+    assert error.missing == "LatticeExternalService shop/stripe"
+    assert error.reference == "${resources.stripe.url}"
+
+
+def test_placeholders_lists_every_reference_in_order() -> None:
+    text = "${a.b} $${not.this} ${c\\.d.e} ${broken"
+    assert placeholders(text) == (Placeholder(("a", "b"), "${a.b}"), Placeholder(("c.d", "e"), "${c\\.d.e}"))
+    assert placeholders(text, Mode.NO_EXPAND) == ()
+    assert placeholders("$${x.y} ${z}", Mode.REVERSE_EXPAND) == (Placeholder(("x", "y"), "$${x.y}"),)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("${resources.cache}", Placeholder(("resources", "cache"), "${resources.cache}")),
+    (" ${resources.cache}", None),
+    ("${resources.cache}/x", None),
+    ("$${resources.cache}", None),
+    ("cache", None),
+])
+def test_single_placeholder(text: str, expected: Placeholder | None) -> None:
+    assert single_placeholder(text) == expected
+
+
+def test_resolved_values_are_not_rescanned() -> None:
+    def resolve(path: Path) -> Resolved:
+        return "${metadata.name}"
+
+    assert render("${x}", resolve).text == "${metadata.name}"

@@ -1,0 +1,273 @@
+"""The tunnel end to end in one process: real gRPC + mTLS on loopback, fake API servers."""
+
+import asyncio
+import datetime
+
+import grpc
+import httpx
+import pytest
+import pytest_asyncio
+
+from lattice_agent.agent import Agent
+from lattice_cell.cell import Cell
+from lattice_common import pki
+from lattice_common.tunnel import ClusterNotFound, KubeRequest, ResponseStream
+from lattice_proto import agent_pb2 as pb
+from lattice_proto import agent_pb2_grpc
+from tests.unit.tunnel_support import FakeApi, agent_config, eventually, proxy_client, running, start_cell
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def cell():  # type: ignore[no-untyped-def]
+    c = await start_cell("root")
+    yield c
+    await c.stop()
+
+
+def connected(cell: Cell, name: str) -> bool:
+    route = cell.subtree.lookup(name)
+    return route is not None and cell.subtree.reachable(route)
+
+
+async def test_get_through_proxy_carries_the_capi_identity(cell: Cell) -> None:
+    api = FakeApi("a")
+    async with running(Agent(agent_config(cell, "a"), local=api)), proxy_client(cell) as c:
+        await eventually(lambda: connected(cell, "a"))
+        r = await c.get("/clusters/a/api/v1/pods", params={"limit": "5"},
+                        headers={"Impersonate-User": "evil", "Authorization": "Bearer stolen"})
+    assert r.status_code == 200 and r.json()["cluster"] == "a"
+    seen = api.seen[-1]
+    assert (seen.path, seen.query, seen.user) == ("/api/v1/pods", "limit=5", "system:capi-proxy")
+    assert "system:masters" in seen.groups
+    # Caller headers travel (the final hop strips them); identity comes only from the tunnel fields.
+    assert ("impersonate-user", "evil") in seen.headers
+
+
+async def test_proxy_is_read_only_and_503_without_agent(cell: Cell) -> None:
+    async with proxy_client(cell) as c:
+        assert (await c.delete("/clusters/a/api/v1/namespaces/x")).status_code == 405
+        r = await c.get("/clusters/a/api")
+    assert r.status_code == 503 and r.json()["reason"] == "ServiceUnavailable"
+
+
+async def test_proxy_requires_a_cell_client_certificate(cell: Cell) -> None:
+    foreign = pki.CaBundle(pki.generate_ca())
+    async with proxy_client(cell, bundle=foreign) as c:
+        with pytest.raises(httpx.HTTPError):
+            await c.get("/clusters/a/api")
+    ctx = pki.client_ssl_context(cell.ca().trust_pem())
+    async with httpx.AsyncClient(verify=ctx) as c:
+        with pytest.raises(httpx.HTTPError):
+            await c.get(f"https://localhost:{cell.proxy_port}/clusters/a/api")
+    async with proxy_client(cell, cn="lattice-agent-a") as c:
+        assert (await c.get("/clusters/a/api")).status_code == 403
+
+
+async def test_proxy_answers_410_once_pivoted(cell: Cell) -> None:
+    async with running(Agent(agent_config(cell, "a"), local=FakeApi("a"))), proxy_client(cell) as c:
+        await eventually(lambda: connected(cell, "a"))
+        cell.agents.record("a").pivot_complete = True
+        assert (await c.get("/clusters/a/api")).status_code == 410
+
+
+async def test_agent_with_foreign_ca_certificate_fails_the_handshake(cell: Cell) -> None:
+    foreign = pki.CaBundle(pki.generate_ca())
+    config = agent_config(cell, "a")
+    csr, key = pki.generate_agent_csr("a")
+    config.cert_pem, config.key_pem = pki.sign_agent_csr(foreign, csr, "a"), key
+    creds = grpc.ssl_channel_credentials(config.ca_pem, config.key_pem, config.cert_pem)
+    async with grpc.aio.secure_channel(config.grpc_endpoint, creds,
+                                       options=[("grpc.ssl_target_name_override", "localhost")]) as ch:
+        call = agent_pb2_grpc.LatticeAgentStub(ch).Connect()
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await asyncio.wait_for(call.read(), 10)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "a" not in cell.agents.records
+
+
+async def raw_stream(cell: Cell, cluster: str) -> tuple[grpc.aio.Channel, grpc.aio.StreamStreamCall]:
+    config = agent_config(cell, cluster)
+    creds = grpc.ssl_channel_credentials(config.ca_pem, config.key_pem, config.cert_pem)
+    ch = grpc.aio.secure_channel(config.grpc_endpoint, creds, options=[("grpc.ssl_target_name_override", "localhost")])
+    call = agent_pb2_grpc.LatticeAgentStub(ch).Connect()
+    welcome = await call.read()
+    assert welcome.welcome.agent_cluster == cluster
+    return ch, call
+
+
+@pytest.mark.parametrize("forged", [
+    pb.AgentMessage(cluster_name="b", heartbeat=pb.Heartbeat()),
+    pb.AgentMessage(bootstrap_complete=pb.BootstrapComplete(cluster_name="b")),
+    pb.AgentMessage(cluster_deleting=pb.ClusterDeleting(cluster_name="b")),
+    pb.AgentMessage(subtree_state=pb.SubtreeState(full=True, clusters=[pb.SubtreeCluster(name="b")])),
+], ids=["envelope", "bootstrap-complete", "cluster-deleting", "subtree-without-self"])
+async def test_message_naming_another_cluster_closes_the_stream(cell: Cell, forged: pb.AgentMessage) -> None:
+    ch, call = await raw_stream(cell, "a")
+    async with ch:
+        await call.write(pb.AgentMessage(cluster_name="a", heartbeat=pb.Heartbeat()))  # its own name is fine
+        await call.write(forged)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            while True:
+                await asyncio.wait_for(call.read(), 10)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "certificate is for 'a'" in (info.value.details() or "") or "own cluster" in (info.value.details() or "")
+    assert "b" not in cell.agents.records and cell.subtree.lookup("b") is None
+
+
+async def test_subtree_cannot_hijack_a_connected_sibling(cell: Cell) -> None:
+    async with running(Agent(agent_config(cell, "a"), local=FakeApi("a"))):
+        await eventually(lambda: connected(cell, "a"))
+        ch, call = await raw_stream(cell, "b")
+        async with ch:
+            await call.write(pb.AgentMessage(subtree_state=pb.SubtreeState(full=True, clusters=[
+                pb.SubtreeCluster(name="b", phase="Ready", connected=True),
+                pb.SubtreeCluster(name="a", parent="b", connected=True),
+                pb.SubtreeCluster(name="root", parent="b", connected=True)])))
+            await eventually(lambda: (r := cell.subtree.lookup("b")) is not None and r.info.phase == "Ready")
+            assert cell.subtree.lookup("a").via == "a"
+            assert cell.subtree.lookup("root") is None
+
+
+async def test_watch_streams_and_client_disconnect_cancels_at_the_agent(cell: Cell) -> None:
+    api = FakeApi("a")
+    events: asyncio.Queue[bytes | None] = asyncio.Queue()
+    api.handler = lambda req: api.watch(events) if req.streaming else ResponseStream.from_bytes(200, b"{}")
+    async with running(Agent(agent_config(cell, "a"), local=api)), proxy_client(cell) as c:
+        await eventually(lambda: connected(cell, "a"))
+        async with c.stream("GET", "/clusters/a/api/v1/pods", params={"watch": "true"}) as r:
+            assert r.status_code == 200
+            lines = r.aiter_lines()
+            for i in range(3):
+                events.put_nowait(b'{"type":"ADDED","n":%d}\n' % i)
+                assert f'"n":{i}' in await asyncio.wait_for(lines.__anext__(), 5)
+            assert api.open_streams == 1
+        await eventually(lambda: api.open_streams == 0, 10)
+        await eventually(lambda: cell.agents.session("a").in_flight == 0, 10)
+
+
+async def test_slow_stream_does_not_block_others_and_window_is_respected(cell: Cell) -> None:
+    api = FakeApi("a")
+    produced = 0
+
+    async def firehose() -> object:
+        nonlocal produced
+        while True:
+            produced += 64 * 1024
+            yield b"x" * (64 * 1024)
+
+    def handler(req: KubeRequest) -> ResponseStream:
+        if req.streaming:
+            return ResponseStream(200, [], firehose())  # type: ignore[arg-type]
+        return ResponseStream.from_bytes(200, b'{"fast":true}')
+
+    api.handler = handler
+    async with running(Agent(agent_config(cell, "a"), local=api)):
+        await eventually(lambda: connected(cell, "a"))
+        slow = await cell.router.open(KubeRequest("a", "GET", "/api/v1/pods", "watch=1"))  # never read
+        await asyncio.sleep(0.5)
+        window = cell.config.window_bytes
+        assert produced <= window + 3 * 64 * 1024, "agent kept reading past the flow-control window"
+        for _ in range(20):
+            async with asyncio.timeout(2):
+                fast = await cell.router.open(KubeRequest("a", "GET", "/api/v1/namespaces/default"))
+                assert await fast.read() == b'{"fast":true}'
+                await fast.aclose()
+        # Draining the slow stream grants credit and lets it move again.
+        got = 0
+        async for chunk in slow:
+            got += len(chunk)
+            if got > 4 * window:
+                break
+        await slow.aclose()
+        assert produced > 4 * window
+
+
+async def test_large_request_body_is_reassembled(cell: Cell) -> None:
+    api = FakeApi("a")
+    body = bytes(range(256)) * (3 * 4096 + 7)  # ~3 MiB, several RequestBody messages
+    async with running(Agent(agent_config(cell, "a"), local=api)):
+        await eventually(lambda: connected(cell, "a"))
+        stream = await cell.router.open(KubeRequest("a", "PUT", "/api/v1/configmaps/x", body=body))
+        await stream.read()
+        await stream.aclose()
+    assert api.seen[-1].body == body
+
+
+async def test_three_levels_route_from_the_root_with_the_original_identity(cell: Cell) -> None:
+    mid = await start_cell("mid")
+    leaf_api = FakeApi("leaf")
+    try:
+        mid_agent = Agent(agent_config(cell, "mid"), local=mid.router.local, downstream=mid.router,
+                          subtree=mid.subtree)  # type: ignore[arg-type]
+        async with running(mid_agent), running(Agent(agent_config(mid, "leaf"), local=leaf_api)):
+            await eventually(lambda: connected(cell, "leaf"))
+            assert cell.subtree.lookup("leaf").via == "mid"
+            assert cell.subtree.lookup("leaf").info.parent == "mid"
+            stream = await cell.router.open(KubeRequest("leaf", "GET", "/api/v1/nodes", user="alice",
+                                                        groups=("dev",)))
+            assert stream.status == 200 and b'"cluster":"leaf"' in await stream.read()
+            await stream.aclose()
+            assert (leaf_api.seen[-1].user, leaf_api.seen[-1].groups) == ("alice", ("dev",))
+            with pytest.raises(ClusterNotFound):
+                await cell.router.open(KubeRequest("elsewhere", "GET", "/api"))
+        # The leaf's agent going away is seen at the root as unreachable, not unknown.
+        await eventually(lambda: cell.subtree.lookup("leaf") is None or not connected(cell, "leaf"))
+    finally:
+        await mid.stop()
+
+
+async def test_agent_reconnects_after_cell_restart_with_the_same_ca() -> None:
+    first = await start_cell("root")
+    storage = first.ca_storage
+    port = first.grpc_port
+    api = FakeApi("a")
+    agent = Agent(agent_config(first, "a"), local=api)
+    async with running(agent):
+        assert agent.connections == 1
+        await first.stop()
+        await eventually(lambda: not agent.connected.is_set())
+        from lattice_cell.bootstrap_tokens import MemoryTokenStore
+        from lattice_cell.cell import Cell, CellConfig
+        second = Cell(CellConfig(cluster="root", bind="127.0.0.1", grpc_port=port, bootstrap_port=0,
+                                 proxy_port=0, health_port=0), storage, MemoryTokenStore())
+        await second.start()
+        try:
+            await asyncio.wait_for(agent.connected.wait(), 15)
+            assert agent.connections == 2
+            await eventually(lambda: connected(second, "a"))
+            stream = await second.router.open(KubeRequest("a", "GET", "/api"))
+            assert stream.status == 200
+            await stream.aclose()
+        finally:
+            await second.stop()
+
+
+async def test_stale_agent_is_reported_and_dropped() -> None:
+    cell = await start_cell("root", heartbeat_interval=0.2, maintenance_interval=0.2)
+    try:
+        ch, _call = await raw_stream(cell, "quiet")
+        async with ch:
+            await eventually(lambda: cell.agents.connectivity("quiet").value == "connected")
+            await eventually(lambda: cell.agents.connectivity("quiet").value in ("stale", "disconnected"), 5)
+            await eventually(lambda: cell.agents.connectivity("quiet").value == "disconnected", 5)
+    finally:
+        await cell.stop()
+
+
+async def test_certificate_renewal_through_the_tunnel(cell: Cell) -> None:
+    saved: list[bytes] = []
+
+    async def on_credentials(cert: bytes, key: bytes, ca: bytes) -> None:
+        saved.append(cert)
+
+    config = agent_config(cell, "a")
+    agent = Agent(config, local=FakeApi("a"), on_credentials=on_credentials)
+    short = pki.issue_client_certificate(  # an identity close to expiry
+        cell.ca(), "lattice-agent-a", validity=datetime.timedelta(minutes=1))
+    agent.config.cert_pem, agent.config.key_pem = short.cert_pem, short.key_pem
+    async with running(agent):
+        await eventually(lambda: bool(saved), 10)
+    assert pki.cluster_from_certificate(saved[-1]) == "a"
+    assert pki.certificate_expiry(saved[-1]) > pki.certificate_expiry(short.cert_pem) + datetime.timedelta(days=300)

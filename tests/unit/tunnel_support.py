@@ -1,0 +1,94 @@
+"""In-process cell + agents for protocol tests: real gRPC with mTLS on loopback, fake API servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import attrs
+import httpx
+
+from lattice_agent.agent import Agent, AgentConfig
+from lattice_cell.bootstrap_tokens import MemoryTokenStore
+from lattice_cell.cell import Cell, CellConfig
+from lattice_common import pki
+from lattice_common.tunnel import KubeRequest, ResponseStream
+
+
+@attrs.define
+class FakeApi:
+    """A stand-in API server: answers from `handler`, records requests and open streams."""
+
+    cluster: str
+    handler: Callable[[KubeRequest], ResponseStream] | None = None
+    seen: list[KubeRequest] = attrs.field(factory=list)
+    open_streams: int = 0
+
+    async def open(self, req: KubeRequest) -> ResponseStream:
+        self.seen.append(req)
+        if self.handler is not None:
+            return self.handler(req)
+        body = f'{{"cluster":"{self.cluster}","path":"{req.path}","user":"{req.user}"}}'.encode()
+        return ResponseStream.from_bytes(200, body)
+
+    def watch(self, events: asyncio.Queue[bytes | None]) -> ResponseStream:
+        api = self
+        api.open_streams += 1
+        closed = asyncio.Event()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while (item := await events.get()) is not None:
+                    yield item
+            finally:
+                api.open_streams -= 1
+                closed.set()
+
+        gen = chunks()
+
+        async def close() -> None:
+            await gen.aclose()
+
+        return ResponseStream(200, [("content-type", "application/json")], gen, close)
+
+
+def agent_config(cell: Cell, cluster: str, **kw: object) -> AgentConfig:
+    csr, key = pki.generate_agent_csr(cluster)
+    cert = pki.sign_agent_csr(cell.ca(), csr, cluster)
+    return AgentConfig(cluster=cluster, grpc_endpoint=f"127.0.0.1:{cell.grpc_port}", ca_pem=cell.ca().trust_pem(),
+                       cert_pem=cert, key_pem=key, server_name="localhost", backoff_initial=0.05,
+                       backoff_max=0.5, **kw)  # type: ignore[arg-type]
+
+
+async def start_cell(name: str, **kw: object) -> Cell:
+    config = CellConfig(cluster=name, bind="127.0.0.1", grpc_port=0, bootstrap_port=0, proxy_port=0,
+                        health_port=0, **kw)  # type: ignore[arg-type]
+    cell = Cell(config, pki.MemoryCaStorage(), MemoryTokenStore(), local=FakeApi(name))
+    await cell.start()
+    return cell
+
+
+@contextlib.asynccontextmanager
+async def running(agent: Agent) -> AsyncIterator[Agent]:
+    task = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        yield agent
+    finally:
+        agent.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def proxy_client(cell: Cell, cn: str = "capi-controller", bundle: pki.CaBundle | None = None) -> httpx.AsyncClient:
+    leaf = pki.issue_client_certificate(bundle or cell.ca(), cn)
+    ctx = pki.client_ssl_context(cell.ca().trust_pem(), leaf.chain_pem, leaf.key_pem)
+    return httpx.AsyncClient(base_url=f"https://localhost:{cell.proxy_port}", verify=ctx, timeout=10)
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
