@@ -3,7 +3,7 @@
     .venv/bin/python bench/cedar.py [--quick] [--seed N]
 
 Workload (deterministic for a seed):
-* 25 CedarPolicy objects × 4 statements = 100 statements: group/label cluster permits, per-user
+* 25 CedarPolicy objects x 4 statements = 100 statements: group/label cluster permits, per-user
   cluster forbids, namespace/path secret permits, prod-path and provider forbids.
 * 1,000 entities: 900 clusters (region/tier/environment labels plus a team tag) in a
   ``ClusterDirectory``, 60 users in 40 groups; secret batches add their services and paths.
@@ -13,7 +13,7 @@ Modes:
   (entity building, parse, evaluation, decision), with p50/p99 latency;
 * single-raw — ``cedarpy.is_authorized`` on pre-built handles (the engine's ceiling);
 * batch-clusters — ``authorize_clusters`` over the 900-cluster directory (a ``/kubeconfig``);
-* batch-secrets — ``authorize_secrets`` with 1,000 requests (500 services × 2 secrets);
+* batch-secrets — ``authorize_secrets`` with 1,000 requests (500 services x 2 secrets);
 * build — parsing and validating the 100 statements (cold) vs a memo hit.
 
 Last line: ``cedar_batch_decisions_per_second=<n>``, the slower of the two batch modes.
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -32,14 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cedarpy  # noqa: E402
+import cedarpy
 
-from crds._base import ObjectMeta  # noqa: E402
-from crds.cedar_policy import CedarPolicy, CedarPolicySpec  # noqa: E402
-from hooks.service.context import SecretRequest  # noqa: E402
-from lattice_common import cedar_model as model  # noqa: E402
-from lattice_common import cedar_text  # noqa: E402
-from lattice_common.cedar import ClusterDirectory, PolicyStore  # noqa: E402
+from crds._base import ObjectMeta
+from crds.cedar_policy import CedarPolicy, CedarPolicySpec
+from hooks.service.context import SecretRequest
+from lattice_common import cedar_model as model
+from lattice_common import cedar_text
+from lattice_common.cedar import ClusterDirectory, PolicyStore
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1"]
 TIERS = ["dev", "standard", "critical"]
@@ -185,7 +184,8 @@ def main() -> None:
 
     best = max(c / e for c, e, _ in (timed(raw, seconds) for _ in range(rounds)))
     results["single-raw"] = best
-    print(f"single-raw (cedarpy.is_authorized, pre-built handles, {len(all_entities)} entities): {best:,.0f} decisions/s")
+    print(f"single-raw (cedarpy.is_authorized, pre-built handles, {len(all_entities)} entities): "
+          f"{best:,.0f} decisions/s")
 
     # batch-clusters: one user against the whole directory (GET /kubeconfig).
     def batch_clusters() -> None:

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from cli import render as render_mod
@@ -30,12 +29,14 @@ def _root() -> None:
 @app.command("render")
 def render(
     filename: Annotated[list[Path], typer.Option(
-        "-f", "--filename", help="File or folder (read recursively) of Lattice YAML; repeatable.")],
+        "-f", "--filename", metavar="PATH",
+        help="File or folder (read recursively) of Lattice YAML; repeatable.")],
     output: Annotated[render_mod.Output, typer.Option(
-        "-o", "--output", help="yaml (multi-document) or json (a v1 List).")] = render_mod.Output.yaml,
+        "-o", "--output", metavar="FORMAT",
+        help="yaml (multi-document) or json (a v1 List).")] = render_mod.Output.yaml,
     cluster_name: Annotated[str | None, typer.Option(
-        "--cluster-name", help="Cluster the objects are compiled for (trust domain lattice.<name>.local).",
-    )] = None,
+        "--cluster-name", metavar="NAME",
+        help="Cluster the objects are compiled for (trust domain lattice.<name>.local).")] = None,
 ) -> None:
     """Compile Lattice objects into the Kubernetes objects the controllers would create, offline."""
     code = render_mod.run(filename, output, cluster_name)
@@ -44,20 +45,16 @@ def render(
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the command line; the exit code."""
+    """Run the command line; the exit code. Usage errors are typer's (exit 2)."""
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="lattice", standalone_mode=False)
+        command.main(args=argv, prog_name="lattice", standalone_mode=True)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except LatticeError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    except click.ClickException as e:
-        e.show()
-        return e.exit_code
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        return 1
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def main() -> None:

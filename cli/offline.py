@@ -221,13 +221,18 @@ def _output_order(obj: RawObject) -> tuple[bool, str, str, str, str]:
     return (kind != "Namespace", ns, kind, name, api_version)
 
 
+def related_objects(rules: Sequence[RelatedRule], parent: RawObject,
+                    objects: Sequence[RawObject]) -> dict[str, dict[str, RawObject]]:
+    """The ``related`` map Metacontroller builds for ``parent`` from customize ``rules``."""
+    return _Index(objects, _all_kinds()).related(rules, _meta(parent).get("namespace") or None)
+
+
 def related_for(controller: Composite | Decorator, parent: RawObject, objects: Sequence[RawObject],
                 cfg: HookConfig) -> dict[str, dict[str, RawObject]]:
     """The ``related`` map Metacontroller would send with ``parent``, drawn from ``objects``."""
     rules = controller.customize(wire.CustomizeRequest(parent=parent), cfg).related_resources \
         if controller.customize else ()
-    namespace = _meta(parent).get("namespace") or None
-    return _Index(objects, _all_kinds()).related(rules, namespace)
+    return related_objects(rules, parent, objects)
 
 
 def render(objects: Sequence[RawObject], cfg: HookConfig) -> Rendered:

@@ -109,9 +109,13 @@ def hostname(v: str) -> str | None:
 
 
 def http_path(v: str) -> str | None:
-    if v.startswith("/"):
-        return None
-    return f"invalid path '{v}' (expected an absolute path starting with '/')"
+    if not v.startswith("/"):
+        return f"invalid path '{v}' (expected an absolute path starting with '/')"
+    # Gateway API refuses paths that normalise differently than they read.
+    bad = ("//", "/./", "/../", "%2f", "%2F", "#")
+    if any(b in v for b in bad) or v.endswith(("/.", "/..")):
+        return f"invalid path '{v}' (no '//', '/./', '/../', '%2f', '#' or trailing '/.' or '/..')"
+    return None
 
 
 def absolute_path(v: str) -> str | None:

@@ -15,7 +15,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from crds._base import CrdInfo, FieldError, ObjectMeta, cross_checks, wire_name
+from crds._base import CrdInfo, FieldError, ObjectMeta, StrEnum, cross_checks, wire_name
 from crds._types import hints
 from crds._validate import normalize, validate_raw
 
@@ -49,9 +49,9 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_structure_hook(Any, lambda v, _: v)
     conv.register_structure_hook(int | str, lambda v, _: v)
-    conv.register_unstructure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda v: v.value
-    )
+    # StrEnum members are also str: dispatch on Enum explicitly so they serialise as plain values.
+    conv.register_unstructure_hook(StrEnum, lambda v: v.value)
+    conv.register_unstructure_hook(enum.Enum, lambda v: v.value)
 
     def structure_factory(cls: type) -> Any:
         attrs.resolve_types(cls)

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import attrs
 
+from crds import checks
 from crds._base import Condition, CrdInfo, FieldError, ObjectMeta, Phase, PrinterColumn, StrEnum, field
 from crds.convert import LatticeObject
 
@@ -104,7 +105,10 @@ def _check_endpoints(v: dict[str, str]) -> str | None:
 
 @attrs.define(kw_only=True)
 class LatticeExternalServiceSpec:
-    endpoints: dict[str, str] = field(doc="Endpoint URLs keyed by name.", min_items=1, check=_check_endpoints)
+    endpoints: dict[str, str] = field(
+        doc="Endpoint URLs keyed by name (a DNS label: it names the port).", min_items=1,
+        check=(checks.each_key(checks.dns_label), _check_endpoints),
+    )
     allowed_requesters: list[str] = field(
         factory=list,
         doc="Services (in this namespace) allowed to call it; `*` allows every declaring service.",

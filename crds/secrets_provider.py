@@ -21,7 +21,7 @@ class CredentialsRef:
 
     name: str = field(doc="Secret name.")
     namespace: str = field("lattice-system", doc="Secret namespace.")
-    key: str | None = field(None, doc="Key of the token (token auth; default `token`).")
+    key: str | None = field(None, doc="Key of the token (token auth, default `token`) or of the JWT (kubernetes auth).")
 
 
 @attrs.define(kw_only=True)

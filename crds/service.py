@@ -194,7 +194,11 @@ class RateLimit:
 
 @attrs.define(kw_only=True)
 class IngressRateLimit(RateLimit):
-    burst: int | None = field(None, doc="Extra requests allowed in a burst.", minimum=0)
+    burst: int | None = field(
+        None, minimum=0,
+        doc="Extra requests allowed in a burst. Envoy Gateway's local limit has no burst setting: "
+        "accepted for compatibility and reported as not enforced.",
+    )
 
 
 @attrs.define(kw_only=True)
@@ -204,7 +208,7 @@ class InboundPolicy:
 
 @attrs.define(kw_only=True)
 class Retries:
-    attempts: int = field(doc="Retry attempts.", minimum=0, maximum=20)
+    attempts: int = field(doc="Retry attempts (1-20).", minimum=1, maximum=20)
     per_try_timeout: str | None = field(None, doc="Timeout of each attempt, e.g. `5s`.", check=checks.duration)
     retry_on: list[str] = field(factory=list, doc="Conditions, e.g. `5xx`, `connect-failure`.")
 
@@ -240,8 +244,11 @@ class ResourceSpec:
     metadata: ResourceMetadata | None = field(None, doc="Resource metadata.")
     params: dict[str, Any] | None = field(None, doc="Type-specific parameters (free-form).", free_form=True)
     direction: Direction = field(Direction.OUTBOUND, doc="For services: who calls whom.")
-    namespace: str | None = field(None, doc="Namespace of the target service (default: own).",
-                                  check=checks.dns_label)
+    namespace: str | None = field(
+        None, check=checks.dns_label,
+        doc="Namespace of the peer service (default: own). For an inbound `*` it limits callers to that "
+        "namespace; unset, `*` accepts declaring callers from every namespace.",
+    )
     inbound: InboundPolicy | None = field(None, doc="L7 policy applied to this caller.")
     outbound: OutboundPolicy | None = field(None, doc="L7 policy for calls to this dependency.")
 

@@ -134,6 +134,11 @@ class Agent:
             ("grpc.keepalive_timeout_ms", int(c.keepalive_timeout * 1000)),
             ("grpc.keepalive_permit_without_calls", 1),
             ("grpc.http2.max_pings_without_data", 0),
+            # Without these, core rate-limits pings on a quiet stream to one per 5 min and a
+            # half-open connection goes unnoticed far longer than keepalive_time + timeout.
+            ("grpc.http2.min_time_between_pings_ms", int(c.keepalive_time * 1000)),
+            ("grpc.http2.min_ping_interval_without_data_ms", int(c.keepalive_time * 1000)),
+            ("grpc.http2.ping_timeout_ms", int(c.keepalive_timeout * 1000)),  # else 60 s in recent cores
             ("grpc.max_receive_message_length", 16 * 1024 * 1024),
             ("grpc.max_send_message_length", 16 * 1024 * 1024),
             ("grpc.use_local_subchannel_pool", 1),  # one TCP connection per agent, even in one process
@@ -148,15 +153,15 @@ class Agent:
         outbound: asyncio.Queue[pb.AgentMessage | None] = asyncio.Queue()
         handler = RequestHandler(self.config.cluster, outbound.put_nowait, self.local, self.downstream)
 
-        async def requests() -> object:
+        async def writer(call: grpc.aio.StreamStreamCall) -> None:
             while (msg := await outbound.get()) is not None:
-                yield msg
+                await call.write(msg)
 
         async with self._channel() as channel:
             await asyncio.wait_for(channel.channel_ready(), self.config.connect_timeout)
             stub = agent_pb2_grpc.LatticeAgentStub(channel)  # type: ignore[no-untyped-call]
-            call = stub.Connect(requests())
-            tasks: list[asyncio.Task[None]] = []
+            call = stub.Connect()
+            tasks: list[asyncio.Task[None]] = [asyncio.create_task(writer(call))]
             subscription = self.subtree.subscribe() if self.subtree else None
             try:
                 first = await asyncio.wait_for(call.read(), self.config.connect_timeout)

@@ -7,6 +7,7 @@ certificates are refused: an agent has no business reading its siblings.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from prometheus_client import Counter
@@ -28,9 +29,14 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REQUESTS = Counter("lattice_capi_proxy_requests_total", "Read-only CAPI proxy requests", ["code"])
 
 
+@functools.lru_cache(maxsize=1024)
+def _common_name(pem: str) -> str:
+    return pki.certificate_common_name(pem.encode())  # parsed once per distinct client certificate
+
+
 def _client_cn(request: Request) -> str | None:
     chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
-    return pki.certificate_common_name(chain[0].encode()) if chain else None
+    return _common_name(chain[0]) if chain else None
 
 
 def capi_proxy_app(router: Router, agents: AgentRegistry, require_client_cert: bool = True) -> Starlette:

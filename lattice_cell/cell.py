@@ -60,6 +60,7 @@ def grpc_server_options() -> list[tuple[str, Any]]:
         ("grpc.server.max_pending_requests_hard_limit", 40000),
         ("grpc.keepalive_time_ms", 30000),
         ("grpc.keepalive_timeout_ms", 20000),
+        ("grpc.http2.ping_timeout_ms", 20000),  # the effective keepalive timeout in recent gRPC cores
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_recv_ping_interval_without_data_ms", 1000),
         ("grpc.http2.max_ping_strikes", 0),

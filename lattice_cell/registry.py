@@ -58,6 +58,10 @@ class AgentRegistry:
     def record(self, cluster: str) -> AgentRecord:
         return self.records.setdefault(cluster, AgentRecord(cluster))
 
+    @property
+    def connected_count(self) -> int:
+        return len(self._sessions)
+
     def session(self, cluster: str) -> AgentSession | None:
         return self._sessions.get(cluster)
 

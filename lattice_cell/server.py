@@ -69,6 +69,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         self.ca = ca
         self.window = window
         self.on_cluster_deleting = on_cluster_deleting
+        self._background: set[asyncio.Future[None]] = set()
 
     async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
         try:
@@ -84,7 +85,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
             displaced.close("replaced by a newer stream from the same agent")
         self.subtree.set_agent_connected(cluster, True)
         STREAMS_TOTAL.inc()
-        AGENTS_CONNECTED.set(len(self.agents._sessions))
+        AGENTS_CONNECTED.set(self.agents.connected_count)
         log.info("agent %s connected from %s", cluster, context.peer())
         session.send(pb.CellCommand(welcome=pb.Welcome(
             cell_cluster=self.cell_name, agent_cluster=cluster, protocol_version=PROTOCOL_VERSION,
@@ -103,7 +104,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
             session.close(session.close_reason or "stream ended")
             if self.agents.detach(session):
                 self.subtree.set_agent_connected(cluster, False)
-            AGENTS_CONNECTED.set(len(self.agents._sessions))
+            AGENTS_CONNECTED.set(self.agents.connected_count)
             log.info("agent %s disconnected: %s", cluster, session.close_reason)
         if violation:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, violation.removeprefix("identity: "))
@@ -152,7 +153,9 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         elif kind == "cluster_deleting":
             self._check(session, msg.cluster_deleting.cluster_name, "ClusterDeleting")
             if self.on_cluster_deleting is not None:
-                asyncio.ensure_future(self.on_cluster_deleting(cluster, msg.cluster_deleting))
+                task = asyncio.ensure_future(self.on_cluster_deleting(cluster, msg.cluster_deleting))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         elif kind == "move_ack":
             session.resolve_call(msg.move_ack.request_id, msg)
         elif kind == "move_complete_ack":

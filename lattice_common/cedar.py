@@ -98,6 +98,8 @@ class PolicyStatement:
     actions: frozenset[str] | None  # None: every action
     text: str
     est: str = attrs.field(repr=False)  # Cedar JSON (EST) of the statement
+    namespaces: frozenset[str] | None = None  # service namespaces it can apply to; None: any
+    checked: bool = True  # passed the schema, so it cannot fail to evaluate
 
 
 @attrs.frozen
@@ -131,6 +133,7 @@ class PolicyStore:
     _memo: OrderedDict[tuple[PolicySource, ...], PolicyStore] = OrderedDict()
     _memo_lock = threading.Lock()
     MEMO_SIZE = 16
+    NAMESPACE_SETS = 1024  # per-namespace secret sets kept per store
 
     def __init__(self, statements: Sequence[PolicyStatement], problems: Sequence[str] = ()) -> None:
         self.statements: tuple[PolicyStatement, ...] = tuple(statements)
@@ -139,6 +142,8 @@ class PolicyStore:
         self._by_id = {s.id: s for s in self.statements}
         self._rank = {s.id: i for i, s in enumerate(self.statements)}
         self._sets = {a: self._build_set(a) for a in model.ACTIONS}
+        self._ns_sets: OrderedDict[str, cedarpy.PolicySet] = OrderedDict()
+        self._ns_lock = threading.Lock()
 
     # ---- construction -------------------------------------------------------------------
 
@@ -196,17 +201,38 @@ class PolicyStore:
                 statements.append(PolicyStatement(
                     id=f"{name}.{s.index}", source=name, index=s.index, line=s.line, effect=s.effect,
                     priority=priority, actions=s.actions, text=s.text, est=s.est,
+                    namespaces=s.namespaces, checked=s.valid,
                 ))
         return cls(statements, problems)
 
-    def _build_set(self, action: str) -> cedarpy.PolicySet:
-        # Cedar evaluates every statement for every request; a statement whose action scope
-        # excludes `action` can never apply, so each action gets only its own statements.
-        chosen = [s for s in self.statements if s.actions is None or action in s.actions]
+    def _applies(self, s: PolicyStatement, action: str, namespace: str | None) -> bool:
+        if s.actions is not None and action not in s.actions:
+            return False
+        # Statements that may fail to evaluate always stay: their errors are part of the decision.
+        return namespace is None or s.namespaces is None or not s.checked or namespace in s.namespaces
+
+    def _build_set(self, action: str, namespace: str | None = None) -> cedarpy.PolicySet:
+        # Cedar evaluates every statement for every request (no index). A statement whose action
+        # scope excludes `action`, or that requires another principal namespace, can never be
+        # satisfied, so each action (and, for secrets, each service namespace) gets its own set.
+        chosen = [s for s in self.statements if self._applies(s, action, namespace)]
         body = ",".join(f"{json.dumps(s.id)}:{s.est}" for s in chosen)
         return cedarpy.PolicySet.from_json_str(
             f'{{"staticPolicies":{{{body}}},"templates":{{}},"templateLinks":[]}}'
         )
+
+    def _secret_set(self, namespace: str) -> cedarpy.PolicySet:
+        with self._ns_lock:
+            hit = self._ns_sets.get(namespace)
+            if hit is not None:
+                self._ns_sets.move_to_end(namespace)
+                return hit
+        built = self._build_set(model.ACCESS_SECRET, namespace)
+        with self._ns_lock:
+            self._ns_sets[namespace] = built
+            while len(self._ns_sets) > self.NAMESPACE_SETS:
+                self._ns_sets.popitem(last=False)
+        return built
 
     # ---- introspection ------------------------------------------------------------------
 
@@ -216,8 +242,10 @@ class PolicyStore:
     def statement(self, policy_id: str) -> PolicyStatement | None:
         return self._by_id.get(policy_id)
 
-    def count(self, action: str) -> int:
-        """How many statements a request for ``action`` is evaluated against."""
+    def count(self, action: str, namespace: str | None = None) -> int:
+        """How many statements a request for ``action`` (by a service of ``namespace``) meets."""
+        if namespace is not None and action == model.ACCESS_SECRET:
+            return len(self._secret_set(namespace))
         return len(self._sets[action])
 
     # ---- secrets (service compiler) -----------------------------------------------------
@@ -237,15 +265,20 @@ class PolicyStore:
         if not requests:
             return []
         entities: dict[str, model.Entity] = {}
-        cedar_requests = []
-        for r in requests:
+        by_namespace: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for i, r in enumerate(requests):
             svc = model.service_entity(r.namespace, r.service)
             path = model.secret_path_entity(r.provider, r.path)
             entities.setdefault(f"s {svc['uid']['id']}", svc)
             entities.setdefault(f"p {path['uid']['id']}", path)
-            cedar_requests.append(_request(svc["uid"], model.ACCESS_SECRET, path["uid"]))
+            by_namespace.setdefault(r.namespace, []).append((i, _request(svc["uid"], model.ACCESS_SECRET, path["uid"])))
         handle = cedarpy.Entities.from_json_str(json.dumps(list(entities.values())))
-        return self._decide(model.ACCESS_SECRET, cedar_requests, handle)
+        out: list[Decision | None] = [None] * len(requests)
+        for namespace, group in by_namespace.items():
+            decisions = self._decide(self._secret_set(namespace), [req for _, req in group], handle)
+            for (i, _), decision in zip(group, decisions, strict=True):
+                out[i] = decision
+        return [d for d in out if d is not None]
 
     # ---- clusters (API proxy) -----------------------------------------------------------
 
@@ -255,7 +288,7 @@ class PolicyStore:
         ents = [*model.user_entities(user, groups), model.cluster_entity(cluster, labels)]
         handle = cedarpy.Entities.from_json_str(json.dumps(ents))
         req = _request(model.uid(model.USER, user), model.ACCESS_CLUSTER, model.uid(model.CLUSTER, cluster))
-        return self._decide(model.ACCESS_CLUSTER, [req], handle)[0]
+        return self._decide(self._sets[model.ACCESS_CLUSTER], [req], handle)[0]
 
     def authorize_clusters(self, user: str, groups: Iterable[str],
                            clusters: ClusterDirectory | Mapping[str, Mapping[str, str]]) -> dict[str, Decision]:
@@ -267,7 +300,7 @@ class PolicyStore:
         handle = directory.entities.with_added_json_str(json.dumps(model.user_entities(user, groups)))
         principal = model.uid(model.USER, user)
         reqs = [_request(principal, model.ACCESS_CLUSTER, model.uid(model.CLUSTER, n)) for n in names]
-        return dict(zip(names, self._decide(model.ACCESS_CLUSTER, reqs, handle), strict=True))
+        return dict(zip(names, self._decide(self._sets[model.ACCESS_CLUSTER], reqs, handle), strict=True))
 
     def accessible_clusters(self, user: str, groups: Iterable[str],
                             clusters: ClusterDirectory | Mapping[str, Mapping[str, str]]) -> list[str]:
@@ -276,8 +309,8 @@ class PolicyStore:
 
     # ---- evaluation ---------------------------------------------------------------------
 
-    def _decide(self, action: str, requests: list[dict[str, Any]], entities: cedarpy.Entities) -> list[Decision]:
-        policy_set = self._sets[action]
+    def _decide(self, policy_set: cedarpy.PolicySet, requests: list[dict[str, Any]],
+                entities: cedarpy.Entities) -> list[Decision]:
         if len(policy_set) == 0:
             return [Decision(False, DenyReason.NO_PERMIT) for _ in requests]
         results = cedarpy.is_authorized_batch(requests, policy_set, entities)

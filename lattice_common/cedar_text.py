@@ -18,7 +18,7 @@ from typing import Any, Literal
 import attrs
 import cedarpy
 
-from lattice_common.cedar_model import ACTION, schema
+from lattice_common.cedar_model import ACTION, SERVICE, schema
 
 Effect = Literal["permit", "forbid"]
 
@@ -43,6 +43,9 @@ class ParsedStatement:
     effect: Effect | None = None  # None when it did not parse
     est: str | None = None  # the statement in Cedar's JSON policy format (EST)
     actions: frozenset[str] | None = None  # Lattice actions it can apply to; None = every action
+    # Service namespaces it can apply to (from `principal.namespace == "..."` conjuncts of its
+    # `when` clauses, or a `principal == Lattice::Service::"ns/name"` scope); None = any.
+    namespaces: frozenset[str] | None = None
     errors: tuple[str, ...] = ()
 
     @property
@@ -129,6 +132,7 @@ def _parse_one(stmt: Statement) -> ParsedStatement:
         effect="forbid" if est.get("effect") == "forbid" else "permit",
         est=json.dumps(est, separators=(",", ":"), sort_keys=True),
         actions=_actions(est.get("action") or {}),
+        namespaces=_namespaces(est),
         errors=tuple(errors),
     )
 
@@ -142,6 +146,46 @@ def _actions(scope: dict[str, Any]) -> frozenset[str] | None:
     return frozenset(
         str(e.get("id")) for e in entities if isinstance(e, dict) and e.get("type") == ACTION
     )
+
+
+_PRINCIPAL_NAMESPACE = {".": {"left": {"Var": "principal"}, "attr": "namespace"}}
+
+
+def _namespaces(est: dict[str, Any]) -> frozenset[str] | None:
+    """The only principal namespaces that can satisfy the statement (None: no such limit).
+
+    Sound because a statement is satisfied only if its scope matches and every `when` body is
+    true, and `a && b` is true only if both are. (Only used for schema-valid statements, which
+    cannot fail to evaluate, so leaving one out never hides an evaluation error.)
+    """
+    found: set[str] | None = None
+
+    def narrow(values: set[str]) -> None:
+        nonlocal found
+        found = values if found is None else found & values
+
+    scope = est.get("principal") or {}
+    entity = scope.get("entity") or {}
+    if scope.get("op") == "==" and entity.get("type") == SERVICE and "/" in str(entity.get("id")):
+        narrow({str(entity["id"]).split("/", 1)[0]})
+    for cond in est.get("conditions") or []:
+        if cond.get("kind") != "when":
+            continue
+        for term in _conjuncts(cond.get("body")):
+            eq = term.get("==") if isinstance(term, dict) else None
+            if not isinstance(eq, dict):
+                continue
+            left, right = eq.get("left"), eq.get("right")
+            for attr, value in ((left, right), (right, left)):
+                if attr == _PRINCIPAL_NAMESPACE and isinstance(value, dict) and isinstance(value.get("Value"), str):
+                    narrow({value["Value"]})
+    return None if found is None else frozenset(found)
+
+
+def _conjuncts(body: Any) -> list[Any]:
+    if isinstance(body, dict) and isinstance(body.get("&&"), dict):
+        return [*_conjuncts(body["&&"].get("left")), *_conjuncts(body["&&"].get("right"))]
+    return [body]
 
 
 @functools.lru_cache(maxsize=2048)

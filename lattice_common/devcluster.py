@@ -25,6 +25,7 @@ import atexit
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import os
@@ -40,7 +41,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -53,6 +54,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
+    "ALL",
+    "LATTICE_UPSTREAM_CRDS",
     "REQUIRED_BINARIES",
     "ControlPlane",
     "DevClusterError",
@@ -61,6 +64,7 @@ __all__ = [
     "ensure_binaries",
     "find_metacontroller",
     "free_port",
+    "load_crds",
     "metacontroller_crd_paths",
     "upstream_crd_paths",
 ]
@@ -168,6 +172,88 @@ def metacontroller_crd_paths() -> list[Path]:
         p = Path(env)
         return sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     return _run_crds_sh("--metacontroller")
+
+
+# CRDs (by metadata.name) of every upstream kind Lattice generates or references; installed by
+# default. ``upstream_crds=ALL`` installs every CRD in the files testbed/crds.sh lists.
+LATTICE_UPSTREAM_CRDS = frozenset(
+    {
+        # Cilium
+        "ciliumnetworkpolicies.cilium.io",
+        "ciliumclusterwidenetworkpolicies.cilium.io",
+        # Istio
+        "authorizationpolicies.security.istio.io",
+        "peerauthentications.security.istio.io",
+        "serviceentries.networking.istio.io",
+        # Gateway API
+        "gatewayclasses.gateway.networking.k8s.io",
+        "gateways.gateway.networking.k8s.io",
+        "httproutes.gateway.networking.k8s.io",
+        "grpcroutes.gateway.networking.k8s.io",
+        "referencegrants.gateway.networking.k8s.io",
+        # External Secrets
+        "externalsecrets.external-secrets.io",
+        "secretstores.external-secrets.io",
+        "clustersecretstores.external-secrets.io",
+        # cert-manager
+        "certificates.cert-manager.io",
+        "issuers.cert-manager.io",
+        "clusterissuers.cert-manager.io",
+        # Cluster API (core)
+        "clusters.cluster.x-k8s.io",
+        "clusterclasses.cluster.x-k8s.io",
+        "machinedeployments.cluster.x-k8s.io",
+        "machinesets.cluster.x-k8s.io",
+        "machines.cluster.x-k8s.io",
+        "machinepools.cluster.x-k8s.io",
+        "machinehealthchecks.cluster.x-k8s.io",
+    }
+)
+ALL = frozenset({"*"})
+"""Pass as ``upstream_crds`` (or ``names``) to take every CRD in the files."""
+
+
+def _cache_root() -> Path:
+    env = os.environ.get("LATTICE_TESTBED_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "lattice-testbed"
+
+
+def load_crds(
+    crds: Iterable[Path | str | Mapping[str, Any]], *, names: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """The CustomResourceDefinition documents in ``crds`` (YAML files or dicts), restricted to
+    ``names`` (metadata.name) unless it is None or :data:`ALL`; raise when a named CRD is missing.
+    Parsed files are cached as JSON under the testbed cache (the upstream YAML is ~10 MB)."""
+    items = list(crds)
+    files = [Path(c) for c in items if isinstance(c, str | Path)]
+    docs: list[dict[str, Any]] = [dict(c) for c in items if isinstance(c, Mapping)]
+    if files:
+        h = hashlib.sha256()
+        for f in files:
+            st = f.stat()
+            h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        cache = _cache_root() / "crd-docs" / f"{h.hexdigest()[:16]}.json"
+        try:
+            parsed: list[dict[str, Any]] = json.loads(cache.read_bytes())
+        except (OSError, ValueError):
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            parsed = []
+            for f in files:
+                with open(f, encoding="utf-8") as fh:
+                    parsed += [d for d in yaml.load_all(fh, Loader=loader) if d]
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(parsed))
+            tmp.replace(cache)
+        docs = parsed + docs
+    docs = [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
+    if names is None or "*" in names:
+        return docs
+    picked = [d for d in docs if d["metadata"]["name"] in names]
+    missing = set(names) - {d["metadata"]["name"] for d in picked}
+    if missing:
+        raise DevClusterError(f"CRDs not found in the given files: {sorted(missing)}")
+    return picked
 
 
 # --------------------------------------------------------------------------------------------------
@@ -488,8 +574,8 @@ class ControlPlane:
         *,
         controller_manager: bool = True,
         metacontroller: bool = False,
-        upstream_crds: bool = True,
-        extra_crds: Iterable[Path | str] = (),
+        upstream_crds: bool | Collection[str] = True,
+        extra_crds: Iterable[Path | str | Mapping[str, Any]] = (),
         controllers: Sequence[str] = DEFAULT_CONTROLLERS,
         etcd_url: str | None = None,
         apply_strategy: str = "dynamic-apply",
@@ -503,6 +589,10 @@ class ControlPlane:
 
         ``workdir``: where certificates, kubeconfigs, etcd data and ``logs/`` go; a new temporary
         directory (removed again by a clean :meth:`stop`) when None.
+        ``upstream_crds``: True installs :data:`LATTICE_UPSTREAM_CRDS` (the upstream kinds Lattice
+        generates), a collection installs those CRD names, :data:`ALL` every CRD testbed/crds.sh
+        lists, False none. ``extra_crds``: more CRD files or dicts to install (all of them).
+        ``controllers``: kube-controller-manager's ``--controllers``.
         ``etcd_url``: share an etcd that is already running (e.g. another plane's ``etcd_url``)
         instead of starting one; this plane then stores under its own ``--etcd-prefix``.
         ``apply_strategy``: Metacontroller's ``--apply-strategy`` (``dynamic-apply``, its default, or
@@ -598,18 +688,20 @@ class ControlPlane:
             cp._start_apiserver(deadline_for, admission_sa=controller_manager, extra=apiserver_args)
             phase("kube-apiserver")
             cp._write_kubeconfig(cp.kubeconfig, admin_token, "admin")
+            if upstream_crds:
+                wanted = LATTICE_UPSTREAM_CRDS if upstream_crds is True else upstream_crds
+                cp.install_crds(upstream_crd_paths(), names=wanted, timeout=timeout)
+            if metacontroller:
+                cp.install_crds(metacontroller_crd_paths(), timeout=timeout)
+            extra = list(extra_crds)
+            if extra:
+                cp.install_crds(extra, timeout=timeout)
+            if upstream_crds or metacontroller or extra:
+                phase("crds")
+            # After the CRDs, so that the garbage collector's first discovery already sees them.
             if controller_manager:
                 cp._write_kubeconfig(wd / "kcm.kubeconfig", kcm_token, "kube-controller-manager")
                 cp._start_controller_manager(controllers)
-            crds: list[Path] = [Path(p) for p in extra_crds]
-            if upstream_crds:
-                crds = upstream_crd_paths() + crds
-            if metacontroller:
-                crds = metacontroller_crd_paths() + crds
-            if crds:
-                cp.install_crds(crds, timeout=timeout)
-                phase("crds")
-            if controller_manager:
                 cp._wait_controller_manager(deadline_for())
                 phase("kube-controller-manager")
             if mc_bin is not None:
@@ -622,7 +714,8 @@ class ControlPlane:
             raise
         return cp
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context trusting the plane's CA (for httpx: ``verify=cp.ssl_context()``)."""
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     def _spawn_with_port_retry(
@@ -674,7 +767,7 @@ class ControlPlane:
 
     def _start_apiserver(self, deadline_for: Callable[[], float], *, admission_sa: bool, extra: Sequence[str]) -> None:
         pki = self.workdir / "pki"
-        ctx = self._ssl_context()
+        ctx = self.ssl_context()
 
         def build() -> tuple[list[str], Callable[[], bool]]:
             port = free_port()
@@ -896,26 +989,53 @@ class ControlPlane:
         """``kubectl get <args> -o json``, parsed."""
         return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
 
-    def install_crds(self, paths: Iterable[Path | str], *, timeout: float = DEFAULT_START_TIMEOUT) -> list[str]:
-        """Server-side apply CRD YAML files (some upstream CRDs are too large for client-side apply's
-        annotation) and wait until all of them are Established; return their names."""
-        files = [str(p) for p in paths]
-        if not files:
+    def install_crds(
+        self,
+        crds: Iterable[Path | str | Mapping[str, Any]],
+        *,
+        names: Collection[str] | None = None,
+        timeout: float = DEFAULT_START_TIMEOUT,
+    ) -> list[str]:
+        """Server-side apply CRDs (files or dicts; only those in ``names`` when given) and wait until
+        all of them are Established; return their names. Server-side, because some upstream CRDs
+        are too large for client-side apply's last-applied annotation."""
+        docs = load_crds(crds, names=names)
+        if not docs:
             return []
-        args = ["apply", "--server-side", "--force-conflicts", "-o", "name"]
-        for f in files:
-            args += ["-f", f]
-        out = self.kubectl(*args, timeout=timeout).stdout
-        names = [line.strip() for line in out.splitlines() if line.startswith("customresourcedefinition")]
-        if names:
-            self.kubectl(
-                "wait",
-                "--for=condition=Established",
-                f"--timeout={int(timeout)}s",
-                *names,
-                timeout=timeout + 10,
-            )
-        return [n.split("/", 1)[1] for n in names]
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+            timeout=timeout,
+        )
+        crd_names = [d["metadata"]["name"] for d in docs]
+        self.wait_crds_established(crd_names, timeout=timeout)
+        return crd_names
+
+    def wait_crds_established(self, names: Collection[str], *, timeout: float = 60.0) -> None:
+        """Poll until every named CRD has condition Established=True."""
+        want = set(names)
+
+        def established() -> bool:
+            items = self.api_get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]
+            ok = {
+                i["metadata"]["name"]
+                for i in items
+                for c in (i.get("status") or {}).get("conditions") or []
+                if c.get("type") == "Established" and c.get("status") == "True"
+            }
+            return want <= ok
+
+        self.wait_for(established, timeout=timeout, interval=0.2, what=f"{len(want)} CRDs Established")
+
+    def api_get(self, path: str) -> Any:
+        """GET ``path`` from the apiserver as admin and return the decoded JSON."""
+        req = urllib.request.Request(self.server + path, headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(req, timeout=30, context=self.ssl_context()) as resp:
+            return json.loads(resp.read())
 
     def wait_for(
         self, predicate: Callable[[], bool], *, timeout: float = 60.0, interval: float = 0.25, what: str = ""

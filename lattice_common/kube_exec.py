@@ -3,6 +3,8 @@
 The last hop of every tunnelled request lands here. It authenticates as its own identity
 (kubeconfig or service account) and impersonates the original caller, so the target cluster's
 RBAC and audit log see the real user. Caller-supplied Impersonate-* headers never get through.
+The HTTP client is the lean h11 one (lattice_common.h11_client), not httpx/kr8s: this is the
+hot path of every proxied request, and kr8s has no impersonation or raw streaming anyway.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import httpx
-
-from lattice_common.kubehttp import KubeTarget, make_http_client
+from lattice_common import pki
+from lattice_common.h11_client import H11Client, HttpError, Response
+from lattice_common.kubehttp import KubeTarget
 from lattice_common.tunnel import (
     MAX_BODY,
     BadGateway,
@@ -28,16 +30,20 @@ _METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"
 
 
 class KubeExecutor:
-    def __init__(self, target: KubeTarget, max_connections: int = 64) -> None:
+    def __init__(self, target: KubeTarget, max_idle: int = 32) -> None:
         self.target = target
-        # Per-request timeouts are set below; watches must be able to stay quiet indefinitely.
-        self.http = make_http_client(target, timeout=30.0, max_connections=max_connections)
+        ctx = pki.client_ssl_context(target.ca_pem, target.client_cert_pem, target.client_key_pem,
+                                     verify=not target.insecure)
+        self.http = H11Client(target.server, ctx, max_idle=max_idle)
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
     def _headers(self, req: KubeRequest) -> list[tuple[str, str]]:
         headers = list(forwardable_request_headers(req.headers))
+        token = self.target.bearer()
+        if token:
+            headers.append(("Authorization", f"Bearer {token}"))
         if req.user:
             headers.append(("Impersonate-User", req.user))
             headers.extend(("Impersonate-Group", g) for g in req.groups)
@@ -51,32 +57,22 @@ class KubeExecutor:
             raise BadGateway(f"request path must start with '/': {req.path!r}")
         if len(req.body) > MAX_BODY:
             raise PayloadTooLarge(f"request body of {len(req.body)} bytes exceeds {MAX_BODY}")
-        if req.streaming:
-            timeout = httpx.Timeout(None, connect=10.0)
-        else:
-            timeout = httpx.Timeout(req.timeout or 30.0, connect=10.0)
-        request = self.http.build_request(
-            method, self.target.server + req.target, content=req.body or None,
-            headers=self._headers(req), timeout=timeout,
-        )
+        timeout = None if req.streaming else (req.timeout or 30.0)
         try:
-            resp = await self.http.send(request, stream=True)
-        except httpx.TimeoutException as exc:
+            resp = await self.http.request(method, req.target, self._headers(req), req.body, timeout=timeout)
+        except TimeoutError as exc:
             raise TunnelTimeout(f"API server did not answer {method} {req.path} in time") from exc
-        except httpx.HTTPError as exc:
+        except HttpError as exc:
             raise BadGateway(f"API server unreachable: {exc}") from exc
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.headers.raw]
-        return ResponseStream(resp.status_code, forwardable_response_headers(headers),
-                              _raw_chunks(resp), resp.aclose)
+        return ResponseStream(resp.status, forwardable_response_headers(resp.headers), _chunks(resp), resp.aclose)
 
 
-async def _raw_chunks(resp: httpx.Response) -> AsyncIterator[bytes]:
-    # Raw bytes: no content decoding, so gzip/protobuf responses pass through untouched.
+async def _chunks(resp: Response) -> AsyncIterator[bytes]:
     try:
-        async for chunk in resp.aiter_raw():
+        async for chunk in resp.chunks():
             if chunk:
                 yield chunk
-    except httpx.HTTPError as exc:
+    except HttpError as exc:
         raise BadGateway(f"API server stream broke: {exc}") from exc
     except asyncio.CancelledError:
         await resp.aclose()

@@ -64,10 +64,11 @@ fi
 kube_ver="$(modver "$here/kube/go.mod" k8s.io/kubernetes)"
 etcd_ver="$(modver "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 mc_ver="v4.17.2"  # the tag the pseudo-version in metacontroller/go.mod points at (stamped into --version)
-hash="$(cat "$here"/kube/go.mod "$here"/kube/go.sum "$here"/kube/tools.go \
+# Bump when the build commands below change in a way that changes the binaries.
+recipe="1 CGO_ENABLED=0 -trimpath -s -w version-stamped"
+hash="$( { echo "$recipe"; cat "$here"/kube/go.mod "$here"/kube/go.sum "$here"/kube/tools.go \
             "$here"/etcd/go.mod "$here"/etcd/go.sum "$here"/etcd/tools.go \
-            "$here"/metacontroller/go.mod "$here"/metacontroller/tools.go "$0" \
-        | sha256sum | cut -c1-12)"
+            "$here"/metacontroller/go.mod "$here"/metacontroller/tools.go; } | sha256sum | cut -c1-12)"
 key="k8s-${kube_ver}_etcd-${etcd_ver}_${hash}"
 dest="$cache_root/$key"
 bin="$dest/bin"
@@ -134,8 +135,24 @@ fi
 if mc_wanted; then
   t0=$(date +%s)
   log "building metacontroller $mc_ver"
-  if (cd "$here/metacontroller" && go build -ldflags "-s -w -X main.version=$mc_ver" \
-        -o "$tmp/metacontroller" metacontroller/pkg/cmd/metacontroller) 2>"$tmp/mc.err"; then
+  mc_mod="$(awk '$1 == "replace" && $2 == "metacontroller" { print $4 "@" $5 }' "$here/metacontroller/go.mod")"
+  if [[ ! -f "$here/metacontroller/go.sum" ]]; then
+    # No go.sum yet: find out whether the module is served at all, to report the real reason.
+    json="$(cd / && GOWORK=off GOFLAGS=-mod=mod go mod download -json "$mc_mod" 2>&1 || true)"
+    if grep -q '"Error"' <<<"$json"; then
+      printf 'cannot download %s:\n%s\n' "$mc_mod" "$json" >"$tmp/mc.err"
+    else
+      printf '%s is served but testbed/metacontroller has no go.sum: run `go mod tidy` there and commit go.sum\n' \
+        "$mc_mod" >"$tmp/mc.err"
+    fi
+    mc_ok=0
+  elif (cd "$here/metacontroller" && go build -ldflags "-s -w -X main.version=$mc_ver" \
+          -o "$tmp/metacontroller" metacontroller/pkg/cmd/metacontroller) 2>"$tmp/mc.err"; then
+    mc_ok=1
+  else
+    mc_ok=0
+  fi
+  if (( mc_ok )); then
     rm -f "$dest/metacontroller.failed"
     log "metacontroller built in $(elapsed "$t0")"
   else
@@ -145,8 +162,8 @@ if mc_wanted; then
       log "metacontroller build failed (LATTICE_TESTBED_METACONTROLLER=require)"
       exit 1
     fi
-    log "metacontroller build failed; continuing without it (error kept in $dest/metacontroller.failed;"
-    log "set LATTICE_TESTBED_RETRY=1 to try again)"
+    log "metacontroller not built; continuing without it (reason kept in $dest/metacontroller.failed;"
+    log "LATTICE_TESTBED_RETRY=1 tries again)"
   fi
   rm -f "$tmp/mc.err"
 fi

@@ -1,7 +1,9 @@
 """Parsing Lattice objects out of hook requests, memoised by object version (``_memo``).
 
 Validating and structuring a LatticeService costs about a millisecond, and the same parent and
-related objects arrive again and again unchanged.
+related objects arrive again and again unchanged. The ``status`` is left out: it is what the
+hooks themselves wrote (or another writer's), never an input of a compiler, and a status that
+does not fit the model must not make a valid spec fail.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ _parsed: LRU[ParseResult] = LRU(4096)
 
 def parse(raw: RawObject) -> ParseResult:
     """``crds.parse`` with memoisation by object version."""
-    return _parsed.get_or_make(version(raw), lambda: crds.parse(raw))
+    return _parsed.get_or_make(version(raw), lambda: crds.parse({k: v for k, v in raw.items() if k != "status"}))
 
 
 def parse_as(raw: RawObject, cls: type[T]) -> tuple[T | None, list[str]]:

@@ -18,7 +18,7 @@ MAX_VOLUME_ID = 63 - len("volume-owner-")
 
 def check_service(ctx: ServiceContext) -> list[FieldError]:
     errors = _check_name(ctx)
-    errors += _check_resources(ctx)
+    errors += _check_resources(ctx, generated_names=not errors)
     for field, _, c in workload_containers(ctx):
         errors += _check_container(field, c)
     return errors
@@ -36,7 +36,8 @@ def _check_name(ctx: ServiceContext) -> list[FieldError]:
     return []
 
 
-def _check_resources(ctx: ServiceContext) -> list[FieldError]:
+def _check_resources(ctx: ServiceContext, *, generated_names: bool) -> list[FieldError]:
+    """Resource names; with ``generated_names`` (the service name is valid) also the names derived."""
     errors: list[FieldError] = []
     resources = ctx.service.spec.resources
     for r in sorted(resources):
@@ -53,7 +54,19 @@ def _check_resources(ctx: ServiceContext) -> list[FieldError]:
         if res.type == "volume" and res.id and (not names.is_dns_label(res.id) or len(res.id) > MAX_VOLUME_ID):
             errors.append(FieldError(f"{path}.id", f"invalid volume id '{res.id}' (expected a DNS label of at most "
                                                    f"{MAX_VOLUME_ID} characters)"))
+            continue
+        generated = names.secret_name(ctx.name, r) if res.type == "secret" else names.pvc_name(ctx.name, r, res.id)
+        if generated_names and names.is_dns_label(r) and not names.is_dns_label(generated):
+            errors.append(FieldError(path, f"generated name '{generated}' is longer than 63 characters (object "
+                                           "names are also label values); shorten the service or resource name"))
+    if generated_names and _has_files(ctx) and not names.is_dns_label(names.files_configmap_name(ctx.name)):
+        errors.append(FieldError("metadata.name", f"generated name '{names.files_configmap_name(ctx.name)}' is "
+                                                  "longer than 63 characters; shorten the service name"))
     return errors
+
+
+def _has_files(ctx: ServiceContext) -> bool:
+    return any(c.files for _, _, c in workload_containers(ctx))
 
 
 def _check_container(field: str, c: ContainerSpec) -> list[FieldError]:

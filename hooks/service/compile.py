@@ -7,12 +7,15 @@ layer), no I/O, children sorted. Outcomes, first match wins:
   ``keep_observed``: the running children are left as they are;
 - a template needs an object that does not exist yet (an external service) -> Compiling,
   ``keep_observed``, resync 10 s;
-- a secret is denied by Cedar (or the secrets compiler reports errors) -> Failed
-  (``SecretAccessDenied``), resync 30 s; all other children are still produced, so revoking
-  access removes only the denied ExternalSecret;
+- a secret is denied by Cedar -> Failed (``SecretAccessDenied``), or the secrets compiler
+  reports errors -> Failed (``InvalidSecretConfig``), resync 30 s; all other children are still
+  produced, so revoking access removes only the denied ExternalSecret;
 - a declared service dependency does not exist yet -> Compiling (``DependenciesMissing``), all
   children produced, resync 10 s;
 - otherwise Ready (``Compiled``).
+
+The mesh compiler's warnings (declarations it could not compile) are appended to the Ready and
+Compiling messages.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ REASON_COMPILED = "Compiled"
 REASON_VALIDATION = "ValidationFailed"
 REASON_COMPILATION = "CompilationFailed"
 REASON_DENIED = "SecretAccessDenied"
+REASON_SECRET_CONFIG = "InvalidSecretConfig"
 REASON_MISSING = "DependenciesMissing"
 
 
@@ -54,6 +58,8 @@ class MeshOutcome(Protocol):
     def resolved(self) -> list[ResolvedDependency]: ...
     @property
     def missing(self) -> list[str]: ...
+    @property
+    def warnings(self) -> list[str]: ...
 
 
 class SecretsOutcome(Protocol):
@@ -106,14 +112,16 @@ def compile_service(
     problems = [f"'{d.resource}': {d.reason}" for d in denied]
     if problems or secret_outcome.errors:
         parts = list(secret_outcome.errors) + ([f"secret access denied: {'; '.join(problems)}"] if problems else [])
-        status = _status(ServicePhase.FAILED, REASON_DENIED, "; ".join(parts), generation, resolved)
+        reason = REASON_DENIED if problems else REASON_SECRET_CONFIG
+        status = _status(ServicePhase.FAILED, reason, "; ".join(parts), generation, resolved)
         return ServiceResult(children, status, DENIED_RESYNC_SECONDS)
+    notes = "".join(f"; {w}" for w in mesh_outcome.warnings)
     if mesh_outcome.missing:
-        message = f"waiting for {', '.join(sorted(mesh_outcome.missing))}"
+        message = f"waiting for {', '.join(sorted(mesh_outcome.missing))}{notes}"
         status = _status(ServicePhase.COMPILING, REASON_MISSING, message, generation, resolved)
         return ServiceResult(children, status, COMPILING_RESYNC_SECONDS)
-    status = _status(ServicePhase.READY, REASON_COMPILED, f"compiled {len(children)} objects", generation, resolved)
-    return ServiceResult(children, status)
+    message = f"compiled {len(children)} objects{notes}"
+    return ServiceResult(children, _status(ServicePhase.READY, REASON_COMPILED, message, generation, resolved))
 
 
 def failed_result(

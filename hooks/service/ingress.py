@@ -8,7 +8,8 @@
   default), backend = the Service on its first port by port name.
 - Certificate ``<svc>-cert`` (auto TLS): ``<svc>-tls`` for every host from ``issuerRef``.
 - BackendTrafficPolicy ``<svc>-ratelimit`` for ``rateLimit``: an Envoy Gateway local limit on the
-  route (per proxy replica; ``burst`` cannot be expressed, see docs/mesh.md).
+  route, one bucket per client address (``sourceCIDR`` ``Distinct``, IPv4 and IPv6), per proxy
+  replica; ``burst`` cannot be expressed (docs/mesh.md).
 - ``allow-gateway-to-<svc>``: Envoy Gateway sends to the endpoints (pod IPs) directly, so the
   proxy identity is checked by ztunnel at the pod (selector policy, container ports). Its
   principal is any ServiceAccount of ``envoy-gateway-system`` (Envoy Gateway names proxy
@@ -55,7 +56,7 @@ def build_ingress(key: Key, svc: LatticeService, cluster: ClusterIdentity) -> li
         cert = new_object(m.CERT_MANAGER_API, "Certificate", f"{name}-cert", ns)
         cert["spec"] = {
             "secretName": f"{name}-tls",
-            "dnsNames": list(ingress.hosts),
+            "dnsNames": _hosts(ingress),
             "issuerRef": {"name": tls.issuer_ref.name, "kind": tls.issuer_ref.kind, "group": "cert-manager.io"},
         }
         out.append(cert)
@@ -78,11 +79,11 @@ def ingress_rule(key: Key, svc: LatticeService) -> list[Obj]:
 def _gateway(ns: str, name: str, ingress: IngressSpec) -> Obj:
     secret = tls_secret(name, ingress)
     listeners: list[Obj] = []
-    for i, host in enumerate(ingress.hosts):
+    for i, host in enumerate(_hosts(ingress)):
         listeners.append({"name": f"http-{i}", "hostname": host, "port": 80, "protocol": "HTTP",
                           "allowedRoutes": _same_namespace()})
     if secret is not None:
-        for i, host in enumerate(ingress.hosts):
+        for i, host in enumerate(_hosts(ingress)):
             listeners.append({
                 "name": f"https-{i}", "hostname": host, "port": 443, "protocol": "HTTPS",
                 "tls": {"mode": "Terminate", "certificateRefs": [{"group": "", "kind": "Secret", "name": secret}]},
@@ -91,6 +92,11 @@ def _gateway(ns: str, name: str, ingress: IngressSpec) -> Obj:
     obj = new_object(m.GATEWAY_API, "Gateway", gateway_name(name), ns)
     obj["spec"] = {"gatewayClassName": ingress.gateway_class, "listeners": listeners}
     return obj
+
+
+def _hosts(ingress: IngressSpec) -> list[str]:
+    """The hosts in declared order, each once (listeners must be unique per host)."""
+    return list(dict.fromkeys(ingress.hosts))
 
 
 def _same_namespace() -> Obj:
@@ -102,7 +108,7 @@ def _route(ns: str, name: str, ingress: IngressSpec, port: int) -> Obj:
     obj = new_object(m.GATEWAY_API, "HTTPRoute", route_name(name), ns)
     obj["spec"] = {
         "parentRefs": [{"group": m.GATEWAY_GROUP, "kind": "Gateway", "name": gateway_name(name)}],
-        "hostnames": list(ingress.hosts),
+        "hostnames": _hosts(ingress),
         "rules": [{
             "matches": matches or [{"path": {"type": "PathPrefix", "value": "/"}}],
             "backendRefs": [{"group": "", "kind": "Service", "name": name, "port": port}],
@@ -117,6 +123,10 @@ def _rate_limit(ns: str, name: str, ingress: IngressSpec) -> Obj:
     obj = new_object(m.ENVOY_GATEWAY_API, "BackendTrafficPolicy", f"{name}-ratelimit", ns)
     obj["spec"] = {
         "targetRefs": [{"group": m.GATEWAY_GROUP, "kind": "HTTPRoute", "name": route_name(name)}],
-        "rateLimit": {"type": "Local", "local": {"rules": [{"limit": {"requests": requests, "unit": unit}}]}},
+        "rateLimit": {"type": "Local", "local": {"rules": [
+            {"clientSelectors": [{"sourceCIDR": {"type": "Distinct", "value": cidr}}],
+             "limit": {"requests": requests, "unit": unit}}
+            for cidr in ("0.0.0.0/0", "::/0")
+        ]}},
     }
     return obj

@@ -112,11 +112,11 @@ def build_mesh_routes(key: Key, svc: LatticeService, inbound: list[ServiceEdge])
     callers: dict[Key, list[OutboundPolicy | None]] = {}
     for e in inbound:
         callers.setdefault(e.caller_key, []).append(e.outbound_policy)
-    warnings = [
+    warnings = list(dict.fromkeys(
         f"caller {e.caller_key[0]}/{e.caller_key[1]}: retryOn {c!r} has no HTTPRoute equivalent and is ignored"
         for e in inbound if (p := e.outbound_policy) and p.retries
         for c in retry_codes(p.retries.retry_on)[1]
-    ]
+    ))
     request, w1 = _unanimous("timeout", callers, _timeout_setting)
     retry, w2 = _unanimous("retries", callers, _retry_setting)
     warnings += w1 + w2
@@ -124,7 +124,10 @@ def build_mesh_routes(key: Key, svc: LatticeService, inbound: list[ServiceEdge])
     timeouts: Obj = {}
     if request is not None:
         timeouts["request"] = gateway_duration(request)
-    if retry is not None:
+    if retry is not None and retry[0] == 0:
+        warnings.append("outbound retries.attempts 0 not compiled: HTTPRouteRetry needs at least one attempt, "
+                        "so the mesh default applies")
+    elif retry is not None:
         attempts, codes, per_try = retry
         rule["retry"] = {"attempts": attempts, **({"codes": list(codes)} if codes else {})}
         if per_try is not None:

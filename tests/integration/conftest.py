@@ -33,9 +33,7 @@ def testbed_bin() -> Path:
 
 
 @pytest.fixture(scope="session")
-def control_plane(
-    testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[devcluster.ControlPlane]:
+def control_plane(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.ControlPlane]:
     """etcd + kube-apiserver + kube-controller-manager + upstream CRDs, plus Metacontroller when its
     binary is available (``cp.metacontroller_running``; use the ``metacontroller`` fixture to
     require it)."""

@@ -31,7 +31,7 @@ def _exists(cp: ControlPlane, *args: str) -> bool:
 def test_apiserver_ready_and_version(control_plane: ControlPlane) -> None:
     cp = control_plane
     headers = {"Authorization": f"Bearer {cp.token}"}
-    with httpx.Client(base_url=cp.server, headers=headers, verify=str(cp.ca_file), timeout=10) as c:
+    with httpx.Client(base_url=cp.server, headers=headers, verify=cp.ssl_context(), timeout=10) as c:
         assert c.get("/readyz").text == "ok"
         version = c.get("/version").json()
     assert version["gitVersion"].startswith("v1.")
@@ -176,9 +176,7 @@ def _widget_crd() -> dict[str, Any]:
     }
 
 
-def test_metacontroller_composite_controller(
-    metacontroller: ControlPlane, serve_app: Callable[[Any], Any]
-) -> None:
+def test_metacontroller_composite_controller(metacontroller: ControlPlane, serve_app: Callable[[Any], Any]) -> None:
     cp = metacontroller
     calls: list[dict[str, Any]] = []
 
@@ -192,9 +190,7 @@ def test_metacontroller_composite_controller(
             "metadata": {"name": f"{parent['metadata']['name']}-child"},
             "data": {"color": parent.get("spec", {}).get("color", "")},
         }
-        return JSONResponse(
-            {"status": {"children": len(body["children"]["ConfigMap.v1"])}, "children": [child]}
-        )
+        return JSONResponse({"status": {"children": len(body["children"]["ConfigMap.v1"])}, "children": [child]})
 
     hook = serve_app(Starlette(routes=[Route("/sync", sync, methods=["POST"])]))
     cp.apply(_widget_crd())
@@ -236,3 +232,63 @@ def test_metacontroller_composite_controller(
     # at its next discovery resync, up to 30 s)
     cp.kubectl("delete", "widget", "w1", "-n", ns)
     cp.wait_for(lambda: not _exists(cp, "configmap", "w1-child", "-n", ns), timeout=90, what="child GC")
+
+
+# Served API versions of the upstream kinds Lattice generates (docs/testbed.md). The service
+# compiler must emit a served version; this guards the table against upstream version bumps.
+SERVED = {
+    ("cilium.io", "ciliumnetworkpolicies"): {"v2"},
+    ("cilium.io", "ciliumclusterwidenetworkpolicies"): {"v2"},
+    ("security.istio.io", "authorizationpolicies"): {"v1", "v1beta1"},
+    ("security.istio.io", "peerauthentications"): {"v1", "v1beta1"},
+    ("networking.istio.io", "serviceentries"): {"v1", "v1beta1", "v1alpha3"},
+    ("gateway.networking.k8s.io", "httproutes"): {"v1", "v1beta1"},
+    ("gateway.networking.k8s.io", "grpcroutes"): {"v1"},
+    ("gateway.networking.k8s.io", "gateways"): {"v1", "v1beta1"},
+    ("external-secrets.io", "externalsecrets"): {"v1"},
+    ("external-secrets.io", "clustersecretstores"): {"v1"},
+    ("cert-manager.io", "certificates"): {"v1"},
+    ("cluster.x-k8s.io", "clusters"): {"v1beta1", "v1beta2"},
+}
+
+
+def test_upstream_served_versions(control_plane: ControlPlane) -> None:
+    cp = control_plane
+    served: dict[tuple[str, str], set[str]] = {}
+    for group in {g for g, _ in SERVED}:
+        for v in cp.api_get(f"/apis/{group}")["versions"]:
+            for r in cp.api_get(f"/apis/{group}/{v['version']}")["resources"]:
+                served.setdefault((group, r["name"]), set()).add(v["version"])
+    assert {k: served.get(k) for k in SERVED} == SERVED
+
+
+def test_upstream_minimal_objects_accepted(control_plane: ControlPlane) -> None:
+    cp = control_plane
+    ns = _ns(cp, "kinds")
+    meta = {"name": "x", "namespace": ns}
+    objs: list[dict[str, Any]] = [
+        {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy", "metadata": meta,
+         "spec": {"action": "ALLOW", "rules": [{"from": [{"source": {"principals": ["a/b/c"]}}]}]}},
+        {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": meta,
+         "spec": {"mtls": {"mode": "STRICT"}}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": meta,
+         "spec": {"hosts": ["api.example.com"], "ports": [{"number": 443, "name": "https", "protocol": "TLS"}],
+                  "resolution": "DNS", "location": "MESH_EXTERNAL"}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": meta,
+         "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute", "metadata": meta,
+         "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [{"name": "svc", "port": 9090}]}]}},
+        {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": meta,
+         "spec": {"secretStoreRef": {"kind": "ClusterSecretStore", "name": "store"},
+                  "target": {"name": "s"}, "data": [{"secretKey": "k", "remoteRef": {"key": "r"}}]}},
+        {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": meta,
+         "spec": {"secretName": "tls", "dnsNames": ["a.example.com"],
+                  "issuerRef": {"name": "ca", "kind": "ClusterIssuer"}}},
+        {"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy", "metadata": {"name": f"x-{ns}"},
+         "spec": {"endpointSelector": {}, "egress": [{"toEndpoints": [{}]}]}},
+    ]  # fmt: skip
+    for obj in objs:
+        cp.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(obj))
+    old = {"apiVersion": "external-secrets.io/v1beta1", "kind": "ExternalSecret", "metadata": meta, "spec": {}}
+    rejected = cp.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(old), check=False)
+    assert rejected.returncode != 0 and "no matches for kind" in rejected.stderr

@@ -30,8 +30,14 @@ def planes(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     started = []
     try:
         for name in ("root", "a"):
-            started.append(ControlPlane.start(tmp_path_factory.mktemp(f"cp-{name}"), controller_manager=False,
-                                              upstream_crds=False, bin_dir=testbed_bin))
+            started.append(
+                ControlPlane.start(
+                    tmp_path_factory.mktemp(f"cp-{name}"),
+                    controller_manager=False,
+                    upstream_crds=False,
+                    bin_dir=testbed_bin,
+                )
+            )
         yield tuple(started)
     finally:
         for cp in started:
@@ -57,8 +63,12 @@ def world(planes: tuple[ControlPlane, ...], tmp_path_factory: pytest.TempPathFac
 
 
 def direct(cp: ControlPlane) -> httpx.Client:
-    return httpx.Client(base_url=cp.server, verify=ssl.create_default_context(cafile=str(cp.ca_file)), timeout=15,
-                        headers={"Authorization": f"Bearer {cp.token}"})
+    return httpx.Client(
+        base_url=cp.server,
+        verify=ssl.create_default_context(cafile=str(cp.ca_file)),
+        timeout=15,
+        headers={"Authorization": f"Bearer {cp.token}"},
+    )
 
 
 def test_agent_bootstrapped_through_the_webhook(world: dict) -> None:
@@ -82,8 +92,9 @@ def test_bootstrap_token_cases(world: dict) -> None:
         assert c.get(url).status_code == 401
         assert c.get(url, headers={"Authorization": "Bearer " + "x" * 43}).status_code == 401
         assert c.get("/api/clusters/nope/manifests", headers={"Authorization": f"Bearer {token}"}).status_code == 404
-        early = c.post("/api/clusters/b/csr", json={"csr_pem": csr.decode()},
-                       headers={"Authorization": f"Bearer {token}"})
+        early = c.post(
+            "/api/clusters/b/csr", json={"csr_pem": csr.decode()}, headers={"Authorization": f"Bearer {token}"}
+        )
         assert early.status_code == 412
         assert c.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
         replay = c.get(url, headers={"Authorization": f"Bearer {token}"})
@@ -121,8 +132,10 @@ def test_watch_streams_and_stops_at_the_agent_when_the_client_leaves(world: dict
     cp_a: ControlPlane = world["cp_a"]
     ns = f"w-{uuid.uuid4().hex[:6]}"
     cp_a.kubectl("create", "namespace", ns)
-    with cell.proxy_client(timeout=20) as proxy, proxy.stream(
-            "GET", f"/clusters/a/api/v1/namespaces/{ns}/configmaps", params={"watch": "true"}) as r:
+    with (
+        cell.proxy_client(timeout=20) as proxy,
+        proxy.stream("GET", f"/clusters/a/api/v1/namespaces/{ns}/configmaps", params={"watch": "true"}) as r,
+    ):
         assert r.status_code == 200
         lines = r.iter_lines()
         agent.wait(lambda p: p.metric("lattice_agent_active_requests", 'kind="stream"') == 1, 10, "watching")

@@ -26,8 +26,14 @@ def chain(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     logs = tmp_path_factory.mktemp("chain-logs")
     try:
         for name in NAMES:
-            planes.append(ControlPlane.start(tmp_path_factory.mktemp(f"cp-{name}"), controller_manager=False,
-                                             upstream_crds=False, bin_dir=testbed_bin))
+            planes.append(
+                ControlPlane.start(
+                    tmp_path_factory.mktemp(f"cp-{name}"),
+                    controller_manager=False,
+                    upstream_crds=False,
+                    bin_dir=testbed_bin,
+                )
+            )
         cells = [start_cell("root", planes[0], logs)]
         procs.append(cells[0])
         for depth, name in enumerate(NAMES[1:3], start=1):
@@ -49,7 +55,10 @@ def test_root_routes_to_every_depth(chain: dict) -> None:
     root = chain["cells"][0]
     subtree = {c["name"]: c for c in root.status()["subtree"]}
     assert {n: (subtree[n]["via"], subtree[n]["parent"]) for n in NAMES[1:]} == {
-        "mid1": ("mid1", "root"), "mid2": ("mid1", "mid1"), "leaf": ("mid1", "mid2")}
+        "mid1": ("mid1", "root"),
+        "mid2": ("mid1", "mid1"),
+        "leaf": ("mid1", "mid2"),
+    }
 
 
 def test_get_for_the_deepest_cluster_from_the_root(chain: dict) -> None:
@@ -64,6 +73,7 @@ def test_get_for_the_deepest_cluster_from_the_root(chain: dict) -> None:
         # Not present on the intermediate clusters: the request really reached the leaf.
         assert proxy.get(f"/clusters/mid2{path}").status_code == 404
     ctx = ssl.create_default_context(cafile=str(leaf_cp.ca_file))
-    with httpx.Client(base_url=leaf_cp.server, verify=ctx, headers={"Authorization": f"Bearer {leaf_cp.token}"},
-                      timeout=15) as d:
+    with httpx.Client(
+        base_url=leaf_cp.server, verify=ctx, headers={"Authorization": f"Bearer {leaf_cp.token}"}, timeout=15
+    ) as d:
         assert tunnelled.json() == d.get(path).json()

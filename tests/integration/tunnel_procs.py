@@ -32,8 +32,13 @@ class Proc:
 
     def start(self) -> Proc:
         out = self.log.open("ab")
-        self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.popen = subprocess.Popen(
+            self.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         return self
 
     def kill(self) -> None:
@@ -103,8 +108,9 @@ class CellProc(Proc):
         secret = self.cp.get_json("-n", "lattice-system", "secret", "lattice-ca")
         return pki.CaBundle.from_data({k: base64.b64decode(v) for k, v in secret["data"].items()})
 
-    def proxy_client(self, cn: str = "capi-test", bundle: pki.CaBundle | None = None,
-                     timeout: float = 15.0) -> httpx.Client:
+    def proxy_client(
+        self, cn: str = "capi-test", bundle: pki.CaBundle | None = None, timeout: float = 15.0
+    ) -> httpx.Client:
         ca = self.ca_bundle()
         leaf = pki.issue_client_certificate(bundle or ca, cn)
         ctx = pki.client_ssl_context(ca.trust_pem(), leaf.chain_pem, leaf.key_pem)
@@ -116,31 +122,92 @@ class CellProc(Proc):
 
     def issue_token(self, child: str, ttl: float = 3600) -> str:
         assert self.cp is not None
-        out = subprocess.run([sys.executable, "-m", "lattice_cell.main", "issue-token", "--kubeconfig",
-                              str(self.cp.kubeconfig), "--child", child, "--ttl", str(ttl)],
-                             capture_output=True, text=True, timeout=60, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lattice_cell.main",
+                "issue-token",
+                "--kubeconfig",
+                str(self.cp.kubeconfig),
+                "--child",
+                child,
+                "--ttl",
+                str(ttl),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return out.stdout.strip()
 
 
-def start_cell(cluster: str, cp: ControlPlane, logdir: Path, ports: tuple[int, int, int, int] | None = None,
-               extra: list[str] | None = None) -> CellProc:
+def start_cell(
+    cluster: str,
+    cp: ControlPlane,
+    logdir: Path,
+    ports: tuple[int, int, int, int] | None = None,
+    extra: list[str] | None = None,
+) -> CellProc:
     grpc_port, boot, proxy, health = ports or (free_port(), free_port(), free_port(), free_port())
-    argv = [sys.executable, "-m", "lattice_cell.main", "serve", "--kubeconfig", str(cp.kubeconfig),
-            "--cluster", cluster, "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1",
-            "--grpc-port", str(grpc_port), "--bootstrap-port", str(boot), "--proxy-port", str(proxy),
-            "--health-port", str(health), *FAST, *(extra or [])]
-    proc = CellProc(f"cell-{cluster}", argv, logdir / f"cell-{cluster}.log", health, cluster=cluster, cp=cp,
-                    grpc_port=grpc_port, bootstrap_port=boot, proxy_port=proxy)
+    argv = [
+        sys.executable,
+        "-m",
+        "lattice_cell.main",
+        "serve",
+        "--kubeconfig",
+        str(cp.kubeconfig),
+        "--cluster",
+        cluster,
+        "--bind",
+        "127.0.0.1",
+        "--advertise-host",
+        "127.0.0.1",
+        "--grpc-port",
+        str(grpc_port),
+        "--bootstrap-port",
+        str(boot),
+        "--proxy-port",
+        str(proxy),
+        "--health-port",
+        str(health),
+        *FAST,
+        *(extra or []),
+    ]
+    proc = CellProc(
+        f"cell-{cluster}",
+        argv,
+        logdir / f"cell-{cluster}.log",
+        health,
+        cluster=cluster,
+        cp=cp,
+        grpc_port=grpc_port,
+        bootstrap_port=boot,
+        proxy_port=proxy,
+    )
     proc.start()
     proc.wait_ready(60)
     return proc
 
 
-def start_agent(cp: ControlPlane, logdir: Path, name: str, health: int | None = None,
-                extra: list[str] | None = None) -> Proc:
+def start_agent(
+    cp: ControlPlane, logdir: Path, name: str, health: int | None = None, extra: list[str] | None = None
+) -> Proc:
     health = health or free_port()
-    argv = [sys.executable, "-m", "lattice_agent.main", "--kubeconfig", str(cp.kubeconfig), "--bind", "127.0.0.1",
-            "--health-port", str(health), *FAST, *(extra or [])]
+    argv = [
+        sys.executable,
+        "-m",
+        "lattice_agent.main",
+        "--kubeconfig",
+        str(cp.kubeconfig),
+        "--bind",
+        "127.0.0.1",
+        "--health-port",
+        str(health),
+        *FAST,
+        *(extra or []),
+    ]
     return Proc(f"agent-{name}", argv, logdir / f"agent-{name}.log", health).start()
 
 

@@ -11,10 +11,18 @@ import pytest_asyncio
 from lattice_agent.agent import Agent
 from lattice_cell.cell import Cell
 from lattice_common import pki
-from lattice_common.tunnel import ClusterNotFound, KubeRequest, ResponseStream
+from lattice_common.tunnel import MAX_BODY, ClusterNotFound, KubeRequest, ResponseStream, TunnelTimeout
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
-from tests.unit.tunnel_support import FakeApi, agent_config, eventually, proxy_client, running, start_cell
+from tests.unit.tunnel_support import (
+    FakeApi,
+    Relay,
+    agent_config,
+    eventually,
+    proxy_client,
+    running,
+    start_cell,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -271,3 +279,34 @@ async def test_certificate_renewal_through_the_tunnel(cell: Cell) -> None:
         await eventually(lambda: bool(saved), 10)
     assert pki.cluster_from_certificate(saved[-1]) == "a"
     assert pki.certificate_expiry(saved[-1]) > pki.certificate_expiry(short.cert_pem) + datetime.timedelta(days=300)
+
+
+async def test_silently_dropped_connection_is_noticed_and_replaced(cell: Cell) -> None:
+    relay = await Relay(cell.grpc_port).start()
+    config = agent_config(cell, "a", keepalive_time=1.0, keepalive_timeout=1.0)
+    config.grpc_endpoint = f"127.0.0.1:{relay.port}"
+    agent = Agent(config, local=FakeApi("a"))
+    try:
+        async with running(agent):
+            relay.freeze()  # no FIN, no RST: only HTTP/2 keepalive can tell
+            await eventually(lambda: agent.connections >= 2 and agent.connected.is_set(), 20)
+            await eventually(lambda: connected(cell, "a"), 10)
+            stream = await cell.router.open(KubeRequest("a", "GET", "/api"))
+            assert stream.status == 200
+            await stream.aclose()
+    finally:
+        await relay.stop()
+
+
+async def test_timeouts_and_body_limit(cell: Cell) -> None:
+    api = FakeApi("a", hang_paths={"/slow"})
+    async with running(Agent(agent_config(cell, "a"), local=api)):
+        await eventually(lambda: connected(cell, "a"))
+        with pytest.raises(TunnelTimeout):
+            await cell.router.open(KubeRequest("a", "GET", "/slow", timeout=0.5))
+        too_big = await cell.router.open(KubeRequest("a", "PUT", "/x", body=b"x" * (MAX_BODY + 1)))
+        assert too_big.status == 413
+        await too_big.aclose()
+        ok = await cell.router.open(KubeRequest("a", "GET", "/fine"))
+        assert ok.status == 200
+        await ok.aclose()

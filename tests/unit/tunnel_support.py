@@ -24,9 +24,12 @@ class FakeApi:
     handler: Callable[[KubeRequest], ResponseStream] | None = None
     seen: list[KubeRequest] = attrs.field(factory=list)
     open_streams: int = 0
+    hang_paths: set[str] = attrs.field(factory=set)  # never answer these
 
     async def open(self, req: KubeRequest) -> ResponseStream:
         self.seen.append(req)
+        if req.path in self.hang_paths:
+            await asyncio.sleep(3600)
         if self.handler is not None:
             return self.handler(req)
         body = f'{{"cluster":"{self.cluster}","path":"{req.path}","user":"{req.user}"}}'.encode()
@@ -92,3 +95,42 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> No
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.02)
+
+
+class Relay:
+    """A TCP relay between agent and cell; `freeze()` silently stops forwarding on existing
+    connections (a half-open link: no FIN, no RST), while new connections still pass."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._frozen: list[asyncio.Event] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> Relay:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def freeze(self) -> None:
+        for gate in self._frozen:
+            gate.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        gate = asyncio.Event()
+        gate.set()
+        self._frozen.append(gate)
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    await gate.wait()
+                    dst.write(data)
+                    await dst.drain()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()

@@ -1,6 +1,13 @@
 """The combined policy set: union, ids, enabled, namespace, priority, errors, memo."""
 
-from lattice_common.cedar import ClusterDirectory, DenyReason, PolicySource, PolicyStore
+import json
+from typing import Any
+
+import cedarpy
+
+from hooks.service.context import SecretRequest
+from lattice_common import cedar_model as model
+from lattice_common.cedar import ClusterDirectory, DenyReason, PolicySource, PolicyStore, propagated_policies
 
 from .support import CLUSTER, SECRET, policy, secret
 
@@ -144,3 +151,74 @@ def test_odd_identities_are_plain_ids() -> None:
     store = PolicyStore.from_policies([policy("p", 'permit(principal == Lattice::User::"a\\"b", action, resource);')])
     assert store.authorize_cluster('a"b', [], 'c"1\n').allowed
     assert not store.authorize_cluster("ab", [], "c").allowed
+
+
+def test_cluster_defaults_when_unlabelled() -> None:
+    text = f"""permit(principal, {CLUSTER}, resource)
+      when {{ resource.region == "unknown" && resource.tier == "standard" && !(resource has environment) }};"""
+    store = PolicyStore.from_policies([policy("defaults", text)])
+    assert store.authorize_cluster("a", [], "bare").allowed
+    assert not store.authorize_cluster("a", [], "eu", {"lattice.dev/region": "eu-west-1"}).allowed
+
+
+def test_propagated_policies_are_enabled_propagating_ones_in_priority_order() -> None:
+    a = policy("a", "x", priority=1)
+    b = policy("b", "x", priority=9)
+    off = policy("off", "x", enabled=False)
+    local = policy("local", "x")
+    local.spec.propagate = False
+    elsewhere = policy("elsewhere", "x", namespace="team")
+    assert [p.name for p in propagated_policies([a, b, off, local, elsewhere])] == ["b", "a"]
+
+
+NS_TEMPLATES = [
+    'permit(principal, {a}, resource) when {{ principal.namespace == "{ns}" && resource.path like "{ns}/*" }};',
+    'forbid(principal, {a}, resource) when {{ "{ns}" == principal.namespace && resource.path like "*/prod/*" }};',
+    'permit(principal == Lattice::Service::"{ns}/api", {a}, resource);',
+    'permit(principal, {a}, resource) when {{ principal.namespace == "{ns}" || resource.provider == "{ns}" }};',
+    'forbid(principal, {a}, resource) when {{ principal.namespace == "{ns}" }} when {{ principal.name == "api" }};',
+    'permit(principal, {a}, resource) unless {{ principal.namespace == "{ns}" }};',
+    'forbid(principal, {a}, resource) when {{ principal.namespace == "{ns}" && resource.nope == "x" }};',  # invalid
+]
+
+
+def test_namespace_index_decides_exactly_like_the_full_set() -> None:
+    import random
+
+    rng = random.Random(5)
+    namespaces = ["a", "b", "c", "d"]
+    for _ in range(30):
+        objs = [
+            policy(f"p{i}", "\n".join(rng.choice(NS_TEMPLATES).format(a=SECRET, ns=rng.choice(namespaces))
+                                      for _ in range(rng.randrange(1, 4))))
+            for i in range(rng.randrange(1, 6))
+        ]
+        store = PolicyStore.from_policies(objs)
+        reqs = [secret(rng.choice(namespaces), rng.choice(["api", "web"]), rng.choice(namespaces),
+                       f"{rng.choice(namespaces)}/{rng.choice(['prod', 'dev'])}/x", resource=f"r{j}")
+                for j in range(12)]
+        fast = store.decide_secrets(reqs)
+        # Reference: every AccessSecret statement, no namespace index.
+        slow = [store._decide(store._sets["AccessSecret"], [req], _entities(r))[0]
+                for r, req in zip(reqs, _requests(reqs), strict=True)]
+        assert [(d.allowed, d.reason, d.policies) for d in fast] == [(d.allowed, d.reason, d.policies) for d in slow]
+
+
+def test_secret_requests_meet_only_their_namespace_statements() -> None:
+    text = "\n".join(t.format(a=SECRET, ns=ns) for ns in ("a", "b") for t in NS_TEMPLATES[:3])
+    store = PolicyStore.from_policies([policy("idx", text)])
+    assert store.count("AccessSecret") == 6
+    assert store.count("AccessSecret", "a") == 3
+    assert store.count("AccessSecret", "zzz") == 0
+
+
+def _entities(r: SecretRequest) -> cedarpy.Entities:
+    return cedarpy.Entities.from_json_str(json.dumps([
+        model.service_entity(r.namespace, r.service), model.secret_path_entity(r.provider, r.path),
+    ]))
+
+
+def _requests(reqs: list[SecretRequest]) -> list[dict[str, Any]]:
+    return [{"principal": model.uid(model.SERVICE, f"{r.namespace}/{r.service}"),
+             "action": model.action("AccessSecret"),
+             "resource": model.uid(model.SECRET_PATH, f"{r.provider}:{r.path}")} for r in reqs]

@@ -107,3 +107,13 @@ def test_split_agrees_with_cedar_for_any_string_literals(literals: list[str]) ->
     parsed = parse_text(text)
     assert len(parsed) == len(stmts)
     assert all(p.valid for p in parsed), [p.errors for p in parsed]
+
+
+@given(st.text(alphabet=st.sampled_from(list('permitforbid(),;"\\/ \n*@{}=&|.:!<>0123456789abc')), max_size=80))
+def test_any_text_is_split_and_reported_without_raising(text: str) -> None:
+    stmts = split_statements(text)
+    assert [s.index for s in stmts] == list(range(len(stmts)))
+    assert all(1 <= s.line <= text.count("\n") + 1 for s in stmts)
+    assert [s.line for s in stmts] == sorted(s.line for s in stmts)
+    status = validate_policy(policy("fuzz", text))
+    assert status.phase in (CedarPolicyPhase.VALID, CedarPolicyPhase.INVALID)

@@ -143,3 +143,13 @@ def test_unset_optionals_are_omitted() -> None:
     doc = {"apiVersion": "lattice.dev/v1alpha1", "kind": "LatticeService", "metadata": {"name": "x"},
            "spec": {"containers": {"main": {"image": "nginx"}}}}
     assert crds.dump(crds.parse(doc).obj) == doc
+
+
+def test_dump_is_plain_data() -> None:
+    """Enums serialise to their values so any YAML/JSON encoder can write the output."""
+    obj = crds.parse(_gateway()).obj
+    text = yaml.safe_dump(crds.dump(obj))
+    assert "direction: outbound" in text
+    from crds.service import LatticeServiceStatus, ServicePhase
+
+    assert crds.dump(LatticeServiceStatus(phase=ServicePhase.READY)) == {"phase": "Ready"}

@@ -33,6 +33,12 @@ def test_valid_spec_has_no_errors() -> None:
     pytest.param(main({"resources": {"v": {"type": "volume", "id": "Media.Library"}}}), "api",
                  ["spec.resources.v.id: invalid volume id 'Media.Library' (expected a DNS label of at most 50 "
                   "characters)"], id="volume-id"),
+    pytest.param(main({"resources": {"cache": {"type": "volume", "params": {"size": "1Gi"}}}}), "a" * 60,
+                 [f"spec.resources.cache: generated name '{'a' * 60}-cache' is longer than 63 characters (object "
+                  "names are also label values); shorten the service or resource name"], id="long-claim"),
+    pytest.param(main(files={"/etc/x": {"content": "x"}}), "b" * 60,
+                 [f"metadata.name: generated name '{'b' * 60}-files' is longer than 63 characters; shorten the "
+                  "service name"], id="long-files"),
     pytest.param(main(image="."), "api",
                  ["spec.containers.main.image: image '.' stands for an image supplied at deploy time; replace it "
                   "with a real image reference before applying"], id="dot-image"),
@@ -49,6 +55,12 @@ def test_valid_spec_has_no_errors() -> None:
 ])
 def test_errors(spec: dict[str, Any], name: str, errors: list[str]) -> None:
     assert _errors(spec, name) == errors
+
+
+def test_generated_names_are_not_checked_without_a_valid_name() -> None:
+    spec = main(files={"/etc/x": {"content": "x"}})
+    assert _errors(spec, "A" * 70) == [f"metadata.name: '{'A' * 70}' must be a DNS label (lowercase letters, digits "
+                                       "and '-', at most 63) because it names the Deployment and labels the pods"]
 
 
 def test_sidecars_are_checked_too() -> None:

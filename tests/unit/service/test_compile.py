@@ -29,6 +29,7 @@ class FakeMesh:
     children: list[dict[str, Any]] = attrs.field(factory=lambda: [POLICY])
     resolved: list[ResolvedDependency] = attrs.field(factory=lambda: [AUTH])
     missing: list[str] = attrs.field(factory=list)
+    warnings: list[str] = attrs.field(factory=list)
 
     def __call__(self, ctx: ServiceContext) -> FakeMesh:
         return self
@@ -115,10 +116,20 @@ def test_denied_secrets_fail_but_the_rest_is_produced() -> None:
     assert one(result.children, "Deployment")
 
 
+def test_mesh_warnings_are_appended() -> None:
+    mesh = FakeMesh(warnings=["resources.x: cannot compile"])
+    message = _status(compile_service(_ctx(), mesh=mesh, secrets=FakeSecrets()))["message"]
+    assert message.endswith(" objects; resources.x: cannot compile")
+    mesh = FakeMesh(warnings=["w"], missing=["LatticeService a/b"])
+    message = _status(compile_service(_ctx(), mesh=mesh, secrets=FakeSecrets()))["message"]
+    assert message == "waiting for LatticeService a/b; w"
+
+
 def test_secret_config_errors_fail() -> None:
     secrets = FakeSecrets(errors=["invalid secret config: secret resource 'db-creds': bad"])
     status = _status(compile_service(_ctx(), mesh=FakeMesh(), secrets=secrets))
     assert (status["phase"], status["message"]) == ("Failed", "invalid secret config: secret resource 'db-creds': bad")
+    assert status["conditions"][0]["reason"] == "InvalidSecretConfig"
 
 
 def test_template_errors_fail_and_keep_the_running_children() -> None:

@@ -152,7 +152,8 @@ def test_command_args_resources() -> None:
 
 
 def test_init_sidecar_has_no_probes() -> None:
-    spec = main({"sidecars": {"setup": {"image": "busybox", "init": True, "readinessProbe": {"exec": {"command": ["x"]}}}}})
+    probe = {"exec": {"command": ["x"]}}
+    spec = main({"sidecars": {"setup": {"image": "busybox", "init": True, "readinessProbe": probe}}})
     rc = render_workload(make_ctx(spec)).containers[1]
     assert "readinessProbe" not in container(rc, ports=[], mounts=[])
 

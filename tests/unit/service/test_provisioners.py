@@ -12,7 +12,6 @@ from hooks.service.templates import SecretKeyRef, Unresolved
 from .support import example, gateway_ctx, main, make_ctx
 
 
-
 def _peer(name: str, namespace: str, ports: dict[str, int]) -> dict[str, Any]:
     spec: dict[str, Any] = {"containers": {"main": {"image": "x"}}}
     if ports:
@@ -30,7 +29,8 @@ def test_readme_example_outputs() -> None:
     assert resolve(("resources", "stripe-api", "url")) == "https://api.stripe.com:443"
     assert resolve(("resources", "stripe-api", "host")) == "api.stripe.com"
     assert resolve(("resources", "stripe-api", "port")) == "443"
-    assert resolve(("resources", "db-creds", "username")) == SecretKeyRef("db-creds", "api-gateway-db-creds", "username")
+    username = SecretKeyRef("db-creds", "api-gateway-db-creds", "username")
+    assert resolve(("resources", "db-creds", "username")) == username
     assert resolve(("resources", "local-cache", "claim_name")) == "api-gateway-local-cache"
     assert resolve(("resources", "shared-assets", "claim_name")) == "vol-shared-assets"
     assert resolve(("metadata", "name")) == "api-gateway"
@@ -83,8 +83,10 @@ def test_secret_without_keys_accepts_any_key() -> None:
 
 @pytest.mark.parametrize(("path", "message"), [
     (("resources", "nope", "host"), "no resource 'nope' is declared in spec.resources"),
-    (("resources", "redis", "bogus"), "resource 'redis' (type service) has no output 'bogus' (available: host, port, url)"),
-    (("resources", "db-creds", "token"), "secret resource 'db-creds' has no key 'token' (params.keys: password, username)"),
+    (("resources", "redis", "bogus"),
+     "resource 'redis' (type service) has no output 'bogus' (available: host, port, url)"),
+    (("resources", "db-creds", "token"),
+     "secret resource 'db-creds' has no key 'token' (params.keys: password, username)"),
     (("resources", "local-cache",),
      "a bare volume reference is only valid as a volume source (use '${resources.local-cache.claim_name}' for the "
      "claim name)"),

@@ -82,8 +82,8 @@ def test_single_secret_is_one_part() -> None:
 
 
 @pytest.mark.parametrize(("text", "messages"), [
-    pytest.param("${resources.nope.host}", ["unknown reference '${resources.nope.host}': nothing at resources.nope.host"],
-                 id="unknown"),
+    pytest.param("${resources.nope.host}",
+                 ["unknown reference '${resources.nope.host}': nothing at resources.nope.host"], id="unknown"),
     pytest.param("${a} and ${b}", ["unknown reference '${a}': nothing at a", "unknown reference '${b}': nothing at b"],
                  id="every-error"),
     pytest.param("${resources..host}", ["invalid reference '${resources..host}': empty name in the path"],
@@ -99,7 +99,8 @@ def test_errors(text: str, messages: list[str]) -> None:
 
 def test_missing_dependency_is_carried() -> None:
     def resolve(path: Path) -> Resolved:
-        raise Unresolved("LatticeExternalService shop/stripe does not exist yet", missing="LatticeExternalService shop/stripe")
+        missing = "LatticeExternalService shop/stripe"
+        raise Unresolved(f"{missing} does not exist yet", missing=missing)
 
     (error,) = render("${resources.stripe.url}", resolve).errors
     assert error.missing == "LatticeExternalService shop/stripe"

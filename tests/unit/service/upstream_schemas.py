@@ -21,6 +21,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 Schema = dict[str, Any]
+# The CRD files holding the kinds the mesh compilers generate.
+_WANTED = ("ciliumnetworkpolicies", "customresourcedefinitions.gen", "httproutes", "_gateways.",
+           "cert-manager.io_certificates.", "backendtrafficpolicies")
 
 
 def _crd_paths() -> list[Path]:
@@ -47,8 +50,11 @@ def _crd_paths() -> list[Path]:
 def schemas() -> dict[tuple[str, str], Schema]:
     """(apiVersion, kind) -> openAPIV3Schema; the experimental Gateway API channel wins."""
     out: dict[tuple[str, str], Schema] = {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     for path in _crd_paths():
-        for doc in yaml.safe_load_all(path.read_text()):
+        if not any(part in path.name for part in _WANTED):
+            continue
+        for doc in yaml.load_all(path.read_text(), Loader=loader):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]

@@ -1,0 +1,135 @@
+"""``lattice render``: examples/ end to end, output formats, and broken inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from cli.main import run
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples"
+
+
+def _render(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(["render", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_examples_render_cleanly_and_deterministically(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _render(capsys, "-f", str(EXAMPLES))
+    assert (code, err) == (0, "")
+    again = _render(capsys, "-f", str(EXAMPLES))[1]
+    assert out == again
+    objs = list(yaml.safe_load_all(out))
+    kinds = {o["kind"] for o in objs}
+    assert {"Deployment", "Service", "ServiceAccount", "CiliumNetworkPolicy", "AuthorizationPolicy",
+            "ExternalSecret", "ServiceEntry", "ClusterSecretStore", "Gateway", "Namespace"} <= kinds
+    assert objs[0]["kind"] == "Namespace"
+    assert objs[0]["metadata"]["labels"]["istio.io/use-waypoint"] == "platform-waypoint"
+    # every namespaced object carries its namespace, so the output can be applied as is
+    assert all(o["metadata"].get("namespace") for o in objs if o["kind"] not in ("Namespace", "ClusterSecretStore"))
+    keys = [(o["kind"] != "Namespace", o["metadata"].get("namespace", ""), o["kind"], o["metadata"]["name"])
+            for o in objs]
+    assert keys == sorted(keys)
+
+
+def test_json_is_one_v1_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _render(capsys, "-f", str(EXAMPLES), "-o", "json")
+    assert code == 0
+    doc = orjson.loads(out)
+    assert doc["apiVersion"] == "v1" and doc["kind"] == "List"
+    assert doc["items"] == list(yaml.safe_load_all(_render(capsys, "-f", str(EXAMPLES))[1]))
+
+
+def test_cluster_name_sets_the_trust_domain(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _render(capsys, "-f", str(EXAMPLES / "services"), "--cluster-name", "prod")[1]
+    assert "lattice.prod.local/ns/platform/sa/" in out and "lattice.default.local" not in out
+
+
+def test_several_files_and_folders(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _render(capsys, "-f", str(EXAMPLES / "services" / "redis.yaml"),
+                           "-f", str(EXAMPLES / "services" / "auth-service.yaml"), "-f", str(EXAMPLES / "cedar"))
+    assert code == 0
+    names = {(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(out)}
+    assert ("Deployment", "redis") in names and ("Deployment", "auth-service") in names
+
+
+BROKEN = """
+apiVersion: lattice.dev/v1alpha1
+kind: LatticeService
+metadata: {name: bad, namespace: shop}
+spec:
+  containers: {main: {image: "has space"}}
+  replicas: {min: 3, max: 1}
+---
+apiVersion: lattice.dev/v1alpha1
+kind: LatticeService
+metadata: {name: good, namespace: shop}
+spec:
+  containers: {main: {image: good:1}}
+---
+apiVersion: lattice.dev/v1alpha1
+kind: LatticeCluster
+metadata: {name: tiny}
+spec: {providerRef: docker}
+---
+apiVersion: lattice.dev/v1alpha1
+kind: CloudProvider
+metadata: {name: aws, namespace: lattice-system}
+spec: {type: aws}
+---
+apiVersion: lattice.dev/v1alpha1
+kind: Frobnicator
+metadata: {name: f}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: not-ours}
+"""
+
+
+def test_broken_inputs_are_reported_and_the_rest_still_printed(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "objects.yaml").write_text(BROKEN)
+    code, out, err = _render(capsys, "-f", str(tmp_path))
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0] == f"warning: {tmp_path / 'objects.yaml'}: skipping Deployment not-ours (not a lattice.dev object)"
+    failures = lines[1:]
+    bad = [line for line in failures if line.startswith("LatticeService shop/bad: ")]
+    assert len(bad) == 1 and "spec.replicas.min" in bad[0] and "spec.containers.main.image" in bad[0]
+    assert any(line.startswith("LatticeCluster tiny: ") and "spec.provider: required" in line for line in failures)
+    assert "CloudProvider lattice-system/aws: credentialsSecretRef: required for type 'aws'" not in failures
+    assert any(line.startswith("CloudProvider lattice-system/aws: ") for line in failures)
+    assert any(line.startswith("Frobnicator default/f: kind: unknown kind") for line in failures)
+    assert not any("good" in line for line in failures)
+    assert ("Deployment", "good") in {(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(out)}
+
+
+def test_unreadable_yaml_and_duplicates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.yaml").write_text("key: [unclosed\n")
+    svc = (EXAMPLES / "services" / "redis.yaml").read_text()
+    (tmp_path / "b.yaml").write_text(svc)
+    (tmp_path / "c.yml").write_text(svc)
+    code, out, err = _render(capsys, "-f", str(tmp_path))
+    assert code == 1
+    assert f"{tmp_path / 'a.yaml'}: cannot read:" in err
+    assert "LatticeService platform/redis: defined 2 times" in err.splitlines()
+    assert "Deployment" in out
+
+
+def test_missing_path_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _render(capsys, "-f", "/no/such/dir")
+    assert code == 1 and out == ""
+    assert err == 'error: the path "/no/such/dir" does not exist\n'
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["render"]) == 2
+    assert "Missing option" in capsys.readouterr().err
+    assert run(["render", "-f", str(EXAMPLES), "-o", "xml"]) == 2

@@ -1,0 +1,162 @@
+"""A small stand-in for the apiserver plus Metacontroller, to drive the hooks like a cluster would.
+
+``FakeMetacontroller`` keeps objects (with uid, resourceVersion and generation as the apiserver
+sets them), and ``sync(kind, ns, name)`` does what Metacontroller does for one parent: call the
+customize hook, select the related objects from what it holds, send a v2 sync request with the
+observed children, then record the answer (children as the informer would see them, the status
+with ``observedGeneration`` injected). ``send`` is the transport: in-process (unit tests) or HTTP
+(integration tests). Uids are random, as the apiserver's are: the hooks memoise by
+(uid, resourceVersion), so two fakes must never hand out the same pair for different objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+import yaml
+
+from cli import offline
+from hooks import wire
+from hooks.controllers import CONTROLLERS, by_name
+from hooks.controllers._base import Composite, HookConfig
+from hooks.controllers_manifest import composite_object
+
+Obj = dict[str, Any]
+Ident = tuple[str, str, str]  # kind, namespace, name
+# (controller, hook, body) -> (HTTP status, decoded JSON answer)
+Send = Callable[[str, str, bytes], tuple[int, Any]]
+
+
+def docs(text: str) -> list[Obj]:
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def in_process(cfg: HookConfig | None = None) -> Send:
+    cfg = cfg or HookConfig()
+
+    def send(controller: str, hook: str, body: bytes) -> tuple[int, Any]:
+        answer = by_name(controller).run(hook, body, cfg)  # type: ignore[arg-type]
+        return 200, orjson.loads(orjson.dumps(answer.response.to_json()))
+
+    return send
+
+
+def ident(obj: Obj) -> Ident:
+    meta = obj.get("metadata") or {}
+    return (str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+
+
+def _controller_for(kind: str) -> Composite:
+    for c in CONTROLLERS:
+        if isinstance(c, Composite) and c.parent.kind == kind:
+            return c
+    raise KeyError(kind)
+
+
+class FakeMetacontroller:
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.objects: dict[Ident, Obj] = {}
+        self.children: dict[Ident, dict[str, dict[str, Obj]]] = {}
+        self._rv = itertools.count(100)
+
+    # ---- the apiserver side ----------------------------------------------------------------
+
+    def apply(self, *objs: Obj) -> None:
+        """Create or update objects (``kubectl apply``): spec changes bump the generation."""
+        for obj in offline.normalise(objs):
+            key = ident(obj)
+            old = self.objects.get(key)
+            meta = obj["metadata"]
+            if old is None:
+                meta.update(uid=str(uuid.uuid4()), generation=1)
+            else:
+                same = old.get("spec") == obj.get("spec")
+                meta.update(uid=old["metadata"]["uid"],
+                            generation=old["metadata"]["generation"] + (0 if same else 1))
+                if "status" in old:
+                    obj["status"] = old["status"]
+            meta["resourceVersion"] = str(next(self._rv))
+            self.objects[key] = obj
+
+    def apply_yaml(self, text: str) -> None:
+        self.apply(*docs(text))
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        self.objects.pop((kind, namespace, name), None)
+
+    def get(self, kind: str, namespace: str, name: str) -> Obj:
+        return self.objects[(kind, namespace, name)]
+
+    # ---- the Metacontroller side -----------------------------------------------------------
+
+    def customize(self, parent: Obj) -> Any:
+        controller = _controller_for(str(parent["kind"]))
+        code, answer = self.send(controller.name, "customize", orjson.dumps({"parent": parent}))
+        assert code == 200, answer
+        return answer
+
+    def request(self, kind: str, namespace: str, name: str) -> Obj:
+        """The v2 sync request Metacontroller would send for this parent now."""
+        parent = self.get(kind, namespace, name)
+        controller = _controller_for(kind)
+        rules = [wire.RelatedRule.from_json(r) for r in self.customize(parent)["relatedResources"]] \
+            if controller.customize else []
+        related = offline.related_objects(rules, parent, list(self.objects.values()))
+        children = self.children.get(ident(parent), {})
+        for rule in controller.children:
+            children.setdefault(rule.kind.group_key, {})
+        return {"controller": composite_object(controller, "http://hooks"), "parent": parent,
+                "children": children, "related": related, "finalizing": False}
+
+    def sync(self, kind: str, namespace: str, name: str, hook: str = "sync") -> Any:
+        """One sync (or finalize): send it, apply the answer, return the answer."""
+        body = self.request(kind, namespace, name)
+        body["finalizing"] = hook == "finalize"
+        controller = _controller_for(kind)
+        code, answer = self.send(controller.name, hook, orjson.dumps(body))
+        assert code == 200, answer
+        parent = self.get(kind, namespace, name)
+        self._record(parent, answer.get("children") or [])
+        status = copy.deepcopy(answer.get("status")) or {}
+        status["observedGeneration"] = parent["metadata"]["generation"]
+        if status != parent.get("status"):
+            parent["status"] = status
+            parent["metadata"]["resourceVersion"] = str(next(self._rv))
+        return answer
+
+    def _record(self, parent: Obj, desired: Iterable[Obj]) -> None:
+        observed: dict[str, dict[str, Obj]] = {}
+        previous = self.children.get(ident(parent), {})
+        for child in desired:
+            child = copy.deepcopy(child)
+            meta = child.setdefault("metadata", {})
+            meta.setdefault("namespace", parent["metadata"].get("namespace"))
+            group, key = wire.group_key(child["apiVersion"], child["kind"]), wire.object_key(child)
+            old = previous.get(group, {}).get(key)
+            meta["annotations"] = {**meta.get("annotations", {}),
+                                   wire.LAST_APPLIED: orjson.dumps(child).decode()}
+            meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
+            meta["resourceVersion"] = str(next(self._rv))
+            meta["ownerReferences"] = [{"apiVersion": parent["apiVersion"], "kind": parent["kind"],
+                                        "name": parent["metadata"]["name"], "uid": parent["metadata"]["uid"],
+                                        "controller": True, "blockOwnerDeletion": True}]
+            observed.setdefault(group, {})[key] = child
+        self.children[ident(parent)] = observed
+
+    def child(self, parent: Ident, kind: str, name: str) -> Obj | None:
+        for group, objs in self.children.get(parent, {}).items():
+            if group.startswith(kind + "."):
+                for obj in objs.values():
+                    if obj["metadata"]["name"] == name:
+                        return obj
+        return None
+
+    def child_names(self, parent: Ident) -> list[str]:
+        return sorted(f"{o['kind']}/{o['metadata']['name']}"
+                      for objs in self.children.get(parent, {}).values() for o in objs.values())

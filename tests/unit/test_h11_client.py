@@ -1,0 +1,91 @@
+"""The tunnel's last-hop HTTP/1.1 client against a scripted server."""
+
+import asyncio
+
+import pytest
+
+from lattice_common.h11_client import H11Client, HttpError
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Server:
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self.writers.append(writer)
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            line = head.split(b"\r\n", 1)[0].decode()
+            method, target, _ = line.split(" ")
+            fields = [h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")]
+            length = int(fields[0].split(b":")[1]) if fields else 0
+            body = await reader.readexactly(length) if length else b""
+            if target == "/chunked":
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+            elif target == "/close":
+                writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+                writer.close()
+                return
+            elif target == "/echo":
+                writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n")
+                if method != "HEAD":
+                    writer.write(b"hello")
+            await writer.drain()
+
+
+async def collect(client: H11Client, method: str, target: str, body: bytes = b"") -> tuple[int, bytes]:
+    resp = await client.request(method, target, [], body)
+    data = b"".join([c async for c in resp.chunks()])
+    return resp.status, data
+
+
+async def test_framing_and_connection_reuse() -> None:
+    srv = Server()
+    server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = H11Client(f"http://127.0.0.1:{port}", None)
+    try:
+        assert await collect(client, "GET", "/") == (200, b"hello")
+        assert await collect(client, "GET", "/chunked") == (200, b"abcde")
+        assert await collect(client, "HEAD", "/") == (200, b"")
+        assert await collect(client, "POST", "/echo", b"payload") == (201, b"payload")
+        assert srv.accepted == 1  # keep-alive across all of the above
+        assert await collect(client, "GET", "/close") == (200, b"ok")
+        assert await collect(client, "GET", "/") == (200, b"hello")
+        assert srv.accepted == 2
+        # The server drops the idle pooled connection: the next request retries on a fresh one.
+        for w in srv.writers:
+            w.close()
+        await asyncio.sleep(0.05)
+        assert await collect(client, "GET", "/") == (200, b"hello")
+    finally:
+        await client.aclose()
+        server.close()
+
+
+async def test_abandoned_response_is_not_reused_and_errors_are_explicit() -> None:
+    srv = Server()
+    server = await asyncio.start_server(srv.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = H11Client(f"http://127.0.0.1:{port}", None)
+    try:
+        resp = await client.request("GET", "/chunked", [])
+        await resp.aclose()  # body never read (a cancelled watch)
+        assert await collect(client, "GET", "/") == (200, b"hello")
+        assert srv.accepted == 2
+    finally:
+        await client.aclose()
+        server.close()
+    with pytest.raises(HttpError, match="cannot connect"):
+        await H11Client(f"http://127.0.0.1:{port}", None).request("GET", "/", [])
