@@ -39,10 +39,10 @@ def test_stripe_entry_and_ready_status() -> None:
 def test_every_scheme_and_shared_ports() -> None:
     result = compile_external_service(ext("mixed", endpoints={
         "web": "http://example.com", "b-api": "https://api.example.com", "a-api": "https://api2.example.com",
-        "rpc": "grpc://rpc.example.com:9000", "db": "db.example.com:5432", "Odd_Name!": "tcp://odd.example.com:7000",
+        "rpc": "grpc://rpc.example.com:9000", "db": "db.example.com:5432", "odd-name": "tcp://odd.example.com:7000",
     }), CLUSTER)
     spec = result.children[0]["spec"]
-    assert spec["hosts"] == ["odd.example.com", "api2.example.com", "api.example.com", "db.example.com",
+    assert spec["hosts"] == ["api2.example.com", "api.example.com", "db.example.com", "odd.example.com",
                              "rpc.example.com", "example.com"]
     assert spec["ports"] == [
         {"number": 80, "name": "web", "protocol": "HTTP"},

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+import crds
 from crds.service import LatticeService
 from hooks.service.mesh import MeshResult, resolve_mesh
 from hooks.service.traffic import gateway_duration, milliseconds, per_unit, retry_codes
@@ -114,12 +115,14 @@ def test_routes_per_tcp_port_and_unknown_conditions_warned() -> None:
             upstream_schemas.assert_valid(route)
 
 
-def test_zero_attempts_cannot_be_expressed() -> None:
-    result = _callee(_caller("a", {"retries": {"attempts": 0}, "timeout": {"request": "3s"}}))
-    assert _rule(result) == {"backendRefs": [{"group": "", "kind": "Service", "name": "b", "port": 8080}],
-                             "timeouts": {"request": "3s"}}
-    assert result.warnings == ["outbound retries.attempts 0 not compiled: HTTPRouteRetry needs at least one "
-                               "attempt, so the mesh default applies"]
+def test_zero_attempts_is_refused_by_validation() -> None:
+    # HTTPRouteRetry needs at least one attempt, so the model refuses 0 up front.
+    doc = {"apiVersion": "lattice.dev/v1alpha1", "kind": "LatticeService", "metadata": {"name": "a"},
+           "spec": {"containers": {"main": {"image": "app"}},
+                    "resources": {"b": {"type": "service", "outbound": {"retries": {"attempts": 0}}}}}}
+    assert [str(e) for e in crds.parse(doc).errors] == [
+        "spec.resources.b.outbound.retries.attempts: must be >= 1, got 0"
+    ]
 
 
 def test_the_caller_itself_emits_no_route() -> None:
