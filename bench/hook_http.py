@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -42,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 
-from bench.support.http_load import LoadResult, run_socket_client
+from bench.support.http_load import LoadResult, ensure_wrk, pin, run_socket_client, run_wrk
 
 MARK = b"__BENCH_RV__"
 
@@ -121,7 +119,7 @@ spec:
 
 def _observed(child: dict[str, Any], parent: dict[str, Any], i: int) -> dict[str, Any]:
     """A child as Metacontroller's informer has it after creating it."""
-    out = orjson.loads(orjson.dumps(child))
+    out: dict[str, Any] = orjson.loads(orjson.dumps(child))
     meta = out["metadata"]
     meta.setdefault("namespace", parent["metadata"]["namespace"])
     meta.setdefault("annotations", {})["metacontroller.k8s.io/last-applied-configuration"] = (
@@ -193,15 +191,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pin(cpu: int) -> list[str]:
-    if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
-        return []
-    return ["taskset", "-c", str(cpu)]
-
-
 def start_server() -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
-    proc = subprocess.Popen([*_pin(0), sys.executable, __file__, "--serve", str(port)], start_new_session=True)
+    proc = subprocess.Popen([*pin(0), sys.executable, __file__, "--serve", str(port)], start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -216,77 +208,18 @@ def start_server() -> tuple[subprocess.Popen[bytes], int]:
 # ---- the load ---------------------------------------------------------------------------------
 
 
-def ensure_wrk(quick: bool) -> str | None:
-    found = shutil.which("wrk")
-    if found or os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    steps = [["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"]]
-    if not quick:
-        steps = [["apt-get", "update", "-qq"], *steps]
-    for attempt in (steps, [["apt-get", "update", "-qq"], *steps[-1:]]):
-        try:
-            for cmd in attempt:
-                subprocess.run(cmd, env=env, capture_output=True, timeout=25 if quick else 180, check=True)
-        except (subprocess.SubprocessError, OSError):
-            if quick:
-                break
-            continue
-        if shutil.which("wrk"):
-            break
-    return shutil.which("wrk")
-
-
-_LUA = """
-local f = io.open("{path}", "rb")
-local body = f:read("*a")
-f:close()
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local mark = "{mark}"
-local at = string.find(body, mark, 1, true)
-local changed = {changed}
-local prefix, suffix = body, ""
-if at then prefix = string.sub(body, 1, at - 1); suffix = string.sub(body, at + #mark) end
-local n = {base}
-if at then wrk.body = prefix .. "1" .. suffix else wrk.body = body; changed = false end
-request = function()
-  if changed then
-    n = n + 1
-    return wrk.format(nil, nil, nil, prefix .. n .. suffix)
-  end
-  return wrk.format()
-end
-"""
-
-_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
-
-
-def run_wrk(wrk: str, url: str, body_file: Path, changed: bool, base: int, conns: int, seconds: float,
-            workdir: Path) -> LoadResult:
-    script = workdir / f"load-{base}.lua"
-    script.write_text(_LUA.format(path=body_file, mark=MARK.decode(), changed="true" if changed else "false",
-                                  base=base))
-    cmd = [*_pin(1), wrk, "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    pct = {int(p): float(v) * _UNITS[u] for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return LoadResult(rps, pct[50], pct[99], int(errors.group(1)) if errors else 0)
-
-
 def measure(name: str, path: str, body: bytes, changed: bool, args: argparse.Namespace, port: int,
             wrk: str | None, workdir: Path, base: int) -> LoadResult:
     url = f"http://127.0.0.1:{port}{path}"
     if wrk is not None:
         body_file = workdir / "body.json"
         body_file.write_bytes(body)
-        run_wrk(wrk, url, body_file, changed, base * 10_000_000, args.concurrency, args.warmup, workdir)
-        return run_wrk(wrk, url, body_file, changed, base * 10_000_000 + 5_000_000, args.concurrency,
+        run_wrk(wrk, url, body_file, MARK, changed, base * 10_000_000, args.concurrency, args.warmup, workdir)
+        return run_wrk(wrk, url, body_file, MARK, changed, base * 10_000_000 + 5_000_000, args.concurrency,
                        args.duration, workdir)
-    run_socket_client(port, path, body, MARK, changed, base, args.concurrency, args.warmup, _pin(1) != [])
+    run_socket_client(port, path, body, MARK, changed, base, args.concurrency, args.warmup, pin(1) != [])
     return run_socket_client(port, path, body, MARK, changed, base + 1, args.concurrency, args.duration,
-                             _pin(1) != [])
+                             pin(1) != [])
 
 
 def main() -> int:
@@ -295,6 +228,9 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=10, help="connections (default 10)")
     p.add_argument("--duration", type=float, default=None, help="seconds per measurement")
     p.add_argument("--rounds", type=int, default=None, help="rounds (median reported)")
+    p.add_argument("--client", choices=["auto", "wrk", "socket"], default="auto",
+                   help="load generator: wrk (installed with apt-get if missing and root), the socket client, "
+                        "or wrk when available (default)")
     p.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve is not None:
@@ -307,7 +243,9 @@ def main() -> int:
     from hooks.server import http_implementation
 
     body, n_children, n_related = sync_request()
-    wrk = ensure_wrk(args.quick)
+    wrk = None if args.client == "socket" else ensure_wrk(args.quick)
+    if args.client == "wrk" and wrk is None:
+        raise SystemExit("wrk is not installed and could not be installed")
     client = f"wrk -t1 -c{args.concurrency}" if wrk else f"multi-process socket client, {args.concurrency} connections"
     print(f"request: LatticeService sync, {len(body):,} bytes ({n_children} observed children, "
           f"{n_related} related); echo gets the same body")

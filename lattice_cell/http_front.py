@@ -21,6 +21,7 @@ from lattice_common.tunnel import (
     PayloadTooLarge,
     ResponseStream,
     TunnelError,
+    forwardable_request_headers,
     status_body,
 )
 
@@ -47,10 +48,9 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(parts)
 
 
-def split_cluster_path(request: Request, prefix: str = "/clusters/") -> tuple[str, str]:
+def split_cluster_path(raw_path: bytes, prefix: str = "/clusters/") -> tuple[str, str]:
     """(cluster, remaining raw path) from `/clusters/{name}/...`, keeping percent-encoding."""
-    raw = request.scope.get("raw_path") or request.url.path.encode()
-    path = raw.decode("latin-1").split("?", 1)[0]
+    path = raw_path.decode("latin-1").split("?", 1)[0]
     if not path.startswith(prefix):
         raise ClusterNotFound(f"path {path!r} does not start with {prefix}")
     cluster, _, rest = path[len(prefix):].partition("/")
@@ -59,16 +59,24 @@ def split_cluster_path(request: Request, prefix: str = "/clusters/") -> tuple[st
     return cluster, "/" + rest
 
 
-async def kube_request_from(request: Request, user: str, groups: tuple[str, ...],
+def kube_request_from_scope(scope: dict[str, Any], body: bytes, user: str, groups: tuple[str, ...],
                             timeout: float | None = 30.0) -> KubeRequest:
-    cluster, path = split_cluster_path(request)
-    body = await read_body(request) if request.method not in ("GET", "HEAD", "OPTIONS") else b""
-    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"])
+    """A KubeRequest for an ASGI `/clusters/{name}/<k8s path>` request (raw path and query kept)."""
+    cluster, path = split_cluster_path(scope.get("raw_path") or scope["path"].encode())
+    # The caller's credentials and Impersonate-* never enter the tunnel; identity travels as user/groups.
+    headers = forwardable_request_headers(
+        tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]))
     return KubeRequest(
-        cluster=cluster, method=request.method, path=path,
-        query=request.scope.get("query_string", b"").decode("latin-1"),
+        cluster=cluster, method=scope["method"], path=path,
+        query=scope.get("query_string", b"").decode("latin-1"),
         headers=headers, body=body, user=user, groups=groups, timeout=timeout,
     )
+
+
+async def kube_request_from(request: Request, user: str, groups: tuple[str, ...],
+                            timeout: float | None = 30.0) -> KubeRequest:
+    body = await read_body(request) if request.method not in ("GET", "HEAD", "OPTIONS") else b""
+    return kube_request_from_scope(request.scope, body, user, groups, timeout)
 
 
 class StreamResponse:

@@ -54,6 +54,7 @@ class AgentRegistry:
         self.records: dict[str, AgentRecord] = {}
         self._sessions: dict[str, AgentSession] = {}
         self._changed = asyncio.Condition()
+        self._wakers: set[asyncio.Task[None]] = set()
 
     def record(self, cluster: str) -> AgentRecord:
         return self.records.setdefault(cluster, AgentRecord(cluster))
@@ -104,7 +105,9 @@ class AgentRegistry:
         async def wake() -> None:
             async with self._changed:
                 self._changed.notify_all()
-        asyncio.get_running_loop().create_task(wake())
+        task = asyncio.get_running_loop().create_task(wake())
+        self._wakers.add(task)  # keep a reference until it ran
+        task.add_done_callback(self._wakers.discard)
 
     async def wait_session(self, cluster: str, timeout: float) -> AgentSession:
         """The cluster's session, waiting up to `timeout` for its agent to (re)connect."""

@@ -64,7 +64,7 @@ class HttpServer:
         self.port: int = self.sock.getsockname()[1]
         config = uvicorn.Config(
             app, http=PeerCertH11Protocol, loop="asyncio", lifespan="off", log_level="warning",
-            access_log=False, timeout_keep_alive=75,
+            access_log=False, timeout_keep_alive=75, proxy_headers=False, server_header=False,
             ssl_context_factory=(lambda _cfg, _default: ssl_context) if ssl_context else None,
         )
         self.server = _Server(config)

@@ -55,6 +55,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "ALL",
+    "DEFAULT_CONTROLLERS",
     "LATTICE_UPSTREAM_CRDS",
     "REQUIRED_BINARIES",
     "ControlPlane",

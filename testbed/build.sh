@@ -100,6 +100,9 @@ if (( ! force )) && has_all "$bin" && ! mc_wanted; then
   exit 0
 fi
 
+# Leftovers of interrupted builds (we hold the lock, so their builders are gone).
+rm -rf "$dest"/bin.tmp.* "$dest"/bin.old.*
+
 export CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=readonly -trimpath"
 tmp="$(mktemp -d "$dest/bin.tmp.XXXXXX")"

@@ -12,11 +12,11 @@ import crds
 from crds import LatticeCluster
 from crds._base import Condition, ConditionStatus
 from crds.cluster import ClusterPhase, LatticeClusterStatus
-from hooks.controllers._base import Answer, Composite, HookConfig, Kind
+from hooks.controllers import kinds
+from hooks.controllers._base import Answer, Composite, HookConfig
 from hooks.controllers._parse import parse_as
 from hooks.wire import RawObject, SyncRequest, SyncResponse
 
-PARENT = Kind(crds.API_VERSION, "LatticeCluster", "latticeclusters", namespaced=False)
 AWAITING = "awaiting provisioning"
 _LATER_PHASES = frozenset(p.value for p in ClusterPhase) - {ClusterPhase.PENDING.value, ClusterPhase.FAILED.value}
 
@@ -57,7 +57,7 @@ def sync(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
 
 CONTROLLER = Composite(
     name="latticecluster",
-    parent=PARENT,
+    parent=kinds.LATTICE_CLUSTER,
     children=(),
     sync=sync,
     failed_status=failed_status,

@@ -19,7 +19,7 @@ from collections import defaultdict
 import crds
 from crds import FieldError, LatticeExternalService, LatticeService
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, ChildRule, Composite, HookConfig, Kind
+from hooks.controllers._base import Answer, ChildRule, Composite, HookConfig
 from hooks.controllers._memo import LRU, inputs_version
 from hooks.controllers._parse import parse_as, valid_related
 from hooks.secrets import related_resources as secret_related_resources
@@ -37,7 +37,6 @@ from hooks.wire import (
     observed_unchanged,
 )
 
-PARENT = Kind(crds.API_VERSION, "LatticeService", "latticeservices")
 # A namespace rule of "*" reads every namespace (only a wildcard-inbound service asks that).
 ALL_NAMESPACES = "*"
 # Compile results by the versions of the service and of every related object (see _memo).
@@ -131,7 +130,7 @@ def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
 
 CONTROLLER = Composite(
     name="latticeservice",
-    parent=PARENT,
+    parent=kinds.LATTICE_SERVICE,
     children=CHILDREN,
     sync=sync,
     customize=customize,

@@ -139,7 +139,9 @@ def test_a_dependency_arriving_later() -> None:
     deps = {(d["name"], d["direction"]) for d in answer["status"]["resolvedDependencies"]}
     assert deps == {("payments", "outbound"), ("web", "inbound")}
     assert "Deployment/checkout" in mc.child_names(CHECKOUT)
-    env = mc.child(CHECKOUT, "Deployment", "checkout")["spec"]["template"]["spec"]["containers"][0]["env"]
+    deployment = mc.child(CHECKOUT, "Deployment", "checkout")
+    assert deployment is not None
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "PAYMENTS_URL", "value": "http://payments.shop.svc.cluster.local:9000"} in env
     assert _principals(mc, CHECKOUT, "allow-to-checkout") == ["lattice.default.local/ns/shop/sa/web"]
 
