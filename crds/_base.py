@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -87,7 +88,15 @@ def camel(name: str) -> str:
 
 def wire_name(a: attrs.Attribute[Any]) -> str:
     """The JSON key of a field: explicit ``wire`` or the camelCase of the Python name."""
-    return meta_of(a).wire or camel(a.name)
+    m = a.metadata.get("lattice")
+    if isinstance(m, Meta) and m.wire:
+        return m.wire
+    return _camel_cached(a.name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _camel_cached(name: str) -> str:
+    return camel(name)
 
 
 def is_required(a: attrs.Attribute[Any]) -> bool:

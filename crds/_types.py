@@ -62,5 +62,17 @@ def shape(tp: Any) -> Shape:
     raise TypeError(f"unsupported annotation {tp!r}")
 
 
+_FIELD_SHAPES: dict[tuple[type, str], Shape] = {}
+
+
 def field_shape(cls: type, name: str) -> Shape:
+    """The shape of one field (memoised: models are immutable at runtime)."""
+    key = (cls, name)
+    found = _FIELD_SHAPES.get(key)
+    if found is None:
+        found = _FIELD_SHAPES[key] = _field_shape(cls, name)
+    return found
+
+
+def _field_shape(cls: type, name: str) -> Shape:
     return shape(hints(cls)[name])

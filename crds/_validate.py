@@ -41,8 +41,18 @@ def _describe(v: Any) -> str:
     return type(v).__name__
 
 
+_WIRE_KEYS: dict[type, dict[str, attrs.Attribute[Any]]] = {}
+
+
 def wire_keys(cls: type) -> dict[str, attrs.Attribute[Any]]:
-    """Every accepted JSON key of a class (wire names and aliases) → attribute."""
+    """Every accepted JSON key of a class (wire names and aliases) → attribute (cached: read only)."""
+    found = _WIRE_KEYS.get(cls)
+    if found is None:
+        found = _WIRE_KEYS[cls] = _wire_keys(cls)
+    return found
+
+
+def _wire_keys(cls: type) -> dict[str, attrs.Attribute[Any]]:
     out: dict[str, attrs.Attribute[Any]] = {}
     for a in attrs.fields(cls):
         out[wire_name(a)] = a

@@ -30,8 +30,16 @@ def render_crd(cls: type) -> str:
     return HEADER + body
 
 
+def kustomization() -> str:
+    """Lets ``kubectl apply -k crds/`` work, and manifests/ include ``../crds`` as a base."""
+    names = sorted(f"{cls.__crd__.plural}.yaml" for cls in KINDS)
+    body = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": names}
+    return HEADER + yaml.safe_dump(body, sort_keys=False)
+
+
 def outputs() -> dict[Path, str]:
     files = {ROOT / "crds" / f"{cls.__crd__.plural}.yaml": render_crd(cls) for cls in KINDS}
+    files[ROOT / "crds" / "kustomization.yaml"] = kustomization()
     files[ROOT / "docs" / "crds.md"] = reference_markdown()
     return files
 

@@ -2,8 +2,8 @@
 as data, from the same definitions the hook server serves (``hooks.controllers``).
 
 ``controller_objects(base_url)`` points the hooks at any server: the in-cluster Service for
-``manifests/`` (``python -m hooks.controllers_manifest`` writes them, with a copy of the CRDs that
-kustomize can load), or ``http://127.0.0.1:<port>`` for a test control plane.
+``manifests/`` (``python -m hooks.controllers_manifest`` writes them; the CRDs come from the
+``../crds`` kustomization), or ``http://127.0.0.1:<port>`` for a test control plane.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ IN_CLUSTER_URL = f"http://{SERVICE_NAME}.{NAMESPACE}.svc"
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
 CONTROLLERS_FILE = MANIFESTS / "metacontroller-controllers.yaml"
-CRDS_COPY = MANIFESTS / "crds"
 
 RawObject = dict[str, Any]
 
@@ -106,27 +105,16 @@ def controllers_yaml(base_url: str = IN_CLUSTER_URL) -> str:
 
 def expected_files() -> dict[Path, str]:
     """Every generated file under manifests/ and its content."""
-    files = {CONTROLLERS_FILE: controllers_yaml()}
-    # kustomize refuses files outside the base directory, so the CRDs are copied in verbatim.
-    for src in sorted((ROOT / "crds").glob("*.yaml")):
-        files[CRDS_COPY / src.name] = src.read_text()
-    return files
+    return {CONTROLLERS_FILE: controllers_yaml()}
 
 
 def stale_files() -> list[Path]:
-    """Generated files that are missing or differ, and copies whose source is gone."""
-    expected = expected_files()
-    stale = [p for p, text in expected.items() if not p.exists() or p.read_text() != text]
-    stale += [p for p in sorted(CRDS_COPY.glob("*.yaml")) if p not in expected]
-    return stale
+    """Generated files that are missing or differ."""
+    return [p for p, text in expected_files().items() if not p.exists() or p.read_text() != text]
 
 
 def write() -> list[Path]:
     written = []
-    CRDS_COPY.mkdir(parents=True, exist_ok=True)
-    for p in sorted(CRDS_COPY.glob("*.yaml")):
-        if p not in expected_files():
-            p.unlink()
     for path, text in expected_files().items():
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
