@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.requests import Request
@@ -59,7 +60,7 @@ def split_cluster_path(raw_path: bytes, prefix: str = "/clusters/") -> tuple[str
     return cluster, "/" + rest
 
 
-def kube_request_from_scope(scope: dict[str, Any], body: bytes, user: str, groups: tuple[str, ...],
+def kube_request_from_scope(scope: MutableMapping[str, Any], body: bytes, user: str, groups: tuple[str, ...],
                             timeout: float | None = 30.0) -> KubeRequest:
     """A KubeRequest for an ASGI `/clusters/{name}/<k8s path>` request (raw path and query kept)."""
     cluster, path = split_cluster_path(scope.get("raw_path") or scope["path"].encode())

@@ -186,6 +186,9 @@ LATTICE_UPSTREAM_CRDS = frozenset(
         "authorizationpolicies.security.istio.io",
         "peerauthentications.security.istio.io",
         "serviceentries.networking.istio.io",
+        "envoyfilters.networking.istio.io",
+        # Envoy Gateway (ingress rate limits)
+        "backendtrafficpolicies.gateway.envoyproxy.io",
         # Gateway API
         "gatewayclasses.gateway.networking.k8s.io",
         "gateways.gateway.networking.k8s.io",

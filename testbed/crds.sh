@@ -26,6 +26,7 @@ upstream=(
   "github.com/external-secrets/external-secrets@v1.3.2	config/crds/bases/external-secrets.io_*.yaml"
   "github.com/cert-manager/cert-manager@v1.21.2	deploy/crds/*.yaml"
   "sigs.k8s.io/cluster-api@v1.14.2	core/config/crd/bases/*.yaml"
+  "github.com/envoyproxy/gateway@v1.9.1	charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_backendtrafficpolicies.yaml"
 )
 metacontroller=(
   # The module declares the path `metacontroller`; the repository path at the pseudo-version of

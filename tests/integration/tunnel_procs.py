@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -18,6 +20,13 @@ import httpx
 
 from lattice_common import pki
 from lattice_common.devcluster import ControlPlane, free_port
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this child when the test process dies, even if it is SIGKILLed itself."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
 
 FAST = ["--heartbeat-interval", "2", "--keepalive-time", "5", "--keepalive-timeout", "5", "--backoff-max", "1"]
 
