@@ -11,12 +11,12 @@
 # The resolved list is cached in ${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}/crds-<hash>.txt
 # and reused while every listed file still exists.
 #
-# Environment: LATTICE_GATEWAY_API_CHANNEL=standard (default) | experimental
+# Environment: LATTICE_GATEWAY_API_CHANNEL=experimental (default: Lattice compiles HTTPRoute retries) | standard
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache_root="${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}"
-channel="${LATTICE_GATEWAY_API_CHANNEL:-standard}"
+channel="${LATTICE_GATEWAY_API_CHANNEL:-experimental}"
 
 # module@version <TAB> space-separated globs relative to the module root
 upstream=(
