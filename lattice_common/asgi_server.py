@@ -33,19 +33,36 @@ class _TlsScope:
         await self.app(scope, receive, send)
 
 
+def _prepare(protocol: Any, transport: asyncio.Transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        # asyncio only sets TCP_NODELAY when the listening socket has proto=IPPROTO_TCP, which
+        # socket.create_server() does not: without it every response waits ~40 ms (Nagle).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ssl_object = transport.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if der:
+        pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()
+        protocol.app = _TlsScope(protocol.app, [pem])
+
+
 class PeerCertH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            # asyncio only sets TCP_NODELAY when the listening socket has proto=IPPROTO_TCP, which
-            # socket.create_server() does not: without it every response waits ~40 ms (Nagle).
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        ssl_object = transport.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        if der:
-            pem = x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM).decode()
-            self.app = _TlsScope(self.app, [pem])
+        _prepare(self, transport)
+
+
+try:  # httptools parses requests several times faster than h11; use it when installed
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class PeerCertHttpToolsProtocol(HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            _prepare(self, transport)
+
+    HTTP_PROTOCOL: type[asyncio.Protocol] = PeerCertHttpToolsProtocol
+except ImportError:  # pragma: no cover
+    HTTP_PROTOCOL = PeerCertH11Protocol
 
 
 class _Server(uvicorn.Server):
@@ -63,7 +80,7 @@ class HttpServer:
         self.sock = socket.create_server((host, port))
         self.port: int = self.sock.getsockname()[1]
         config = uvicorn.Config(
-            app, http=PeerCertH11Protocol, loop="asyncio", lifespan="off", log_level="warning",
+            app, http=HTTP_PROTOCOL, loop="asyncio", lifespan="off", log_level="warning",
             access_log=False, timeout_keep_alive=75, proxy_headers=False, server_header=False,
             ssl_context_factory=(lambda _cfg, _default: ssl_context) if ssl_context else None,
         )
