@@ -15,6 +15,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
+import crds
+from crds._base import Condition, ConditionStatus
 from hooks import wire
 from hooks.service.context import ClusterIdentity
 from hooks.wire import (
@@ -241,3 +243,16 @@ class Decorator:
 
 
 Controller = Composite | Decorator
+
+
+def failed_status_for(status_cls: Callable[..., Any], phase: Any) -> FailedStatusFn:
+    """The Failed status of a kind whose status has ``phase``, ``message`` and ``conditions``."""
+
+    def failed_status(messages: list[str], generation: int | None, reason: str) -> RawObject:
+        message = "; ".join(messages)
+        ready = Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
+                          message=message, observed_generation=generation)
+        out: RawObject = crds.dump(status_cls(phase=phase, message=message, conditions=[ready]))
+        return out
+
+    return failed_status

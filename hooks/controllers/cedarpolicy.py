@@ -8,25 +8,14 @@ from __future__ import annotations
 
 import crds
 from crds import CedarPolicy
-from crds._base import Condition, ConditionStatus
 from crds.cedar_policy import CedarPolicyPhase, CedarPolicyStatus
 from hooks.cedar_policy import compile_cedar_policy, resync_after_seconds
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, Composite, HookConfig
+from hooks.controllers._base import Answer, Composite, HookConfig, failed_status_for
 from hooks.controllers._parse import parse_as
-from hooks.wire import RawObject, SyncRequest, SyncResponse
+from hooks.wire import SyncRequest, SyncResponse
 
-
-def failed_status(messages: list[str], generation: int | None, reason: str) -> RawObject:
-    message = "; ".join(messages)
-    status = CedarPolicyStatus(
-        phase=CedarPolicyPhase.INVALID,
-        message=message,
-        conditions=[Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
-                              message=message, observed_generation=generation)],
-    )
-    out: RawObject = crds.dump(status)
-    return out
+failed_status = failed_status_for(CedarPolicyStatus, CedarPolicyPhase.INVALID)
 
 
 def sync(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:

@@ -13,7 +13,7 @@ from crds import LatticeCluster
 from crds._base import Condition, ConditionStatus
 from crds.cluster import ClusterPhase, LatticeClusterStatus
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, Composite, HookConfig
+from hooks.controllers._base import Answer, Composite, HookConfig, failed_status_for
 from hooks.controllers._parse import parse_as
 from hooks.wire import RawObject, SyncRequest, SyncResponse
 
@@ -21,16 +21,7 @@ AWAITING = "awaiting provisioning"
 _LATER_PHASES = frozenset(p.value for p in ClusterPhase) - {ClusterPhase.PENDING.value, ClusterPhase.FAILED.value}
 
 
-def failed_status(messages: list[str], generation: int | None, reason: str) -> RawObject:
-    message = "; ".join(messages)
-    status = LatticeClusterStatus(
-        phase=ClusterPhase.FAILED,
-        message=message,
-        conditions=[Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
-                              message=message, observed_generation=generation)],
-    )
-    out: RawObject = crds.dump(status)
-    return out
+failed_status = failed_status_for(LatticeClusterStatus, ClusterPhase.FAILED)
 
 
 def pending_status(cluster: LatticeCluster) -> RawObject:

@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import crds
 from crds import LatticeExternalService
-from crds._base import Condition, ConditionStatus, Phase
+from crds._base import Phase
 from crds.external_service import LatticeExternalServiceStatus
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, ChildRule, Composite, HookConfig
+from hooks.controllers._base import Answer, ChildRule, Composite, HookConfig, failed_status_for
 from hooks.controllers._parse import parse_as
 from hooks.service.external import compile_external_service
-from hooks.wire import RawObject, SyncRequest, SyncResponse
+from hooks.wire import SyncRequest, SyncResponse
 
-
-def failed_status(messages: list[str], generation: int | None, reason: str) -> RawObject:
-    message = "; ".join(messages)
-    status = LatticeExternalServiceStatus(
-        phase=Phase.FAILED,
-        message=message,
-        conditions=[Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
-                              message=message, observed_generation=generation)],
-    )
-    out: RawObject = crds.dump(status)
-    return out
+failed_status = failed_status_for(LatticeExternalServiceStatus, Phase.FAILED)
 
 
 def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:

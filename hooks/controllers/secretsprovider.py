@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import crds
 from crds import SecretsProvider
-from crds._base import Condition, ConditionStatus, Phase
+from crds._base import Phase
 from crds.secrets_provider import SecretsProviderStatus
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, ChildRule, Composite, Decorator, HookConfig, Target
+from hooks.controllers._base import Answer, ChildRule, Composite, Decorator, HookConfig, Target, failed_status_for
 from hooks.controllers._parse import parse_as, valid_related
 from hooks.secrets.store import (
     PROVIDER_NAMESPACE,
@@ -39,17 +39,7 @@ from hooks.wire import (
     SyncResponse,
 )
 
-
-def failed_status(messages: list[str], generation: int | None, reason: str) -> RawObject:
-    message = "; ".join(messages)
-    status = SecretsProviderStatus(
-        phase=Phase.FAILED,
-        message=message,
-        conditions=[Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
-                              message=message, observed_generation=generation)],
-    )
-    out: RawObject = crds.dump(status)
-    return out
+failed_status = failed_status_for(SecretsProviderStatus, Phase.FAILED)
 
 
 def customize(req: CustomizeRequest, _cfg: HookConfig) -> CustomizeResponse:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -136,7 +137,7 @@ class MetacontrollerStandin:
     def __init__(self, server: str, token: str, ca_file: str, hooks_url: str, *, period: float = 0.5,
                  controllers: list[Obj] | None = None, in_scope: Callable[[str], bool] | None = None) -> None:
         self.api = httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"},
-                                verify=ca_file, timeout=30)
+                                verify=ssl.create_default_context(cafile=ca_file), timeout=30)
         self.hooks_http = httpx.Client()
         self.controllers = controllers if controllers is not None else controller_objects(hooks_url)
         self.period = period
