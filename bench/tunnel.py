@@ -7,8 +7,12 @@ Topology (all real processes on loopback, real mTLS, one kube-apiserver per clus
                                                             -> mid -> gRPC -> leaf lattice-agent -> leaf apiserver
 "one hop" = the object on `mid`'s apiserver; "two hops" = on `leaf`'s apiserver. Each is compared
 with a direct GET to that same apiserver in the same run, with the same minimal HTTP/1.1 client
-(keep-alive, TLS), so client cost is identical on both sides. Latency: one connection, sequential.
-Throughput: N connections in one asyncio process for a fixed time. All processes share the 2 cores.
+(keep-alive, TLS), so client cost is identical on both sides. Latency: one connection, sequential,
+after a warm-up. Throughput: N connections in one asyncio process for a fixed time, after a 1 s
+warm-up. All processes share the 2 cores and the machine is shared, so the cases are measured in
+interleaved rounds (direct, tunnel, direct, tunnel, ...) and every figure is the median over the
+rounds (the min-max range is printed too). `--client-cpu N` pins the load generator to one CPU
+(it then serves direct and tunnel alike).
 Prints, last: tunnel_vs_direct_p50_ratio=<r> and tunnel_vs_direct_throughput_ratio=<r> (one hop).
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import ssl
 import statistics
 import sys
@@ -97,12 +102,20 @@ async def throughput(make: callable, path: str, conns: int, seconds: float) -> f
             assert status == 200, status
             done += 1
 
+    warm = time.perf_counter() + 1.0  # warm-up: TLS sessions, pools, caches on every hop
+    await asyncio.gather(*(_until(c, path, warm) for c in clients))
+    stop = time.perf_counter() + seconds
     start = time.perf_counter()
     await asyncio.gather(*(loop(c) for c in clients))
     elapsed = time.perf_counter() - start
     for c in clients:
         c.close()
     return done / elapsed
+
+
+async def _until(c: Conn, path: str, deadline: float) -> None:
+    while time.perf_counter() < deadline:
+        await c.get(path)
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -116,9 +129,15 @@ def main() -> int:
     ap.add_argument("--requests", type=int, help="sequential requests per latency run")
     ap.add_argument("--seconds", type=float, help="duration of each throughput run")
     ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--rounds", type=int, help="interleaved rounds; figures are medians over them")
+    ap.add_argument("--client-cpu", type=int, help="pin the load generator to this CPU")
+    ap.add_argument("--one-hop", action="store_true", help="skip the two-hop cases")
     args = ap.parse_args()
-    n = args.requests or (300 if args.quick else 2000)
-    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    n = args.requests or (300 if args.quick else 1000)
+    seconds = args.seconds or (2.0 if args.quick else 4.0)
+    rounds = args.rounds or (3 if args.quick else 5)
+    if args.client_cpu is not None:
+        os.sched_setaffinity(0, {args.client_cpu})
 
     bin_dir = devcluster.ensure_binaries()
     work = Path(tempfile.mkdtemp(prefix="bench-tunnel-"))
@@ -152,21 +171,35 @@ def main() -> int:
         def tunnel() -> Conn:
             return Conn("127.0.0.1", root.proxy_port, proxy_ctx, "")
 
-        results: dict[str, tuple[float, float, float]] = {}
-        cases = [("direct-1hop", direct(planes[1]), path), ("tunnel-1hop", tunnel, f"/clusters/mid{path}"),
-                 ("direct-2hop", direct(planes[2]), path), ("tunnel-2hop", tunnel, f"/clusters/leaf{path}")]
-        for label, make, p in cases:
-            samples = asyncio.run(latency(make, p, n))
-            rps = asyncio.run(throughput(make, p, args.connections, seconds))
-            results[label] = (pct(samples, 0.5), pct(samples, 0.99), rps)
-            print(f"{label:12s} p50={results[label][0]:.2f}ms p99={results[label][1]:.2f}ms "
-                  f"mean={statistics.mean(samples) * 1000:.2f}ms requests/s={rps:.0f} "
-                  f"(n={n}, {args.connections} connections x {seconds:g}s)", flush=True)
-        for hops in ("2hop", "1hop"):
-            d, t = results[f"direct-{hops}"], results[f"tunnel-{hops}"]
+        cases = [("direct-1hop", direct(planes[1]), path), ("tunnel-1hop", tunnel, f"/clusters/mid{path}")]
+        if not args.one_hop:
+            cases += [("direct-2hop", direct(planes[2]), path), ("tunnel-2hop", tunnel, f"/clusters/leaf{path}")]
+        runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in cases}
+        for r in range(rounds):
+            for label, make, p in cases:
+                samples = asyncio.run(latency(make, p, n))
+                rps = asyncio.run(throughput(make, p, args.connections, seconds))
+                runs[label].append((pct(samples, 0.5), pct(samples, 0.99), rps))
+                print(f"round {r + 1}/{rounds} {label:12s} p50={pct(samples, 0.5):.2f}ms "
+                      f"p99={pct(samples, 0.99):.2f}ms requests/s={rps:.0f}", flush=True)
+        med: dict[str, tuple[float, float, float]] = {}
+        for label, rs in runs.items():
+            cols = list(zip(*rs, strict=True))
+            med[label] = (statistics.median(cols[0]), statistics.median(cols[1]), statistics.median(cols[2]))
+            print(f"{label:12s} p50={med[label][0]:.2f}ms ({min(cols[0]):.2f}-{max(cols[0]):.2f}) "
+                  f"p99={med[label][1]:.2f}ms ({min(cols[1]):.2f}-{max(cols[1]):.2f}) "
+                  f"requests/s={med[label][2]:.0f} ({min(cols[2]):.0f}-{max(cols[2]):.0f}) "
+                  f"[median of {rounds} rounds; n={n} sequential, {args.connections} connections x {seconds:g}s]")
+        for hops in (() if args.one_hop else ("2hop",)) + ("1hop",):
+            d, t = runs[f"direct-{hops}"], runs[f"tunnel-{hops}"]
+            p50 = [tt[0] / dd[0] for dd, tt in zip(d, t, strict=True)]
+            thr = [tt[2] / dd[2] for dd, tt in zip(d, t, strict=True)]
             suffix = "" if hops == "1hop" else "_2hop"
-            print(f"tunnel_vs_direct_p50_ratio{suffix}={t[0] / d[0]:.2f}")
-            print(f"tunnel_vs_direct_throughput_ratio{suffix}={t[2] / d[2]:.2f}")
+            dm, tm = med[f"direct-{hops}"], med[f"tunnel-{hops}"]
+            print(f"# {hops} per-round ratios: p50 {min(p50):.2f}-{max(p50):.2f}, "
+                  f"throughput {min(thr):.2f}-{max(thr):.2f}")
+            print(f"tunnel_vs_direct_p50_ratio{suffix}={tm[0] / dm[0]:.2f}")
+            print(f"tunnel_vs_direct_throughput_ratio{suffix}={tm[2] / dm[2]:.2f}")
     finally:
         for p in procs:
             p.kill()

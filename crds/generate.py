@@ -31,7 +31,11 @@ def render_crd(cls: type) -> str:
 
 
 def kustomization() -> str:
-    """Lets ``kubectl apply -k crds/`` work, and manifests/ include ``../crds`` as a base."""
+    """Lets ``kubectl apply -k crds/`` work and manifests/ include ``../crds`` as a base.
+
+    The file is named ``Kustomization`` (a name kustomize accepts) so that ``kubectl apply -f crds/``,
+    which reads only .yaml/.yml/.json files, still sees nothing but the CRDs.
+    """
     names = sorted(f"{cls.__crd__.plural}.yaml" for cls in KINDS)
     body = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": names}
     return HEADER + yaml.safe_dump(body, sort_keys=False)
@@ -39,7 +43,7 @@ def kustomization() -> str:
 
 def outputs() -> dict[Path, str]:
     files = {ROOT / "crds" / f"{cls.__crd__.plural}.yaml": render_crd(cls) for cls in KINDS}
-    files[ROOT / "crds" / "kustomization.yaml"] = kustomization()
+    files[ROOT / "crds" / "Kustomization"] = kustomization()
     files[ROOT / "docs" / "crds.md"] = reference_markdown()
     return files
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from lattice_agent.agent import Agent
 from lattice_agent.runner import AgentTuning, build_agent
 from lattice_common.asgi_server import HttpServer
-from lattice_common.cli import add_kube_flags, setup_logging, wait_for_signal
+from lattice_common.cli import add_kube_flags, run_main, setup_logging, wait_for_signal
 from lattice_common.health import health_app
 from lattice_common.kube_exec import KubeExecutor
 from lattice_common.kubehttp import KubeClient, resolve
@@ -73,7 +73,7 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.log_level)
-    return asyncio.run(run(args))
+    return run_main(run(args))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from lattice_agent.runner import AgentTuning, build_agent
 from lattice_cell.bootstrap_tokens import SecretTokenStore, issue_token
 from lattice_cell.cell import Cell, CellConfig
 from lattice_cell.manifests import DEFAULT_IMAGE
-from lattice_common.cli import add_kube_flags, setup_logging, wait_for_signal
+from lattice_common.cli import add_kube_flags, run_main, setup_logging, wait_for_signal
 from lattice_common.kube_exec import KubeExecutor
 from lattice_common.kubehttp import KubeClient, SecretCaStorage, resolve
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "serve")
     args = parser().parse_args(argv)
     setup_logging(args.log_level)
-    return asyncio.run(serve(args) if args.command == "serve" else issue(args))
+    return run_main(serve(args) if args.command == "serve" else issue(args))
 
 
 if __name__ == "__main__":

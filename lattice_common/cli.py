@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 
 def add_kube_flags(parser: argparse.ArgumentParser) -> None:
@@ -27,3 +30,16 @@ async def wait_for_signal() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+def run_main(main: Coroutine[Any, Any, int]) -> int:
+    """asyncio.run(), on uvloop when LATTICE_EVENT_LOOP=uvloop and it is installed."""
+    if os.environ.get("LATTICE_EVENT_LOOP", "") == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            logging.getLogger(__name__).warning("LATTICE_EVENT_LOOP=uvloop but uvloop is not installed")
+        else:
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                return runner.run(main)
+    return asyncio.run(main)

@@ -3,7 +3,7 @@
 The last hop of every tunnelled request lands here. It authenticates as its own identity
 (kubeconfig or service account) and impersonates the original caller, so the target cluster's
 RBAC and audit log see the real user. Caller-supplied Impersonate-* headers never get through.
-The HTTP client is the lean h11 one (lattice_common.h11_client), not httpx/kr8s: this is the
+The HTTP client is the lean httptools one (lattice_common.http1_client), not httpx/kr8s: this is the
 hot path of every proxied request, and kr8s has no impersonation or raw streaming anyway.
 """
 
@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from lattice_common import pki
-from lattice_common.h11_client import H11Client, HttpError, Response
+from lattice_common.http1_client import Http1Client, HttpError, Response
 from lattice_common.kubehttp import KubeTarget
 from lattice_common.tunnel import (
     MAX_BODY,
@@ -34,7 +34,7 @@ class KubeExecutor:
         self.target = target
         ctx = pki.client_ssl_context(target.ca_pem, target.client_cert_pem, target.client_key_pem,
                                      verify=not target.insecure)
-        self.http = H11Client(target.server, ctx, max_idle=max_idle)
+        self.http = Http1Client(target.server, ctx, max_idle=max_idle)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -22,10 +22,8 @@ def test_kustomization_includes_the_crds_base() -> None:
     kustomization = yaml.safe_load((ROOT / "manifests" / "kustomization.yaml").read_text())
     assert "../crds" in kustomization["resources"]
     assert "metacontroller-controllers.yaml" in kustomization["resources"]
-    crds_base = yaml.safe_load((ROOT / "crds" / "kustomization.yaml").read_text())
-    assert sorted(crds_base["resources"]) == sorted(
-        p.name for p in (ROOT / "crds").glob("*.yaml") if p.name != "kustomization.yaml"
-    )
+    crds_base = yaml.safe_load((ROOT / "crds" / "Kustomization").read_text())
+    assert sorted(crds_base["resources"]) == sorted(p.name for p in (ROOT / "crds").glob("*.yaml"))
 
 
 def test_every_hook_is_v2_at_the_given_url() -> None:
