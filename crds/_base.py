@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -183,31 +183,3 @@ class CrdInfo:
 def errors_at(path: str, errors: Iterable[FieldError]) -> list[FieldError]:
     """Re-root errors computed relative to a sub-object."""
     return [FieldError(join(path, e.path) if e.path else path, e.message) for e in errors]
-
-
-def cross_checks(obj: object, path: str) -> list[FieldError]:
-    """Run ``_validate`` of every nested attrs object (rules that span fields)."""
-    out: list[FieldError] = []
-    validate = getattr(obj, "_validate", None)
-    if callable(validate):
-        out.extend(errors_at(path, validate()))
-    if attrs.has(type(obj)):
-        for a in attrs.fields(type(obj)):  # type: ignore[arg-type]
-            out.extend(_cross_value(getattr(obj, a.name), join(path, wire_name(a))))
-    return out
-
-
-def _cross_value(value: object, path: str) -> list[FieldError]:
-    if attrs.has(type(value)):
-        return cross_checks(value, path)
-    if isinstance(value, Mapping):
-        out: list[FieldError] = []
-        for k, v in value.items():
-            out.extend(_cross_value(v, join(path, str(k))))
-        return out
-    if isinstance(value, list):
-        out = []
-        for i, v in enumerate(value):
-            out.extend(_cross_value(v, f"{path}[{i}]"))
-        return out
-    return []

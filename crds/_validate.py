@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from crds._base import FieldError, join, meta_of, wire_name
+from crds._base import FieldError, errors_at, join, meta_of, wire_name
 from crds._types import Shape, field_shape
 
 _TYPE_NAMES = {
@@ -182,3 +182,51 @@ def _scalar_ok(kind: str, v: Any) -> bool:
     if kind == "int_or_str":
         return isinstance(v, int | str) and not isinstance(v, bool)
     return False
+
+
+# ---- rules that span fields ------------------------------------------------------------------
+
+_Plan = tuple[tuple[str, str, Shape], ...]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _holds_objects(s: Shape) -> bool:
+    if s.kind == "object":
+        return True
+    return s.kind in ("list", "dict") and s.item is not None and _holds_objects(s.item)
+
+
+def _plan(cls: type) -> _Plan:
+    """The fields of ``cls`` that can hold nested models (the only ones worth walking)."""
+    found = _PLANS.get(cls)
+    if found is None:
+        found = _PLANS[cls] = tuple(
+            (a.name, wire_name(a), field_shape(cls, a.name))
+            for a in attrs.fields(cls)
+            if _holds_objects(field_shape(cls, a.name))
+        )
+    return found
+
+
+def cross_checks(obj: object, path: str) -> list[FieldError]:
+    """Run ``_validate`` of every nested model (rules that span fields), deepest paths last."""
+    out: list[FieldError] = []
+    validate = getattr(obj, "_validate", None)
+    if validate is not None:
+        out.extend(errors_at(path, validate()))
+    for name, wire, s in _plan(type(obj)):
+        _cross_value(getattr(obj, name), s, join(path, wire), out)
+    return out
+
+
+def _cross_value(value: Any, s: Shape, path: str, out: list[FieldError]) -> None:
+    if value is None:
+        return
+    if s.kind == "object":
+        out.extend(cross_checks(value, path))
+    elif s.kind == "dict" and s.item is not None:
+        for k, v in value.items():
+            _cross_value(v, s.item, join(path, str(k)), out)
+    elif s.kind == "list" and s.item is not None:
+        for i, v in enumerate(value):
+            _cross_value(v, s.item, f"{path}[{i}]", out)

@@ -15,9 +15,9 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from crds._base import CrdInfo, FieldError, ObjectMeta, StrEnum, cross_checks, wire_name
+from crds._base import CrdInfo, FieldError, ObjectMeta, StrEnum, wire_name
 from crds._types import hints
-from crds._validate import normalize, validate_raw
+from crds._validate import cross_checks, normalize, validate_raw
 
 API_VERSION = "lattice.dev/v1alpha1"
 
