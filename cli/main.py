@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
+from cli import dev as dev_mod
 from cli import render as render_mod
 from cli.errors import LatticeError
 
@@ -40,6 +42,46 @@ def render(
 ) -> None:
     """Compile Lattice objects into the Kubernetes objects the controllers would create, offline."""
     code = render_mod.run(filename, output, cluster_name)
+    if code:
+        raise typer.Exit(code)
+
+
+dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True)
+app.add_typer(dev_app)
+
+
+class _DevUpCommand(TyperCommand):
+    """Words the --metacontroller help when help is shown (it looks for a binary), not at every start."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.params:
+            if isinstance(param, TyperOption) and param.name == "metacontroller":
+                param.help = dev_mod.metacontroller_help()
+        super().format_help(ctx, formatter)
+
+
+@dev_app.command(
+    "up",
+    cls=_DevUpCommand,
+    short_help="Start a local control plane with the Lattice CRDs and the hook server.",
+    help="Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the upstream and "
+    "Lattice CRDs, and the hook server (lattice-hooks) on a free loopback port.\n\n"
+    "Prints the kubeconfig path and the hook server URL on stdout, and keeps everything running until "
+    "Ctrl-C. The binaries come from testbed/build.sh (several minutes the first time).",
+)
+def dev_up(
+    metacontroller: Annotated[bool, typer.Option(
+        "--metacontroller", help=dev_mod.METACONTROLLER_HELP)] = False,
+    no_crds: Annotated[bool, typer.Option(
+        "--no-crds",
+        help="Skip the upstream CRDs (Cilium, Istio, Gateway API, External Secrets, cert-manager, "
+             "Cluster API); the Lattice CRDs are always installed.")] = False,
+    workdir: Annotated[Path | None, typer.Option(
+        "--workdir", metavar="DIR",
+        help="Certificates, kubeconfigs, etcd data and logs/ go here (default: a new temporary "
+             "directory, removed on a clean stop).")] = None,
+) -> None:
+    code = dev_mod.up(workdir=workdir, metacontroller=metacontroller, upstream_crds=not no_crds)
     if code:
         raise typer.Exit(code)
 

@@ -1,4 +1,4 @@
-"""Fixtures for tests against a real control plane (see lattice_common/devcluster.py, docs/testbed.md).
+"""Fixtures for tests against a real control plane (see lattice_common/devcluster/, docs/testbed.md).
 
 Every test under tests/integration is marked ``integration``. The first use builds the binaries
 (testbed/build.sh; minutes when its cache is cold, well under a second when warm).

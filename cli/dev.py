@@ -1,0 +1,38 @@
+"""``lattice dev up``: a local control plane with the Lattice CRDs and the hook server.
+
+The work is :func:`lattice_common.devcluster.up.dev_up`; this module turns its failures into a
+``LatticeError`` and words the ``--metacontroller`` help. ``lattice_common.devcluster`` is imported
+only when a ``dev`` command runs (it adds ~60 ms to every start of ``lattice`` otherwise).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli.errors import LatticeError
+
+METACONTROLLER_HELP = (
+    "Also run Metacontroller: $LATTICE_METACONTROLLER_BIN, else the binary testbed/build.sh built."
+)
+METACONTROLLER_UNAVAILABLE = (
+    " Not available here: Metacontroller cannot be built here (the Go module proxy refuses its module,"
+    " see docs/testbed.md), so this option fails unless LATTICE_METACONTROLLER_BIN names a metacontroller binary."
+)
+
+
+def metacontroller_help() -> str:
+    """The ``--metacontroller`` help, saying so when no binary is available (builds nothing)."""
+    from lattice_common.devcluster.binaries import metacontroller_available
+
+    return METACONTROLLER_HELP + ("" if metacontroller_available() else METACONTROLLER_UNAVAILABLE)
+
+
+def up(*, workdir: Path | None, metacontroller: bool, upstream_crds: bool) -> int:
+    """Run :func:`~lattice_common.devcluster.up.dev_up` until Ctrl-C; its exit code."""
+    from lattice_common.devcluster import up as devcluster_up
+    from lattice_common.devcluster.errors import DevClusterError
+
+    try:
+        return devcluster_up.dev_up(workdir, metacontroller=metacontroller, upstream_crds=upstream_crds)
+    except DevClusterError as e:
+        raise LatticeError(str(e)) from e

@@ -1,0 +1,98 @@
+"""``lattice dev up`` and ``python -m lattice_common.devcluster``: option wiring and help, without
+starting a control plane (``dev_up`` is replaced by a recorder)."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.main import run
+from lattice_common.devcluster import DevClusterError
+from lattice_common.devcluster import binaries as devcluster_binaries
+from lattice_common.devcluster import up as devcluster_up
+
+
+def _flat(text: str) -> str:
+    """Help text without rich's box characters and line wrapping."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def _help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, available: bool) -> str:
+    monkeypatch.setattr(devcluster_binaries, "metacontroller_available", lambda: available)
+    code = run(["dev", "up", "--help"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    return _flat(out)
+
+
+def test_dev_up_help_lists_options_and_says_metacontroller_cannot_be_built(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _help(capsys, monkeypatch, available=False)
+    for option in ("--metacontroller", "--no-crds", "--workdir"):
+        assert option in out
+    assert "Metacontroller cannot be built here" in out
+    assert "LATTICE_METACONTROLLER_BIN" in out
+
+
+def test_dev_up_help_without_the_note_when_metacontroller_is_available(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _help(capsys, monkeypatch, available=True)
+    assert "--metacontroller" in out
+    assert "cannot be built" not in out
+
+
+def test_dev_lists_up(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["dev", "--help"]) == 0
+    assert " up " in _flat(capsys.readouterr().out)
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+
+    def fake_dev_up(workdir: Path | None = None, **kwargs: Any) -> int:
+        seen.append({"workdir": workdir, **kwargs})
+        return 0
+
+    monkeypatch.setattr(devcluster_up, "dev_up", fake_dev_up)
+    return seen
+
+
+def test_dev_up_defaults(calls: list[dict[str, Any]]) -> None:
+    assert run(["dev", "up"]) == 0
+    assert calls == [{"workdir": None, "metacontroller": False, "upstream_crds": True}]
+
+
+def test_dev_up_options(calls: list[dict[str, Any]], tmp_path: Path) -> None:
+    assert run(["dev", "up", "--metacontroller", "--no-crds", "--workdir", str(tmp_path)]) == 0
+    assert calls == [{"workdir": tmp_path, "metacontroller": True, "upstream_crds": False}]
+
+
+def test_dev_up_exit_code_and_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(devcluster_up, "dev_up", lambda *a, **k: 130)
+    assert run(["dev", "up"]) == 130
+
+    def fail(*args: Any, **kwargs: Any) -> int:
+        raise DevClusterError("Metacontroller binary not available")
+
+    monkeypatch.setattr(devcluster_up, "dev_up", fail)
+    assert run(["dev", "up", "--metacontroller"]) == 1
+    assert capsys.readouterr().err == "error: Metacontroller binary not available\n"
+
+
+def test_python_m_devcluster_up_help(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["python -m lattice_common.devcluster", "up", "--help"])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_module("lattice_common.devcluster", run_name="__main__")
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--metacontroller", "--no-crds", "--no-controller-manager", "--apply-strategy", "--workdir"):
+        assert option in out
