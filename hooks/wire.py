@@ -40,8 +40,13 @@ def group_key(api_version: str, kind: str) -> str:
     return f"{kind}.{api_version}"
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (malformed input is never an error)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def object_key(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
+    meta = _mapping(obj.get("metadata"))
     ns, name = meta.get("namespace") or "", meta.get("name") or ""
     return f"{ns}/{name}" if ns else str(name)
 
@@ -236,8 +241,8 @@ def keep_as_is(obj: RawObject) -> RawObject:
     three-way merge finds nothing to change); otherwise the object minus status and the
     read-only metadata.
     """
-    meta = obj.get("metadata") or {}
-    last = (meta.get("annotations") or {}).get(LAST_APPLIED)
+    meta = _mapping(obj.get("metadata"))
+    last = _mapping(meta.get("annotations")).get(LAST_APPLIED)
     if isinstance(last, str):
         try:
             applied = orjson.loads(last)
@@ -256,5 +261,5 @@ def observed_unchanged(objects: RawObjectMap) -> list[RawObject]:
 
 
 def generation(obj: Mapping[str, Any]) -> int | None:
-    g = (obj.get("metadata") or {}).get("generation")
-    return g if isinstance(g, int) else None
+    g = _mapping(obj.get("metadata")).get("generation")
+    return g if isinstance(g, int) and not isinstance(g, bool) else None

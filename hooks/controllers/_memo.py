@@ -58,10 +58,12 @@ def version(raw: RawObject) -> tuple[Any, ...] | None:
     meta = raw.get("metadata")
     if not isinstance(meta, dict):
         return None
-    uid, rv = meta.get("uid"), meta.get("resourceVersion")
+    uid, rv, kind, gen = meta.get("uid"), meta.get("resourceVersion"), raw.get("kind"), meta.get("generation")
     if not isinstance(uid, str) or not isinstance(rv, str) or not uid or not rv:
         return None
-    return (raw.get("kind"), uid, rv, meta.get("generation"))
+    if not isinstance(kind, str) or not (gen is None or isinstance(gen, int)):
+        return None  # not a real apiserver object (and not hashable as a key): never memoised
+    return (kind, uid, rv, gen)
 
 
 def inputs_version(parent: RawObject, related: RawObjectMap) -> Key | None:

@@ -16,8 +16,9 @@ def policy_sources(objects: Iterable[Mapping[str, Any]], namespace: str = POLICY
     """Enabled CedarPolicies of ``namespace`` as store sources; malformed objects are skipped."""
     out: list[PolicySource] = []
     for obj in objects:
-        meta = obj.get("metadata") or {}
-        spec = obj.get("spec") or {}
+        meta, spec = obj.get("metadata"), obj.get("spec")
+        if not isinstance(meta, Mapping) or not isinstance(spec, Mapping):
+            continue
         if obj.get("kind") != "CedarPolicy" or meta.get("namespace") != namespace:
             continue
         name, text = meta.get("name"), spec.get("policies")

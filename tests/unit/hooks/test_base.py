@@ -97,3 +97,39 @@ def test_a_decorator_exception_leaves_everything_as_it_is() -> None:
                                                           "metadata": {"name": "shop-waypoint",
                                                                        "namespace": "shop"}}],
                                          "status": None}
+
+
+@pytest.mark.parametrize("metadata", [
+    pytest.param("x", id="metadata-string"),
+    pytest.param({"name": "api", "namespace": "shop", "annotations": "x"}, id="annotations-string"),
+    pytest.param({"name": "api", "namespace": "shop", "annotations": ["x"]}, id="annotations-list"),
+])
+def test_an_exception_with_a_malformed_observed_child_is_still_an_answer(metadata: object) -> None:
+    def boom(_req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
+        raise KeyError("ports")
+
+    child = {**OBSERVED, "metadata": metadata}
+    req = SyncRequest(parent=PARENT, children={"Service.v1": {"shop/api": child}})
+    answer = _controller(boom).run_sync(req, CFG)  # must not raise: it would be an HTTP 500
+    assert answer.failure == INTERNAL_ERROR
+    assert answer.response.status["phase"] == "Failed"
+    assert [c["kind"] for c in answer.response.children] == ["Service"]  # kept, not deleted
+    assert "status" not in answer.response.children[0]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    pytest.param("kind", ["LatticeService"], id="kind-list"),
+    pytest.param("generation", [4], id="generation-list"),
+])
+def test_unhashable_version_fields_are_not_a_500_in_customize_or_an_internal_error_in_sync(
+        field: str, value: object) -> None:
+    parent: dict[str, Any] = {**PARENT, "metadata": {**PARENT["metadata"], "uid": "u-unhashable",
+                                                     "resourceVersion": "1"}}
+    if field == "kind":
+        parent["kind"] = value
+    else:
+        parent["metadata"]["generation"] = value
+    ctl = latticeservice.CONTROLLER
+    assert ctl.run("customize", orjson.dumps({"parent": parent}), CFG).response.to_json() == {"relatedResources": []}
+    answer = ctl.run("sync", orjson.dumps({"parent": parent}), CFG)
+    assert answer.failure == "ValidationFailed"

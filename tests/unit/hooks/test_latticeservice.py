@@ -159,6 +159,22 @@ def test_revocation_by_either_side() -> None:
     assert answer["status"]["phase"] == "Ready"
     assert _principals(mc, CHECKOUT, "allow-to-checkout") == []
     assert ("web", "inbound") not in {(d["name"], d["direction"]) for d in answer["status"]["resolvedDependencies"]}
+    # the callee side: payments stops accepting checkout, so checkout's egress to payments goes
+    assert _egress_apps(mc, CHECKOUT) == ["payments"]
+    payments = docs(PAYMENTS)[0]
+    payments["spec"]["resources"] = {}
+    mc.apply(payments)
+    answer = mc.sync(*CHECKOUT)
+    assert answer["status"]["phase"] == "Ready"
+    assert answer["status"].get("resolvedDependencies", []) == []
+    assert _egress_apps(mc, CHECKOUT) == []
+
+
+def _egress_apps(mc: FakeMetacontroller, parent: tuple[str, str, str]) -> list[str]:
+    cnp = mc.child(parent, "CiliumNetworkPolicy", f"policy-{parent[2]}")
+    assert cnp is not None
+    return sorted(ep["matchLabels"]["k8s:app.kubernetes.io/name"] for rule in cnp["spec"].get("egress", [])
+                  for ep in rule.get("toEndpoints", []) if "k8s:app.kubernetes.io/name" in ep["matchLabels"])
 
 
 def test_a_status_that_does_not_fit_the_model_does_not_fail_the_service() -> None:

@@ -183,3 +183,12 @@ def test_decorator_reads_providers_from_related() -> None:
     providers = providers_from_related(related)
     assert [p.name for p in providers] == ["vault-prod"]
     assert [s["metadata"]["name"] for s in desired_stores(providers)] == ["vault-prod"]
+
+
+def test_policy_sources_skip_objects_with_malformed_metadata_or_spec() -> None:
+    objs = [
+        {"kind": "CedarPolicy", "metadata": "x", "spec": {"policies": "y"}},
+        {"kind": "CedarPolicy", "metadata": {"name": "s", "namespace": "lattice-system"}, "spec": "zz"},
+        cedar_policy("a", "x"),
+    ]
+    assert [s.name for s in policy_sources(objs)] == ["a"]
