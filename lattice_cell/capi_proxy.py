@@ -14,11 +14,11 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from lattice_cell.http_front import StreamResponse, kube_request_from_scope
+from lattice_cell.http_front import StreamResponse, kube_request_from_scope, split_cluster_path
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
 from lattice_common import pki
-from lattice_common.tunnel import ResponseStream, TunnelError, status_body
+from lattice_common.tunnel import ClusterNotFound, ResponseStream, TunnelError, status_body
 
 CAPI_USER = "system:capi-proxy"
 CAPI_GROUPS = ("system:masters", "system:authenticated")
@@ -68,7 +68,12 @@ class CapiProxy:
         cn = client_common_name(scope)
         if self.require_client_cert and (cn is None or cn.startswith(pki.AGENT_PREFIX)):
             return _status(403, f"client certificate {cn!r} may not use the CAPI proxy", "Forbidden")
-        cluster = path[len("/clusters/"):].partition("/")[0]
+        # The same (raw, percent-encoded) cluster name the router will use, so the pivot and
+        # connection checks can never look at a different cluster than the one served.
+        try:
+            cluster, _ = split_cluster_path(scope.get("raw_path") or path.encode())
+        except ClusterNotFound as err:
+            return _status(404, str(err), "NotFound")
         route = self.router.subtree.lookup(cluster)
         record = self.agents.records.get(cluster)
         if (route is not None and route.info.pivoted) or (record is not None and record.pivot_complete):

@@ -76,6 +76,8 @@ async def test_proxy_requires_a_cell_client_certificate(cell: Cell) -> None:
 async def test_proxy_answers_410_once_pivoted(cell: Cell) -> None:
     async with running(Agent(agent_config(cell, "a"), local=FakeApi("a"))), proxy_client(cell) as c:
         await eventually(lambda: connected(cell, "a"))
+        # Checks and routing read the same raw name: an encoded spelling is another (unknown) cluster.
+        assert (await c.get("/clusters/%61/api")).status_code == 503
         cell.agents.record("a").pivot_complete = True
         assert (await c.get("/clusters/a/api")).status_code == 410
 
