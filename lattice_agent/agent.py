@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge
 
 from lattice_agent.requests import RequestHandler
 from lattice_common import pki
+from lattice_common.stream_batch import BATCH_MIN_VERSION, PROTOCOL_VERSION, write_batched
 from lattice_common.tunnel import Forwarder
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
@@ -28,7 +29,6 @@ from lattice_proto import agent_pb2_grpc
 log = logging.getLogger(__name__)
 
 AGENT_VERSION = "0.1.0"
-PROTOCOL_VERSION = 1
 
 CONNECTED = Gauge("lattice_agent_connected", "1 while the agent holds a stream to its parent cell")
 CONNECTS = Counter("lattice_agent_connects_total", "Successful stream setups (first one included)")
@@ -94,6 +94,7 @@ class Agent:
         self.state = pb.AGENT_STATE_READY
         self.connected = asyncio.Event()
         self.parent_cluster = ""
+        self.cell_protocol = 1
         self.connections = 0
         self._stop = asyncio.Event()
         self._pending_key: bytes | None = None
@@ -151,11 +152,13 @@ class Agent:
     # ---- one stream ----
     async def _connect_once(self) -> None:
         outbound: asyncio.Queue[pb.AgentMessage | None] = asyncio.Queue()
+        self.cell_protocol = 1  # no batches until this cell's Welcome says it understands them
         handler = RequestHandler(self.config.cluster, outbound.put_nowait, self.local, self.downstream)
 
         async def writer(call: grpc.aio.StreamStreamCall) -> None:
-            while (msg := await outbound.get()) is not None:
-                await call.write(msg)
+            await write_batched(outbound, call.write, _message_batch,
+                                lambda: self.cell_protocol >= BATCH_MIN_VERSION, "agent",
+                                lambda: len(handler.running) > 1)
 
         async with self._channel() as channel:
             await asyncio.wait_for(channel.channel_ready(), self.config.connect_timeout)
@@ -197,6 +200,7 @@ class Agent:
 
     async def _welcome(self, welcome: pb.Welcome) -> None:
         self.parent_cluster = welcome.cell_cluster
+        self.cell_protocol = welcome.protocol_version
         if welcome.agent_cluster != self.config.cluster:
             raise ConnectionError(f"cell sees this agent as {welcome.agent_cluster!r}, "
                                   f"configured as {self.config.cluster!r}")
@@ -247,7 +251,11 @@ class Agent:
     async def _dispatch(self, cmd: pb.CellCommand, handler: RequestHandler,
                         outbound: asyncio.Queue[pb.AgentMessage | None]) -> None:
         kind = cmd.WhichOneof("command")
-        if kind == "kubernetes_request":
+        if kind == "batch":
+            for inner in cmd.batch.commands:
+                if inner.WhichOneof("command") != "batch":  # never nested; ignore if it is
+                    await self._dispatch(inner, handler, outbound)
+        elif kind == "kubernetes_request":
             handler.on_request(cmd.kubernetes_request)
         elif kind == "credit":
             handler.on_credit(cmd.credit)
@@ -278,6 +286,10 @@ class Agent:
             outbound.put_nowait(pb.AgentMessage(exec_data=pb.ExecData(
                 request_id=cmd.exec_request.request_id, stream_id=3, stream_end=True,
                 data=b"exec through the tunnel is not implemented yet")))
+
+
+def _message_batch(messages: list[pb.AgentMessage]) -> pb.AgentMessage:
+    return pb.AgentMessage(batch=pb.AgentMessageBatch(messages=messages))
 
 
 def _describe(exc: BaseException) -> str:

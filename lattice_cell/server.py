@@ -20,12 +20,12 @@ from lattice_cell.registry import AgentRegistry
 from lattice_cell.session import AgentSession
 from lattice_cell.subtree import ClusterInfo, SubtreeRegistry
 from lattice_common import pki
+from lattice_common.stream_batch import BATCH_MIN_VERSION, PROTOCOL_VERSION, write_batched
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
 STATE_NAMES = {v: k.removeprefix("AGENT_STATE_").title() for k, v in pb.AgentState.items()}
 
 AGENTS_CONNECTED = Gauge("lattice_cell_agents_connected", "Agents holding a stream to this cell")
@@ -36,6 +36,10 @@ REJECTED_TOTAL = Counter("lattice_cell_agent_rejections_total", "Agent streams c
 
 class IdentityViolation(Exception):
     pass
+
+
+def _command_batch(commands: list[pb.CellCommand]) -> pb.CellCommand:
+    return pb.CellCommand(batch=pb.CellCommandBatch(commands=commands))
 
 
 def stream_identity(context: grpc.aio.ServicerContext) -> str:
@@ -94,8 +98,9 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         reader = asyncio.create_task(self._read(session, context))
         violation = ""
         try:
-            while (cmd := await session.outbound.get()) is not None:
-                await context.write(cmd)
+            await write_batched(session.outbound, context.write, _command_batch,
+                                lambda: session.peer_protocol >= BATCH_MIN_VERSION, "cell",
+                                lambda: session.in_flight > 1)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -135,7 +140,11 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         cluster = session.cluster
         self._check(session, msg.cluster_name, "message")
         kind = msg.WhichOneof("payload")
-        if kind == "kubernetes_response":
+        if kind == "batch":
+            for inner in msg.batch.messages:
+                if inner.WhichOneof("payload") != "batch":  # never nested; ignore if it is
+                    self._handle(session, inner)
+        elif kind == "kubernetes_response":
             session.on_response(msg.kubernetes_response)
         elif kind == "heartbeat":
             self.agents.heartbeat(cluster, STATE_NAMES.get(msg.heartbeat.state, "Unknown"))
@@ -145,6 +154,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
             rec.agent_version, rec.kubernetes_version = r.agent_version, r.kubernetes_version
             rec.api_server_endpoint, rec.state = r.api_server_endpoint, STATE_NAMES.get(r.state, "Unknown")
             rec.last_heartbeat = time.time()
+            session.peer_protocol = r.protocol_version
         elif kind == "bootstrap_complete":
             self._check(session, msg.bootstrap_complete.cluster_name, "BootstrapComplete")
             self.agents.record(cluster).capi_ready = msg.bootstrap_complete.capi_ready

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from lattice_common.http1_client import expire
 from lattice_common.tunnel import (
     AgentUnavailable,
     BadGateway,
@@ -112,6 +113,7 @@ class AgentSession:
         self.outbound: asyncio.Queue[pb.CellCommand | None] = asyncio.Queue()
         self.closed = False
         self.close_reason = ""
+        self.peer_protocol = 1  # until AgentReady says otherwise: no batches
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
         self._calls: dict[int, asyncio.Future[pb.AgentMessage]] = {}
@@ -166,7 +168,12 @@ class AgentSession:
                 end = offset + BODY_CHUNK >= len(rest)
                 self.send(pb.CellCommand(request_body=pb.RequestBody(request_id=rid, data=part, end=end)))
             wait = HEAD_TIMEOUT_STREAMING if req.streaming else (req.timeout or HEAD_TIMEOUT_STREAMING)
-            status, headers = await asyncio.wait_for(asyncio.shield(pending.head), wait)
+            # A timer on the future itself: wait_for + shield cost three extra loop turns per request.
+            timer = asyncio.get_running_loop().call_later(wait, expire, pending.head)
+            try:
+                status, headers = await pending.head
+            finally:
+                timer.cancel()
         except TimeoutError as exc:
             self.cancel(rid, "timeout")
             raise TunnelTimeout(f"cluster {req.cluster} did not answer {req.method} {req.path} "

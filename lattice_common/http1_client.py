@@ -18,7 +18,7 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -147,7 +147,7 @@ class _Conn(asyncio.Protocol):
         if self.error is not None:
             raise self.error
         waiter = self.waiter = self.loop.create_future()
-        timer = self.loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+        timer = self.loop.call_later(timeout, expire, waiter) if timeout is not None else None
         try:
             await waiter
         finally:
@@ -171,7 +171,8 @@ class _Conn(asyncio.Protocol):
             self.transport.close()
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def expire(waiter: asyncio.Future[Any]) -> None:
+    """A `loop.call_later` target: time a future out (cheaper than wait_for on the hot path)."""
     if not waiter.done():
         waiter.set_exception(TimeoutError())
 

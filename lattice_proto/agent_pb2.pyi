@@ -25,7 +25,7 @@ AGENT_STATE_DEGRADED: AgentState
 AGENT_STATE_FAILED: AgentState
 
 class AgentMessage(_message.Message):
-    __slots__ = ("cluster_name", "ready", "bootstrap_complete", "heartbeat", "subtree_state", "kubernetes_response", "move_ack", "move_complete_ack", "cluster_deleting", "exec_data", "certificate_renewal")
+    __slots__ = ("cluster_name", "ready", "bootstrap_complete", "heartbeat", "subtree_state", "kubernetes_response", "move_ack", "move_complete_ack", "cluster_deleting", "exec_data", "certificate_renewal", "batch")
     CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     BOOTSTRAP_COMPLETE_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class AgentMessage(_message.Message):
     CLUSTER_DELETING_FIELD_NUMBER: _ClassVar[int]
     EXEC_DATA_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_RENEWAL_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     cluster_name: str
     ready: AgentReady
     bootstrap_complete: BootstrapComplete
@@ -48,10 +49,11 @@ class AgentMessage(_message.Message):
     cluster_deleting: ClusterDeleting
     exec_data: ExecData
     certificate_renewal: CertificateRenewal
-    def __init__(self, cluster_name: _Optional[str] = ..., ready: _Optional[_Union[AgentReady, _Mapping]] = ..., bootstrap_complete: _Optional[_Union[BootstrapComplete, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., subtree_state: _Optional[_Union[SubtreeState, _Mapping]] = ..., kubernetes_response: _Optional[_Union[KubernetesResponse, _Mapping]] = ..., move_ack: _Optional[_Union[MoveObjectAck, _Mapping]] = ..., move_complete_ack: _Optional[_Union[MoveCompleteAck, _Mapping]] = ..., cluster_deleting: _Optional[_Union[ClusterDeleting, _Mapping]] = ..., exec_data: _Optional[_Union[ExecData, _Mapping]] = ..., certificate_renewal: _Optional[_Union[CertificateRenewal, _Mapping]] = ...) -> None: ...
+    batch: AgentMessageBatch
+    def __init__(self, cluster_name: _Optional[str] = ..., ready: _Optional[_Union[AgentReady, _Mapping]] = ..., bootstrap_complete: _Optional[_Union[BootstrapComplete, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., subtree_state: _Optional[_Union[SubtreeState, _Mapping]] = ..., kubernetes_response: _Optional[_Union[KubernetesResponse, _Mapping]] = ..., move_ack: _Optional[_Union[MoveObjectAck, _Mapping]] = ..., move_complete_ack: _Optional[_Union[MoveCompleteAck, _Mapping]] = ..., cluster_deleting: _Optional[_Union[ClusterDeleting, _Mapping]] = ..., exec_data: _Optional[_Union[ExecData, _Mapping]] = ..., certificate_renewal: _Optional[_Union[CertificateRenewal, _Mapping]] = ..., batch: _Optional[_Union[AgentMessageBatch, _Mapping]] = ...) -> None: ...
 
 class CellCommand(_message.Message):
-    __slots__ = ("command_id", "welcome", "kubernetes_request", "request_body", "credit", "cancel", "move_batch", "move_complete", "exec_request", "exec_stdin", "exec_resize", "certificate_issued", "sync_resources")
+    __slots__ = ("command_id", "welcome", "kubernetes_request", "request_body", "credit", "cancel", "move_batch", "move_complete", "exec_request", "exec_stdin", "exec_resize", "certificate_issued", "sync_resources", "batch")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     KUBERNETES_REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +67,7 @@ class CellCommand(_message.Message):
     EXEC_RESIZE_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_ISSUED_FIELD_NUMBER: _ClassVar[int]
     SYNC_RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     command_id: int
     welcome: Welcome
     kubernetes_request: KubernetesRequest
@@ -78,7 +81,20 @@ class CellCommand(_message.Message):
     exec_resize: ExecResize
     certificate_issued: CertificateIssued
     sync_resources: SyncResources
-    def __init__(self, command_id: _Optional[int] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., kubernetes_request: _Optional[_Union[KubernetesRequest, _Mapping]] = ..., request_body: _Optional[_Union[RequestBody, _Mapping]] = ..., credit: _Optional[_Union[StreamCredit, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., move_batch: _Optional[_Union[MoveObjectBatch, _Mapping]] = ..., move_complete: _Optional[_Union[MoveComplete, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ..., exec_stdin: _Optional[_Union[ExecData, _Mapping]] = ..., exec_resize: _Optional[_Union[ExecResize, _Mapping]] = ..., certificate_issued: _Optional[_Union[CertificateIssued, _Mapping]] = ..., sync_resources: _Optional[_Union[SyncResources, _Mapping]] = ...) -> None: ...
+    batch: CellCommandBatch
+    def __init__(self, command_id: _Optional[int] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., kubernetes_request: _Optional[_Union[KubernetesRequest, _Mapping]] = ..., request_body: _Optional[_Union[RequestBody, _Mapping]] = ..., credit: _Optional[_Union[StreamCredit, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., move_batch: _Optional[_Union[MoveObjectBatch, _Mapping]] = ..., move_complete: _Optional[_Union[MoveComplete, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ..., exec_stdin: _Optional[_Union[ExecData, _Mapping]] = ..., exec_resize: _Optional[_Union[ExecResize, _Mapping]] = ..., certificate_issued: _Optional[_Union[CertificateIssued, _Mapping]] = ..., sync_resources: _Optional[_Union[SyncResources, _Mapping]] = ..., batch: _Optional[_Union[CellCommandBatch, _Mapping]] = ...) -> None: ...
+
+class AgentMessageBatch(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[AgentMessage]
+    def __init__(self, messages: _Optional[_Iterable[_Union[AgentMessage, _Mapping]]] = ...) -> None: ...
+
+class CellCommandBatch(_message.Message):
+    __slots__ = ("commands",)
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    commands: _containers.RepeatedCompositeFieldContainer[CellCommand]
+    def __init__(self, commands: _Optional[_Iterable[_Union[CellCommand, _Mapping]]] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("cell_cluster", "agent_cluster", "protocol_version", "ca_bundle_pem", "heartbeat_interval_seconds")

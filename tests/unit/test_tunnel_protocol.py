@@ -11,6 +11,7 @@ import pytest_asyncio
 from lattice_agent.agent import Agent
 from lattice_cell.cell import Cell
 from lattice_common import pki
+from lattice_common.stream_batch import MESSAGES, WRITES
 from lattice_common.tunnel import MAX_BODY, ClusterNotFound, KubeRequest, ResponseStream, TunnelTimeout
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
@@ -112,7 +113,10 @@ async def raw_stream(cell: Cell, cluster: str) -> tuple[grpc.aio.Channel, grpc.a
     pb.AgentMessage(bootstrap_complete=pb.BootstrapComplete(cluster_name="b")),
     pb.AgentMessage(cluster_deleting=pb.ClusterDeleting(cluster_name="b")),
     pb.AgentMessage(subtree_state=pb.SubtreeState(full=True, clusters=[pb.SubtreeCluster(name="b")])),
-], ids=["envelope", "bootstrap-complete", "cluster-deleting", "subtree-without-self"])
+    pb.AgentMessage(batch=pb.AgentMessageBatch(messages=[
+        pb.AgentMessage(heartbeat=pb.Heartbeat()), pb.AgentMessage(cluster_name="b", heartbeat=pb.Heartbeat()),
+    ])),
+], ids=["envelope", "bootstrap-complete", "cluster-deleting", "subtree-without-self", "inside-a-batch"])
 async def test_message_naming_another_cluster_closes_the_stream(cell: Cell, forged: pb.AgentMessage) -> None:
     ch, call = await raw_stream(cell, "a")
     async with ch:
@@ -124,6 +128,46 @@ async def test_message_naming_another_cluster_closes_the_stream(cell: Cell, forg
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "certificate is for 'a'" in (info.value.details() or "") or "own cluster" in (info.value.details() or "")
     assert "b" not in cell.agents.records and cell.subtree.lookup("b") is None
+
+
+async def test_concurrent_requests_share_gRPC_messages_both_ways(cell: Cell) -> None:
+    api = FakeApi("a")
+    writes = {side: WRITES.labels(side)._value.get() for side in ("cell", "agent")}
+    messages = {side: MESSAGES.labels(side)._value.get() for side in ("cell", "agent")}
+    async with running(Agent(agent_config(cell, "a"), local=api)):
+        await eventually(lambda: connected(cell, "a"))
+
+        async def get(i: int) -> bytes:
+            stream = await cell.router.open(KubeRequest("a", "GET", f"/api/v1/namespaces/n{i}"))
+            async with stream:
+                return await stream.read()
+
+        bodies = await asyncio.gather(*(get(i) for i in range(200)))
+    assert [b'"path":"/api/v1/namespaces/n%d"' % i in body for i, body in enumerate(bodies)] == [True] * 200
+    for side in ("cell", "agent"):
+        sent = MESSAGES.labels(side)._value.get() - messages[side]
+        written = WRITES.labels(side)._value.get() - writes[side]
+        assert sent >= 200 and written < sent / 2, f"{side}: {sent} messages in {written} gRPC messages"
+
+
+async def test_a_version_1_agent_never_receives_a_batch(cell: Cell) -> None:
+    ch, call = await raw_stream(cell, "a")
+    async with ch:
+        await call.write(pb.AgentMessage(ready=pb.AgentReady(protocol_version=1)))
+        await call.write(pb.AgentMessage(subtree_state=pb.SubtreeState(full=True, clusters=[
+            pb.SubtreeCluster(name="a", connected=True)])))
+        await eventually(lambda: connected(cell, "a"))
+        opened = [asyncio.ensure_future(cell.router.open(KubeRequest("a", "GET", f"/api/{i}"))) for i in range(50)]
+        seen = []
+        while len(seen) < 50:
+            cmd = await asyncio.wait_for(call.read(), 10)
+            assert cmd.WhichOneof("command") == "kubernetes_request", cmd
+            seen.append(cmd.kubernetes_request.request_id)
+        for rid in seen:
+            await call.write(pb.AgentMessage(kubernetes_response=pb.KubernetesResponse(
+                request_id=rid, status_code=200, body=b"{}", end=True)))
+        for fut in opened:
+            assert (await fut).status == 200
 
 
 async def test_subtree_cannot_hijack_a_connected_sibling(cell: Cell) -> None:
