@@ -13,6 +13,11 @@ warm-up. All processes share the 2 cores and the machine is shared, so the cases
 interleaved rounds (direct, tunnel, direct, tunnel, ...) and every figure is the median over the
 rounds (the min-max range is printed too). `--client-cpu N` pins the load generator to one CPU
 (it then serves direct and tunnel alike).
+During each throughput run the CPU of every process on the path is read from /proc, giving
+CPU milliseconds per request for the API server, etcd, the cells/agents and the client. The
+gRPC floor (bench/support/grpc_floor.py: a bare mTLS echo stream between two Python processes,
+no Lattice code) is measured in the same run, and the budget line says how much CPU per request
+the cell and agent may use at all if the tunnel is to reach 0.6x the direct rate on this machine.
 Prints, last: tunnel_vs_direct_p50_ratio=<r> and tunnel_vs_direct_throughput_ratio=<r> (one hop).
 """
 
@@ -30,7 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from support import grpc_floor  # noqa: E402
 from tunnel_procs import Proc, bootstrap, start_agent, start_cell  # noqa: E402
 
 from lattice_common import devcluster, pki  # noqa: E402
@@ -89,7 +96,14 @@ async def latency(make: callable, path: str, n: int) -> list[float]:  # type: ig
     return samples
 
 
-async def throughput(make: callable, path: str, conns: int, seconds: float) -> float:  # type: ignore[valid-type]
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def throughput(make: callable, path: str, conns: int, seconds: float,  # type: ignore[valid-type]
+                     pids: dict[str, int]) -> tuple[float, dict[str, float]]:
+    """Requests/s, and CPU ms per request of each process in `pids` and of this client."""
     clients = [make() for _ in range(conns)]
     await asyncio.gather(*(c.open() for c in clients))
     done = 0
@@ -105,12 +119,14 @@ async def throughput(make: callable, path: str, conns: int, seconds: float) -> f
     warm = time.perf_counter() + 1.0  # warm-up: TLS sessions, pools, caches on every hop
     await asyncio.gather(*(_until(c, path, warm) for c in clients))
     stop = time.perf_counter() + seconds
+    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"client": time.process_time()}
     start = time.perf_counter()
     await asyncio.gather(*(loop(c) for c in clients))
     elapsed = time.perf_counter() - start
+    cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()} | {"client": time.process_time()}
     for c in clients:
         c.close()
-    return done / elapsed
+    return done / elapsed, {name: (cpu1[name] - cpu0[name]) * 1000 / done for name in cpu0}
 
 
 async def _until(c: Conn, path: str, deadline: float) -> None:
@@ -171,15 +187,25 @@ def main() -> int:
         def tunnel() -> Conn:
             return Conn("127.0.0.1", root.proxy_port, proxy_ctx, "")
 
-        cases = [("direct-1hop", direct(planes[1]), path), ("tunnel-1hop", tunnel, f"/clusters/mid{path}")]
+        def go(cp: devcluster.ControlPlane) -> dict[str, int]:
+            return {name: cp.processes[name].pid for name in ("kube-apiserver", "etcd")}
+
+        hops = {"root-cell": procs[0].popen.pid, "mid-cell+agent": procs[1].popen.pid}  # type: ignore[union-attr]
+        cases = [("direct-1hop", direct(planes[1]), path, go(planes[1])),
+                 ("tunnel-1hop", tunnel, f"/clusters/mid{path}", go(planes[1]) | hops)]
         if not args.one_hop:
-            cases += [("direct-2hop", direct(planes[2]), path), ("tunnel-2hop", tunnel, f"/clusters/leaf{path}")]
-        runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _ in cases}
+            leaf_pid = {"leaf-agent": procs[2].popen.pid}  # type: ignore[union-attr]
+            cases += [("direct-2hop", direct(planes[2]), path, go(planes[2])),
+                      ("tunnel-2hop", tunnel, f"/clusters/leaf{path}", go(planes[2]) | hops | leaf_pid)]
+        runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _, _ in cases}
+        cpu: dict[str, list[dict[str, float]]] = {label: [] for label, _, _, _ in cases}
+        floor = grpc_floor.measure(300 if args.quick else 2000)
         for r in range(rounds):
-            for label, make, p in cases:
+            for label, make, p, pids in cases:
                 samples = asyncio.run(latency(make, p, n))
-                rps = asyncio.run(throughput(make, p, args.connections, seconds))
+                rps, per_request = asyncio.run(throughput(make, p, args.connections, seconds, pids))
                 runs[label].append((pct(samples, 0.5), pct(samples, 0.99), rps))
+                cpu[label].append(per_request)
                 print(f"round {r + 1}/{rounds} {label:12s} p50={pct(samples, 0.5):.2f}ms "
                       f"p99={pct(samples, 0.99):.2f}ms requests/s={rps:.0f}", flush=True)
         med: dict[str, tuple[float, float, float]] = {}
@@ -190,6 +216,24 @@ def main() -> int:
                   f"p99={med[label][1]:.2f}ms ({min(cols[1]):.2f}-{max(cols[1]):.2f}) "
                   f"requests/s={med[label][2]:.0f} ({min(cols[2]):.0f}-{max(cols[2]):.0f}) "
                   f"[median of {rounds} rounds; n={n} sequential, {args.connections} connections x {seconds:g}s]")
+        cpu_med = {label: {k: statistics.median(d[k] for d in ds) for k in ds[0]} for label, ds in cpu.items()}
+        for label, per in cpu_med.items():
+            print(f"# CPU ms per request, {label:12s} " + " ".join(f"{k}={v:.3f}" for k, v in per.items())
+                  + f" (total {sum(per.values()):.3f})")
+        print(f"# gRPC floor (bare mTLS echo stream between two Python processes, same run): "
+              f"round trip p50={floor.rtt_p50_ms:.3f}ms, CPU {floor.cpu_per_exchange_ms:.3f}ms per exchange")
+        cores = len(os.sched_getaffinity(0))
+        direct_rps = med["direct-1hop"][2]
+        go_and_client = sum(cpu_med["direct-1hop"].values())
+        budget = cores / (0.6 * direct_rps) * 1000 - go_and_client
+        used = cpu_med["tunnel-1hop"]["root-cell"] + cpu_med["tunnel-1hop"]["mid-cell+agent"]
+        print(f"# budget: 0.6x the direct rate ({0.6 * direct_rps:.0f}/s) on {cores} CPUs leaves at most "
+              f"{budget:.3f}ms of CPU per request for the cell and agent together (API server, etcd and client "
+              f"at their direct-run cost); they use {used:.3f}ms, the gRPC exchange alone "
+              f"{floor.cpu_per_exchange_ms:.3f}ms")
+        print(f"# latency floor: direct p50 + gRPC round trip = {med['direct-1hop'][0] + floor.rtt_p50_ms:.2f}ms "
+              f"(ratio {(med['direct-1hop'][0] + floor.rtt_p50_ms) / med['direct-1hop'][0]:.2f}) before the "
+              f"HTTPS front and the agent's client")
         for hops in (() if args.one_hop else ("2hop",)) + ("1hop",):
             d, t = runs[f"direct-{hops}"], runs[f"tunnel-{hops}"]
             p50 = [tt[0] / dd[0] for dd, tt in zip(d, t, strict=True)]
