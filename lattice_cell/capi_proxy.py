@@ -15,13 +15,17 @@ from typing import Any
 from prometheus_client import Counter
 
 from lattice_cell.http_front import StreamResponse, kube_request_from_scope, split_cluster_path
+from lattice_cell.manifests import CAPI_READERS_GROUP
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
 from lattice_common import pki
 from lattice_common.tunnel import ClusterNotFound, ResponseStream, TunnelError, status_body
 
 CAPI_USER = "system:capi-proxy"
-CAPI_GROUPS = ("system:masters", "system:authenticated")
+# Impersonated at the target: a read-only ClusterRole bound to this group ships with the agent's
+# install manifests (manifests.capi_reader_rbac), so the target's RBAC refuses writes even if the
+# method check above it were bypassed. (The original ran these reads as cluster-admin.)
+CAPI_GROUPS = (CAPI_READERS_GROUP, "system:authenticated")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 REQUESTS = Counter("lattice_capi_proxy_requests_total", "Read-only CAPI proxy requests", ["code"])

@@ -100,9 +100,28 @@ def agent_manifests(install: AgentInstall, extra: Iterable[Manifest] = ()) -> li
          "metadata": {"name": AGENT_NAME, "labels": _labels()},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
          "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME, "namespace": NAMESPACE}]},
+        *capi_reader_rbac(),
         parent_config_secret(install),
         agent_deployment(install),
         *rest,
+    ]
+
+
+CAPI_READERS_GROUP = "lattice:capi-readers"  # the group the read-only CAPI proxy impersonates
+
+
+def capi_reader_rbac() -> list[Manifest]:
+    """Read-only access for the parent's CAPI proxy identity (impersonated by the agent)."""
+    name = "lattice-capi-reader"
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": name, "labels": _labels()},
+         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch"]},
+                   {"nonResourceURLs": ["*"], "verbs": ["get"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": name, "labels": _labels()},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": CAPI_READERS_GROUP}]},
     ]
 
 

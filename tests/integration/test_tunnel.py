@@ -17,6 +17,7 @@ import httpx
 import pytest
 from tunnel_procs import CellProc, Proc, bootstrap, start_agent, start_cell
 
+from lattice_cell.capi_proxy import CAPI_GROUPS, CAPI_USER
 from lattice_common import pki
 from lattice_common.devcluster import ControlPlane
 from lattice_proto import agent_pb2 as pb
@@ -124,6 +125,19 @@ def test_get_and_list_through_the_tunnel_equal_direct(world: dict) -> None:
         assert proxy.get(f"/clusters/a{path}-missing").status_code == 404  # API errors pass through
         assert proxy.delete(f"/clusters/a{path}").status_code == 405
         assert proxy.get("/clusters/unknown/api").status_code == 503
+
+
+def test_capi_proxy_identity_is_read_only_in_the_target_rbac(world: dict) -> None:
+    """The proxy refuses writes itself (405); the identity the agent impersonates for it is also
+    read-only in the child's own RBAC (installed by the bootstrap manifests), so a bypass of the
+    method check would still be refused by the child's API server."""
+    cp_a: ControlPlane = world["cp_a"]
+    as_proxy = ["--as", CAPI_USER, *(f"--as-group={g}" for g in CAPI_GROUPS)]
+    for verb, resource, allowed in [("get", "secrets", "yes"), ("list", "nodes", "yes"), ("watch", "pods", "yes"),
+                                    ("create", "configmaps", "no"), ("delete", "deployments.apps", "no"),
+                                    ("patch", "nodes", "no"), ("impersonate", "users", "no")]:
+        out = cp_a.kubectl("auth", "can-i", verb, resource, "-A", *as_proxy, check=False)
+        assert out.stdout.strip() == allowed, (verb, resource, out.stdout, out.stderr)
 
 
 def test_watch_streams_and_stops_at_the_agent_when_the_client_leaves(world: dict) -> None:

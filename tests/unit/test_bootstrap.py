@@ -86,6 +86,7 @@ async def test_manifests_once_then_410(store: MemoryTokenStore) -> None:
     assert ("Namespace", "lattice-system") in kinds
     assert ("Deployment", "lattice-agent") in kinds
     assert ("Secret", "lattice-parent-config") in kinds
+    assert ("ClusterRole", "lattice-capi-reader") in kinds and ("ClusterRoleBinding", "lattice-capi-reader") in kinds
     assert ("CedarPolicy", "root--ops") in kinds and ("CedarPolicy", "root--local") not in kinds
     secret = next(d for d in docs if d["kind"] == "Secret")
     assert set(secret["data"]) >= {"cluster", "grpc_endpoint", "bootstrap_url", "ca.crt", "token"}

@@ -49,7 +49,8 @@ async def test_get_through_proxy_carries_the_capi_identity(cell: Cell) -> None:
     assert r.status_code == 200 and r.json()["cluster"] == "a"
     seen = api.seen[-1]
     assert (seen.path, seen.query, seen.user) == ("/api/v1/pods", "limit=5", "system:capi-proxy")
-    assert "system:masters" in seen.groups
+    # A read-only group (bound to a get/list/watch ClusterRole on the target), never system:masters.
+    assert seen.groups == ("lattice:capi-readers", "system:authenticated")
     # Caller credentials and impersonation headers never enter the tunnel.
     assert not any(k.lower() in ("impersonate-user", "authorization") for k, _ in seen.headers)
 
