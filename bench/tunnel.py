@@ -18,6 +18,9 @@ CPU milliseconds per request for the API server, etcd, the cells/agents and the 
 gRPC floor (bench/support/grpc_floor.py: a bare mTLS echo stream between two Python processes,
 no Lattice code) is measured in the same run, and the budget line says how much CPU per request
 the cell and agent may use at all if the tunnel is to reach 0.6x the direct rate on this machine.
+Without --quick (or with --same-identity) a fifth case GETs directly as the identity the tunnel's
+last hop impersonates for the CAPI proxy (read-only, RBAC-evaluated; admin short-circuits
+authorization), so the API server's cost of that identity is visible on its own.
 Prints, last: tunnel_vs_direct_p50_ratio=<r> and tunnel_vs_direct_throughput_ratio=<r> (one hop).
 """
 
@@ -40,6 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from support import grpc_floor  # noqa: E402
 from tunnel_procs import Proc, bootstrap, start_agent, start_cell  # noqa: E402
 
+from lattice_cell.capi_proxy import CAPI_GROUPS, CAPI_USER  # noqa: E402
 from lattice_common import devcluster, pki  # noqa: E402
 
 
@@ -148,6 +152,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, help="interleaved rounds; figures are medians over them")
     ap.add_argument("--client-cpu", type=int, help="pin the load generator to this CPU")
     ap.add_argument("--one-hop", action="store_true", help="skip the two-hop cases")
+    ap.add_argument("--same-identity", action=argparse.BooleanOptionalAction, default=None,
+                    help="also GET directly as the CAPI proxy's read-only identity (default: on without --quick)")
     args = ap.parse_args()
     n = args.requests or (300 if args.quick else 1000)
     seconds = args.seconds or (2.0 if args.quick else 4.0)
@@ -179,10 +185,15 @@ def main() -> int:
         proxy_ctx = pki.client_ssl_context(bundle.trust_pem(), leaf_cert.chain_pem, leaf_cert.key_pem)
         path = "/api/v1/namespaces/default/configmaps/bench"
 
-        def direct(cp: devcluster.ControlPlane) -> callable:  # type: ignore[valid-type]
+        def direct(cp: devcluster.ControlPlane, extra: str = "") -> callable:  # type: ignore[valid-type]
             ctx = ssl.create_default_context(cafile=str(cp.ca_file))
             port = int(cp.server.rsplit(":", 1)[1])
-            return lambda: Conn("127.0.0.1", port, ctx, f"Authorization: Bearer {cp.token}\r\n")
+            return lambda: Conn("127.0.0.1", port, ctx, f"Authorization: Bearer {cp.token}\r\n{extra}")
+
+        # The tunnel's last hop impersonates the CAPI proxy identity, which the child's RBAC
+        # evaluates (read-only ClusterRole); admin short-circuits authorization. This case shows
+        # what that identity costs the API server by itself.
+        as_capi = "".join([f"Impersonate-User: {CAPI_USER}\r\n", *(f"Impersonate-Group: {g}\r\n" for g in CAPI_GROUPS)])
 
         def tunnel() -> Conn:
             return Conn("127.0.0.1", root.proxy_port, proxy_ctx, "")
@@ -193,6 +204,8 @@ def main() -> int:
         hops = {"root-cell": procs[0].popen.pid, "mid-cell+agent": procs[1].popen.pid}  # type: ignore[union-attr]
         cases = [("direct-1hop", direct(planes[1]), path, go(planes[1])),
                  ("tunnel-1hop", tunnel, f"/clusters/mid{path}", go(planes[1]) | hops)]
+        if args.same_identity or (args.same_identity is None and not args.quick):
+            cases.append(("direct-1hop-as-capi", direct(planes[1], as_capi), path, go(planes[1])))
         if not args.one_hop:
             leaf_pid = {"leaf-agent": procs[2].popen.pid}  # type: ignore[union-attr]
             cases += [("direct-2hop", direct(planes[2]), path, go(planes[2])),
@@ -234,6 +247,11 @@ def main() -> int:
         print(f"# latency floor: direct p50 + gRPC round trip = {med['direct-1hop'][0] + floor.rtt_p50_ms:.2f}ms "
               f"(ratio {(med['direct-1hop'][0] + floor.rtt_p50_ms) / med['direct-1hop'][0]:.2f}) before the "
               f"HTTPS front and the agent's client")
+        if "direct-1hop-as-capi" in med:
+            same = med["direct-1hop-as-capi"]
+            print(f"# same identity: direct GET as {CAPI_USER} ({', '.join(CAPI_GROUPS)}) p50={same[0]:.2f}ms "
+                  f"requests/s={same[2]:.0f}; tunnel vs that: p50 ratio {med['tunnel-1hop'][0] / same[0]:.2f}, "
+                  f"throughput ratio {med['tunnel-1hop'][2] / same[2]:.2f}")
         for hops in (() if args.one_hop else ("2hop",)) + ("1hop",):
             d, t = runs[f"direct-{hops}"], runs[f"tunnel-{hops}"]
             p50 = [tt[0] / dd[0] for dd, tt in zip(d, t, strict=True)]
