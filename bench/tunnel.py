@@ -14,10 +14,11 @@ interleaved rounds (direct, tunnel, direct, tunnel, ...) and every figure is the
 rounds (the min-max range is printed too). `--client-cpu N` pins the load generator to one CPU
 (it then serves direct and tunnel alike).
 During each throughput run the CPU of every process on the path is read from /proc, giving
-CPU milliseconds per request for the API server, etcd, the cells/agents and the client. The
-gRPC floor (bench/support/grpc_floor.py: a bare mTLS echo stream between two Python processes,
-no Lattice code) is measured in the same run, and the budget line says how much CPU per request
-the cell and agent may use at all if the tunnel is to reach 0.6x the direct rate on this machine.
+CPU milliseconds per request for the API server, etcd, the cells/agents and the client. Floors
+with no Lattice code are measured in the same run (bench/support/floors.py): a bare grpc.aio mTLS
+echo stream between two Python processes, and a minimal CPython HTTPS server. The budget line
+says how much CPU per request the cell and agent may use at all if the tunnel is to reach 0.6x
+the direct rate on this machine; the latency-floor line adds the floors to the direct p50.
 Without --quick (or with --same-identity) a fifth case GETs directly as the identity the tunnel's
 last hop impersonates for the CAPI proxy (read-only, RBAC-evaluated; admin short-circuits
 authorization), so the API server's cost of that identity is visible on its own.
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from support import grpc_floor  # noqa: E402
+from support import floors  # noqa: E402
 from tunnel_procs import Proc, bootstrap, start_agent, start_cell  # noqa: E402
 
 from lattice_cell.capi_proxy import CAPI_GROUPS, CAPI_USER  # noqa: E402
@@ -212,7 +213,13 @@ def main() -> int:
                       ("tunnel-2hop", tunnel, f"/clusters/leaf{path}", go(planes[2]) | hops | leaf_pid)]
         runs: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _, _, _ in cases}
         cpu: dict[str, list[dict[str, float]]] = {label: [] for label, _, _, _ in cases}
-        floor = grpc_floor.measure(300 if args.quick else 2000)
+        floor = floors.grpc_floor(300 if args.quick else 2000)
+        echo = floors.HttpsEcho()
+        try:
+            https_rtt = pct(asyncio.run(latency(lambda: Conn("127.0.0.1", echo.port, echo.client_ctx, ""), "/x",
+                                                n)), 0.5)
+        finally:
+            echo.close()
         for r in range(rounds):
             for label, make, p, pids in cases:
                 samples = asyncio.run(latency(make, p, n))
@@ -244,9 +251,12 @@ def main() -> int:
               f"{budget:.3f}ms of CPU per request for the cell and agent together (API server, etcd and client "
               f"at their direct-run cost); they use {used:.3f}ms, the gRPC exchange alone "
               f"{floor.cpu_per_exchange_ms:.3f}ms")
-        print(f"# latency floor: direct p50 + gRPC round trip = {med['direct-1hop'][0] + floor.rtt_p50_ms:.2f}ms "
-              f"(ratio {(med['direct-1hop'][0] + floor.rtt_p50_ms) / med['direct-1hop'][0]:.2f}) before the "
-              f"HTTPS front and the agent's client")
+        d50 = med["direct-1hop"][0]
+        print(f"# minimal CPython HTTPS server (uvloop + TLS, fixed response, same client, same run): "
+              f"p50={https_rtt:.3f}ms")
+        grpc_only, with_https = d50 + floor.rtt_p50_ms, d50 + floor.rtt_p50_ms + https_rtt
+        print(f"# latency floor: direct p50 + gRPC round trip = {grpc_only:.2f}ms (ratio {grpc_only / d50:.2f}); "
+              f"+ one minimal HTTPS leg = {with_https:.2f}ms (ratio {with_https / d50:.2f}), before any routing")
         if "direct-1hop-as-capi" in med:
             same = med["direct-1hop-as-capi"]
             print(f"# same identity: direct GET as {CAPI_USER} ({', '.join(CAPI_GROUPS)}) p50={same[0]:.2f}ms "

@@ -1,10 +1,13 @@
-"""The floor under any tunnel built on grpcio's asyncio API, measured in the benchmark's own run.
+"""Floors under any tunnel built on grpcio's asyncio API and a CPython HTTPS front, measured in
+the benchmark's own run with no Lattice code.
 
-A bidirectional mTLS stream between two Python processes on the same loopback, echoing a
-message the size of a tunnelled GET (no Lattice code): what one request/response exchange over
-gRPC costs before any proxying. `ping_pong` is the round-trip latency with one message in
-flight; `cpu_per_exchange` is the CPU both processes spend per exchange with 8 in flight,
-pipelined (the throughput shape). Both run on uvloop, like the cell and the agent.
+* gRPC: a bidirectional mTLS stream between two Python processes on loopback, echoing a message
+  the size of a tunnelled GET: the round-trip latency with one message in flight, and the CPU both
+  processes spend per exchange with 8 in flight, pipelined (the throughput shape).
+* HTTPS: a minimal uvloop + TLS server that answers every request with a fixed ConfigMap-sized
+  response (`serve_https_echo`); bench/tunnel.py times it with its own client, so the figure is
+  what one extra CPython HTTPS leg costs at the least.
+Both servers run on uvloop, like the cell and the agent.
 """
 
 from __future__ import annotations
@@ -90,21 +93,26 @@ async def _measure(port: int, cert_dir: Path, server_pid: int, exchanges: int) -
     return Floor(statistics.median(rtts) * 1000, cpu / (exchanges * 4) * 1000)
 
 
-def measure(exchanges: int = 2000) -> Floor:
-    """Start the echo server in a child process, measure from this one (in a fresh event loop)."""
-    import uvloop
-
-    from lattice_common.devcluster import free_port
-
-    cert_dir = Path(tempfile.mkdtemp(prefix="bench-grpc-floor-"))
+def _certificates() -> Path:
+    cert_dir = Path(tempfile.mkdtemp(prefix="bench-floor-"))
     bundle, _ = asyncio.run(pki.load_or_create_ca(pki.MemoryCaStorage()))
     server_cert = pki.issue_server_certificate(bundle)
     client_cert = pki.issue_client_certificate(bundle, "bench-client")
     for name, data in (("ca.crt", bundle.trust_pem()), ("s.crt", server_cert.chain_pem), ("s.key", server_cert.key_pem),
                        ("c.crt", client_cert.chain_pem), ("c.key", client_cert.key_pem)):
         (cert_dir / name).write_bytes(data)
+    return cert_dir
+
+
+def grpc_floor(exchanges: int = 2000) -> Floor:
+    """Start the echo server in a child process, measure from this one (in a fresh event loop)."""
+    import uvloop
+
+    from lattice_common.devcluster import free_port
+
+    cert_dir = _certificates()
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, str(port), str(cert_dir)], stdout=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, __file__, "grpc", str(port), str(cert_dir)], stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         return uvloop.run(_measure(port, cert_dir, proc.pid, exchanges))
@@ -113,7 +121,54 @@ def measure(exchanges: int = 2000) -> Floor:
         proc.wait()
 
 
+_BODY = b'{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"bench"},"data":{"k":"v"}}' + b" " * 300
+_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(_BODY), _BODY)
+
+
+class _Echo(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:  # GETs only: no bodies to frame
+            _, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            self.transport.write(_RESPONSE)  # type: ignore[attr-defined]
+
+
+async def _serve_https(port: int, cert_dir: Path) -> None:
+    ctx = pki.server_ssl_context((cert_dir / "s.crt").read_bytes(), (cert_dir / "s.key").read_bytes(),
+                                 (cert_dir / "ca.crt").read_bytes())
+    server = await asyncio.get_running_loop().create_server(_Echo, "127.0.0.1", port, ssl=ctx)
+    print("ready", flush=True)
+    await server.serve_forever()
+
+
+class HttpsEcho:
+    """The minimal HTTPS server in a child process; `client_ctx` is a matching mTLS client context."""
+
+    def __init__(self) -> None:
+        from lattice_common.devcluster import free_port
+
+        self.cert_dir = _certificates()
+        self.port = free_port()
+        self.proc = subprocess.Popen([sys.executable, __file__, "https", str(self.port), str(self.cert_dir)],
+                                     stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == b"ready"
+        self.client_ctx = pki.client_ssl_context((self.cert_dir / "ca.crt").read_bytes(),
+                                                 (self.cert_dir / "c.crt").read_bytes(),
+                                                 (self.cert_dir / "c.key").read_bytes())
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 if __name__ == "__main__":
     import uvloop
 
-    uvloop.run(_serve(int(sys.argv[1]), Path(sys.argv[2])))
+    if sys.argv[1] == "https":
+        uvloop.run(_serve_https(int(sys.argv[2]), Path(sys.argv[3])))
+    else:
+        uvloop.run(_serve(int(sys.argv[2]), Path(sys.argv[3])))
