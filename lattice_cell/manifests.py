@@ -19,6 +19,7 @@ PARENT_CONFIG_SECRET = "lattice-parent-config"
 AGENT_CREDENTIALS_SECRET = "lattice-agent-credentials"
 AGENT_NAME = "lattice-agent"
 DEFAULT_IMAGE = "ghcr.io/lattice-dev/lattice:latest"
+CAPI_READERS_GROUP = "lattice:capi-readers"  # the group the read-only CAPI proxy impersonates
 
 Manifest = dict[str, Any]
 
@@ -105,9 +106,6 @@ def agent_manifests(install: AgentInstall, extra: Iterable[Manifest] = ()) -> li
         agent_deployment(install),
         *rest,
     ]
-
-
-CAPI_READERS_GROUP = "lattice:capi-readers"  # the group the read-only CAPI proxy impersonates
 
 
 def capi_reader_rbac() -> list[Manifest]:

@@ -7,11 +7,12 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 
 from lattice_agent.agent import Agent
+from lattice_cell import server as server_module
 from lattice_cell.cell import Cell
 from lattice_common import pki
-from lattice_common.stream_batch import MESSAGES, WRITES
 from lattice_common.tunnel import MAX_BODY, ClusterNotFound, KubeRequest, ResponseStream, TunnelTimeout
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
@@ -131,10 +132,14 @@ async def test_message_naming_another_cluster_closes_the_stream(cell: Cell, forg
     assert "b" not in cell.agents.records and cell.subtree.lookup("b") is None
 
 
+def counted(what: str, side: str) -> float:
+    return REGISTRY.get_sample_value(f"lattice_tunnel_{what}_total", {"side": side}) or 0.0
+
+
 async def test_concurrent_requests_share_gRPC_messages_both_ways(cell: Cell) -> None:
     api = FakeApi("a")
-    writes = {side: WRITES.labels(side)._value.get() for side in ("cell", "agent")}
-    messages = {side: MESSAGES.labels(side)._value.get() for side in ("cell", "agent")}
+    writes = {side: counted("writes", side) for side in ("cell", "agent")}
+    messages = {side: counted("messages", side) for side in ("cell", "agent")}
     async with running(Agent(agent_config(cell, "a"), local=api)):
         await eventually(lambda: connected(cell, "a"))
 
@@ -146,8 +151,8 @@ async def test_concurrent_requests_share_gRPC_messages_both_ways(cell: Cell) -> 
         bodies = await asyncio.gather(*(get(i) for i in range(200)))
     assert [b'"path":"/api/v1/namespaces/n%d"' % i in body for i, body in enumerate(bodies)] == [True] * 200
     for side in ("cell", "agent"):
-        sent = MESSAGES.labels(side)._value.get() - messages[side]
-        written = WRITES.labels(side)._value.get() - writes[side]
+        sent = counted("messages", side) - messages[side]
+        written = counted("writes", side) - writes[side]
         assert sent >= 200 and written < sent / 2, f"{side}: {sent} messages in {written} gRPC messages"
 
 
@@ -169,6 +174,31 @@ async def test_a_version_1_agent_never_receives_a_batch(cell: Cell) -> None:
                 request_id=rid, status_code=200, body=b"{}", end=True)))
         for fut in opened:
             assert (await fut).status == 200
+
+
+async def test_an_agent_never_sends_a_batch_to_a_version_1_cell(
+        cell: Cell, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "PROTOCOL_VERSION", 1)  # what an older cell announces in Welcome
+    kinds: list[str | None] = []
+    handle = server_module.CellServicer._handle
+
+    def recording(self: server_module.CellServicer, session: object, msg: pb.AgentMessage) -> None:
+        kinds.append(msg.WhichOneof("payload"))
+        handle(self, session, msg)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(server_module.CellServicer, "_handle", recording)
+    api = FakeApi("a")
+    async with running(Agent(agent_config(cell, "a"), local=api)):
+        await eventually(lambda: connected(cell, "a"))
+
+        async def get(i: int) -> int:
+            stream = await cell.router.open(KubeRequest("a", "GET", f"/api/v1/namespaces/n{i}"))
+            async with stream:
+                await stream.read()
+            return stream.status
+
+        assert await asyncio.gather(*(get(i) for i in range(100))) == [200] * 100
+    assert kinds.count("kubernetes_response") == 100 and "batch" not in kinds
 
 
 async def test_subtree_cannot_hijack_a_connected_sibling(cell: Cell) -> None:
