@@ -12,12 +12,12 @@ from pathlib import Path
 from cli.errors import LatticeError
 
 METACONTROLLER_HELP = (
-    "Also run Metacontroller: $LATTICE_METACONTROLLER_BIN, else the binary testbed/build.sh built."
+    "Also run Metacontroller, so the Lattice controllers act on what you apply: children and status. "
+    "Without it, applied objects are checked against the CRD schemas and stored, and nothing compiles "
+    "them (lattice render shows what they would yield). Uses $LATTICE_METACONTROLLER_BIN, else the "
+    "binary testbed/build.sh built."
 )
-METACONTROLLER_UNAVAILABLE = (
-    " Not available here: Metacontroller cannot be built here (the Go module proxy refuses its module,"
-    " see docs/testbed.md), so this option fails unless LATTICE_METACONTROLLER_BIN names a metacontroller binary."
-)
+METACONTROLLER_UNAVAILABLE = " No Metacontroller binary was found: set LATTICE_METACONTROLLER_BIN to one."
 
 
 def metacontroller_help() -> str:

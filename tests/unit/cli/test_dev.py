@@ -29,14 +29,14 @@ def _help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, a
     return _flat(out)
 
 
-def test_dev_up_help_lists_options_and_says_metacontroller_cannot_be_built(
+def test_dev_up_help_lists_options_and_says_when_no_metacontroller_binary_is_found(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = _help(capsys, monkeypatch, available=False)
     for option in ("--metacontroller", "--no-crds", "--workdir"):
         assert option in out
-    assert "Metacontroller cannot be built here" in out
-    assert "LATTICE_METACONTROLLER_BIN" in out
+    assert "No Metacontroller binary was found: set LATTICE_METACONTROLLER_BIN to one." in out
+    assert "export KUBECONFIG=" in out
 
 
 def test_dev_up_help_without_the_note_when_metacontroller_is_available(
@@ -44,7 +44,7 @@ def test_dev_up_help_without_the_note_when_metacontroller_is_available(
 ) -> None:
     out = _help(capsys, monkeypatch, available=True)
     assert "--metacontroller" in out
-    assert "cannot be built" not in out
+    assert "No Metacontroller binary" not in out
 
 
 def test_dev_lists_up(capsys: pytest.CaptureFixture[str]) -> None:
