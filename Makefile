@@ -33,6 +33,7 @@ $(STAMP):
 	  echo "  Point PYTHON at one (make PYTHON=/path/to/python3.11 ...), or install unlocked: pip install -e '.[test]'" >&2; \
 	  exit 1; }
 	@echo "setting up $(VENV) from $(LOCK) ..." >&2
+	@if [ -e $(VENV) ] && [ ! -f $(VENV)/pyvenv.cfg ]; then echo "error: $(VENV) is not a venv; not replacing it" >&2; exit 1; fi
 	@rm -rf $(VENV)
 	@$(PYTHON) -m venv $(VENV)
 	@$(PIP_LOCKED) -r $(LOCK) >&2
