@@ -2,6 +2,6 @@
 thin Starlette app that serves them.
 
 The compilers (``hooks.service``, ``hooks.secrets``, ...) are pure functions: no I/O, no clock,
-no randomness; they never import starlette, httpx, kr8s or grpc. Only ``hooks.app`` and
-``hooks.server`` do I/O.
+no randomness; they never import starlette, httpx, kr8s or grpc. Only ``hooks.server.app`` and
+``hooks.server.main`` do I/O.
 """

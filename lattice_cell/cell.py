@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import grpc
 
+from crds import KubeObject
 from lattice_cell import manifests
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
@@ -213,7 +214,7 @@ class Cell:
             ca_bundle_pem=self.ca().trust_pem(), token=token, image=c.agent_image,
         )
 
-    async def _extra_manifests(self, cluster: str) -> list[manifests.Manifest]:
+    async def _extra_manifests(self, cluster: str) -> list[KubeObject]:
         docs = manifests.bundled_crds()
         if self.kube is not None:
             path = f"/apis/lattice.dev/v1alpha1/namespaces/{self.config.namespace}/cedarpolicies"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import importlib.resources
 from collections.abc import Iterable
-from typing import Any
 
 import attrs
 import yaml
+
+from crds import KubeObject
 
 NAMESPACE = "lattice-system"
 PARENT_CONFIG_SECRET = "lattice-parent-config"
@@ -21,7 +22,6 @@ AGENT_NAME = "lattice-agent"
 DEFAULT_IMAGE = "ghcr.io/lattice-dev/lattice:latest"
 CAPI_READERS_GROUP = "lattice:capi-readers"  # the group the read-only CAPI proxy impersonates
 
-Manifest = dict[str, Any]
 
 
 @attrs.frozen
@@ -43,7 +43,7 @@ def _labels() -> dict[str, str]:
     return {"app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/managed-by": "lattice"}
 
 
-def parent_config_secret(install: AgentInstall) -> Manifest:
+def parent_config_secret(install: AgentInstall) -> KubeObject:
     return {
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": PARENT_CONFIG_SECRET, "namespace": NAMESPACE, "labels": _labels()},
@@ -56,7 +56,7 @@ def parent_config_secret(install: AgentInstall) -> Manifest:
     }
 
 
-def agent_deployment(install: AgentInstall) -> Manifest:
+def agent_deployment(install: AgentInstall) -> KubeObject:
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": AGENT_NAME, "namespace": NAMESPACE, "labels": _labels()},
@@ -86,7 +86,7 @@ def agent_deployment(install: AgentInstall) -> Manifest:
     }
 
 
-def agent_manifests(install: AgentInstall, extra: Iterable[Manifest] = ()) -> list[Manifest]:
+def agent_manifests(install: AgentInstall, extra: Iterable[KubeObject] = ()) -> list[KubeObject]:
     """CRDs/policies from `extra` go last; CRDs are sorted before instances of anything."""
     extra = list(extra)
     crds = [m for m in extra if m.get("kind") == "CustomResourceDefinition"]
@@ -108,7 +108,7 @@ def agent_manifests(install: AgentInstall, extra: Iterable[Manifest] = ()) -> li
     ]
 
 
-def capi_reader_rbac() -> list[Manifest]:
+def capi_reader_rbac() -> list[KubeObject]:
     """Read-only access for the parent's CAPI proxy identity (impersonated by the agent)."""
     name = "lattice-capi-reader"
     return [
@@ -123,20 +123,20 @@ def capi_reader_rbac() -> list[Manifest]:
     ]
 
 
-def bundled_crds() -> list[Manifest]:
+def bundled_crds() -> list[KubeObject]:
     """CRD YAML shipped in the `crds` package (crds/*.yaml), if it has been generated."""
     try:
         root = importlib.resources.files("crds")
     except ModuleNotFoundError:
         return []
-    docs: list[Manifest] = []
+    docs: list[KubeObject] = []
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         if entry.name.endswith((".yaml", ".yml")):
             docs.extend(d for d in yaml.safe_load_all(entry.read_text()) if d)
     return [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
 
 
-def propagated_policies(items: Iterable[Manifest], origin: str) -> list[Manifest]:
+def propagated_policies(items: Iterable[KubeObject], origin: str) -> list[KubeObject]:
     """CedarPolicies with spec.propagate (and not disabled), renamed `<origin>--<name>` and
     labelled with their origin, as the child must not confuse them with its own."""
     out = []
@@ -159,5 +159,5 @@ def propagated_policies(items: Iterable[Manifest], origin: str) -> list[Manifest
     return out
 
 
-def render_yaml(docs: Iterable[Manifest]) -> str:
+def yaml_stream(docs: Iterable[KubeObject]) -> str:
     return "\n---\n".join(yaml.safe_dump(d, sort_keys=False) for d in docs)

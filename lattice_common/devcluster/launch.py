@@ -180,7 +180,7 @@ def start_metacontroller(
 
 def _hook_server_command() -> list[str]:
     script = Path(sys.executable).parent / "lattice-hooks"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "hooks.server"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "hooks.server.main"]
 
 
 def start_hook_server(

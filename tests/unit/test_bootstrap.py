@@ -6,6 +6,7 @@ import httpx
 import pytest
 import yaml
 
+from crds import KubeObject
 from lattice_cell import manifests
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import BootstrapError, MemoryTokenStore, consume_for_manifests, issue_token
@@ -19,7 +20,7 @@ def install_for(cluster: str, token: str) -> manifests.AgentInstall:
                                   BUNDLE.trust_pem(), token)
 
 
-async def extra(cluster: str) -> list[manifests.Manifest]:
+async def extra(cluster: str) -> list[KubeObject]:
     policy = {"apiVersion": "lattice.dev/v1alpha1", "kind": "CedarPolicy", "metadata": {"name": "ops"},
               "spec": {"propagate": True, "policies": "permit(principal, action, resource);"}}
     local = {"kind": "CedarPolicy", "metadata": {"name": "local"}, "spec": {"propagate": False}}
