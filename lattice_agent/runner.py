@@ -1,16 +1,20 @@
-"""Build a running Agent from a cluster's own API (parent config + credentials)."""
+"""Build a running Agent from a cluster's own API (parent config + credentials), and the agent
+flags every binary that runs one shares (``lattice-agent``, ``lattice-operator``)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
 import attrs
 
-from lattice_agent.agent import Agent, AgentConfig, SubtreeSource
-from lattice_agent.credentials import CredentialStore, ParentConfig, load_parent_config, obtain
-from lattice_common.kubehttp import KubeClient
-from lattice_common.tunnel import Forwarder
+from lattice_agent.agent import Agent, AgentConfig
+from lattice_agent.credentials import CredentialStore, load_parent_config, obtain
+from lattice_tunnel.kube_client import KubeClient
+from lattice_tunnel.kube_request import Forwarder
+from lattice_tunnel.parent_config import ParentConfig
+from lattice_tunnel.subtree import SubtreeSource
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +25,24 @@ class AgentTuning:
     keepalive_time: float = 30.0
     keepalive_timeout: float = 20.0
     backoff_max: float = 30.0
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> AgentTuning:
+        return cls(args.heartbeat_interval, args.keepalive_time, args.keepalive_timeout, args.backoff_max)
+
+
+def add_agent_flags(p: argparse.ArgumentParser, *, heartbeat: bool = True) -> None:
+    """Where the agent finds its parent and identity, and its connection tuning (``heartbeat``:
+    also --heartbeat-interval, which ``lattice-operator`` shares with its cell)."""
+    p.add_argument("--parent-config-dir", type=Path,
+                   help="read the parent config from files instead of Secret lattice-system/lattice-parent-config")
+    p.add_argument("--credentials-dir", type=Path,
+                   help="keep tls.crt/tls.key/ca.crt here instead of Secret lattice-agent-credentials")
+    if heartbeat:
+        p.add_argument("--heartbeat-interval", type=float, default=30.0)
+    p.add_argument("--keepalive-time", type=float, default=30.0, help="HTTP/2 keepalive ping when idle (s)")
+    p.add_argument("--keepalive-timeout", type=float, default=20.0)
+    p.add_argument("--backoff-max", type=float, default=30.0)
 
 
 async def build_agent(kube: KubeClient | None, local: Forwarder | None, *, cluster: str | None = None,

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from crds import KubeObject
 from lattice_cell import manifests
 from lattice_cell.bootstrap_tokens import BootstrapError, TokenStore, authorize_csr, burn, check_for_manifests
-from lattice_common import pki
+from lattice_tunnel import pki
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Protocol
 
 import attrs
 
-from lattice_common import pki
-from lattice_common.kubehttp import KubeApiError, KubeClient
+from lattice_tunnel import pki
+from lattice_tunnel.kube_client import KubeApiError, KubeClient
 
 TOKEN_TTL = 3600.0
 

@@ -21,15 +21,15 @@ from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
-from lattice_cell.server import CellServicer
+from lattice_cell.servicer import CellServicer
 from lattice_cell.session import DEFAULT_WINDOW
 from lattice_cell.subtree import SubtreeRegistry
-from lattice_common import pki
-from lattice_common.asgi_server import HttpServer
-from lattice_common.health import health_app
-from lattice_common.kubehttp import KubeApiError, KubeClient
-from lattice_common.tunnel import Forwarder
 from lattice_proto import agent_pb2_grpc
+from lattice_tunnel import pki
+from lattice_tunnel.embedded_uvicorn import HttpServer
+from lattice_tunnel.health import health_app
+from lattice_tunnel.kube_client import KubeApiError, KubeClient
+from lattice_tunnel.kube_request import Forwarder
 
 log = logging.getLogger(__name__)
 

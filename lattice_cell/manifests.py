@@ -14,10 +14,8 @@ import attrs
 import yaml
 
 from crds import KubeObject
+from lattice_tunnel.parent_config import NAMESPACE, PARENT_CONFIG_SECRET, ParentConfig
 
-NAMESPACE = "lattice-system"
-PARENT_CONFIG_SECRET = "lattice-parent-config"
-AGENT_CREDENTIALS_SECRET = "lattice-agent-credentials"
 AGENT_NAME = "lattice-agent"
 DEFAULT_IMAGE = "ghcr.io/lattice-dev/lattice:latest"
 CAPI_READERS_GROUP = "lattice:capi-readers"  # the group the read-only CAPI proxy impersonates
@@ -34,6 +32,10 @@ class AgentInstall:
     token: str  # the same one-time token; authorizes the CSR until it expires
     image: str = DEFAULT_IMAGE
 
+    def parent_config(self) -> ParentConfig:
+        return ParentConfig(cluster=self.cluster, grpc_endpoint=self.grpc_endpoint, bootstrap_url=self.bootstrap_url,
+                            server_name=self.server_name, ca_pem=self.ca_bundle_pem, token=self.token)
+
 
 def _b64(data: bytes | str) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
@@ -48,11 +50,7 @@ def parent_config_secret(install: AgentInstall) -> KubeObject:
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": PARENT_CONFIG_SECRET, "namespace": NAMESPACE, "labels": _labels()},
         "type": "Opaque",
-        "data": {
-            "cluster": _b64(install.cluster), "grpc_endpoint": _b64(install.grpc_endpoint),
-            "bootstrap_url": _b64(install.bootstrap_url), "server_name": _b64(install.server_name),
-            "ca.crt": _b64(install.ca_bundle_pem), "token": _b64(install.token),
-        },
+        "data": {key: _b64(value) for key, value in install.parent_config().to_data().items()},
     }
 
 

@@ -27,7 +27,7 @@ from metacontroller_standin import MetacontrollerStandin
 from hooks.context import ClusterIdentity
 from hooks.controllers_manifest import controller_objects
 from hooks.server.app import create_app
-from lattice_common.devcluster import ControlPlane
+from lattice_dev import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

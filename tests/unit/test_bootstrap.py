@@ -10,7 +10,7 @@ from crds import KubeObject
 from lattice_cell import manifests
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import BootstrapError, MemoryTokenStore, consume_for_manifests, issue_token
-from lattice_common import pki
+from lattice_tunnel import pki
 
 BUNDLE = pki.CaBundle(pki.generate_ca())
 

@@ -3,7 +3,8 @@
 import time
 
 from lattice_cell.registry import AgentRecord, Connectivity
-from lattice_cell.subtree import ClusterInfo, SubtreeRegistry
+from lattice_cell.subtree import SubtreeRegistry
+from lattice_tunnel.subtree import ClusterInfo
 
 
 def test_agent_connectivity_states() -> None:

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from lattice_common.http1_client import Http1Client, HttpError
+from lattice_tunnel.http1_client import Http1Client, HttpError
 
 pytestmark = pytest.mark.timeout(30)
 

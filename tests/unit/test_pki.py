@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from lattice_common import pki
+from lattice_tunnel import pki
 
 NOW = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
 

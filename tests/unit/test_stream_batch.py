@@ -2,8 +2,8 @@
 
 import asyncio
 
-from lattice_common.stream_batch import MAX_BATCH_BYTES, write_batched
 from lattice_proto import agent_pb2 as pb
+from lattice_tunnel.stream_batch import MAX_BATCH_BYTES, write_batched
 
 
 def msg(i: int, size: int = 0) -> pb.AgentMessage:

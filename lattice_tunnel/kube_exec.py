@@ -3,7 +3,7 @@
 The last hop of every tunnelled request lands here. It authenticates as its own identity
 (kubeconfig or service account) and impersonates the original caller, so the target cluster's
 RBAC and audit log see the real user. Caller-supplied Impersonate-* headers never get through.
-The HTTP client is the lean httptools one (lattice_common.http1_client), not httpx/kr8s: this is the
+The HTTP client is the lean httptools one (lattice_tunnel.http1_client), not httpx/kr8s: this is the
 hot path of every proxied request, and kr8s has no impersonation or raw streaming anyway.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from lattice_common import pki
-from lattice_common.http1_client import Http1Client, HttpError, Response
-from lattice_common.kubehttp import KubeTarget
-from lattice_common.tunnel import (
+from lattice_tunnel import pki
+from lattice_tunnel.http1_client import Http1Client, HttpError, Response
+from lattice_tunnel.kube_client import KubeTarget
+from lattice_tunnel.kube_request import (
     MAX_BODY,
     BadGateway,
     KubeRequest,

@@ -1,8 +1,8 @@
 """The ``up`` commands: start a control plane, say how to reach it, keep it running until Ctrl-C
 (or SIGTERM/SIGHUP), or until one of its processes exits.
 
-:func:`up` is ``python -m lattice_common.devcluster up``; :func:`dev_up` is ``lattice dev up``,
-which adds Lattice's own CRDs and its hook server.
+:func:`up` is ``python -m lattice_dev up``; :func:`dev_up` is ``lattice dev up``,
+which adds Lattice's own CRDs (the ``crds`` package data) and its hook server.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
-from lattice_common.devcluster.binaries import ensure_binaries, lattice_crd_paths
-from lattice_common.devcluster.controlplane import DEFAULT_START_TIMEOUT, ControlPlane
-from lattice_common.devcluster.errors import DevClusterError
-from lattice_common.devcluster.launch import start_hook_server
-from lattice_common.devcluster.processes import ManagedProcess
+from lattice_dev.binaries import find_binaries
+from lattice_dev.controlplane import DEFAULT_START_TIMEOUT, ControlPlane
+from lattice_dev.crd_files import lattice_crds
+from lattice_dev.errors import DevClusterError
+from lattice_dev.launch import start_hook_server
+from lattice_dev.processes import ManagedProcess
 
 
 def _stop_on_signals() -> None:
@@ -62,8 +63,12 @@ def up(
     Ctrl-C, 1 when the control plane failed to start or a component exited, 130 when interrupted while starting)."""
     _stop_on_signals()
     t0 = time.monotonic()
-    print("building/locating binaries ...", file=sys.stderr)
-    ensure_binaries()
+    print("locating binaries ...", file=sys.stderr)
+    try:
+        bin_dir = find_binaries()
+    except DevClusterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print("starting control plane ...", file=sys.stderr)
     try:
         cp = ControlPlane.start(
@@ -72,6 +77,7 @@ def up(
             metacontroller=metacontroller,
             upstream_crds=upstream_crds,
             apply_strategy=apply_strategy,
+            bin_dir=bin_dir,
         )
     except DevClusterError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -93,7 +99,7 @@ def dev_up(
     timeout: float = DEFAULT_START_TIMEOUT,
 ) -> int:
     """Start a control plane with the upstream CRDs (unless ``upstream_crds`` is false) and
-    Lattice's CRDs from ``crds/``, then ``lattice-hooks`` on a free loopback port; print the
+    Lattice's CRDs (the ``crds`` package data), then ``lattice-hooks`` on a free loopback port; print the
     kubeconfig path and the hook server's URL on stdout and keep everything running.
 
     The Lattice CRDs are installed with the upstream ones, once the apiserver is ready and before
@@ -105,14 +111,14 @@ def dev_up(
     _stop_on_signals()
     t0 = time.monotonic()
     try:
-        print("building/locating binaries ...", file=sys.stderr)
-        bin_dir = ensure_binaries()
+        print("locating binaries ...", file=sys.stderr)
+        bin_dir = find_binaries()
         print("starting control plane ...", file=sys.stderr)
         cp = ControlPlane.start(
             workdir,
             metacontroller=metacontroller,
             upstream_crds=upstream_crds,
-            extra_crds=lattice_crd_paths(),
+            extra_crds=lattice_crds(),
             timeout=timeout,
             bin_dir=bin_dir,
         )

@@ -1,10 +1,8 @@
 """The dev control plane's certificates: an EC P-256 CA, and serving and client certificates it signs.
 
-Keys and PEM encoding come from :mod:`lattice_common.pki`. Its CA and leaf builders are not used:
-they put ``O=Lattice`` into every subject (Kubernetes reads a client certificate's O= entries as
-its groups, so :func:`_issue` must set them freely), add a DNS SAN equal to a client's CN and a
-KeyUsage extension, and give the CA another name, path length and clock-skew allowance than this
-plane has always used.
+Its own, not the tunnel's PKI: Kubernetes reads a client certificate's O= entries as its groups,
+so :func:`issue` must set them freely (the tunnel puts ``O=Lattice`` into every subject), and a
+control plane is no part of the tunnel.
 """
 
 from __future__ import annotations
@@ -15,15 +13,41 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from lattice_common import pki
+
+def new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
 
 
-def _new_ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = pki.new_key()
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def public_key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def load_cert(pem: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem)
+
+
+def load_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise TypeError("expected an EC private key")
+    return key
+
+
+def new_ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.now(dt.UTC)
     cert = (
@@ -55,7 +79,7 @@ def _new_ca(cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     return cert, key
 
 
-def _issue(
+def issue(
     ca: x509.Certificate,
     ca_key: ec.EllipticCurvePrivateKey,
     cn: str,
@@ -66,7 +90,7 @@ def _issue(
     server: bool = False,
     client: bool = False,
 ) -> tuple[bytes, bytes]:
-    key = pki.new_key()
+    key = new_key()
     attrs_ = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs]
     attrs_.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
     now = dt.datetime.now(dt.UTC)
@@ -90,10 +114,10 @@ def _issue(
     if sans:
         b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     cert = b.sign(ca_key, hashes.SHA256())
-    return pki.cert_pem(cert), pki.key_pem(key)
+    return cert_pem(cert), key_pem(key)
 
 
-def _write(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
+def write_file(path: Path, data: bytes | str, mode: int = 0o600) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     path.chmod(mode)

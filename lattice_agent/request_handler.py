@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge
 
-from lattice_common.tunnel import (
+from lattice_proto import agent_pb2 as pb
+from lattice_tunnel.kube_request import (
     MAX_BODY,
     ClusterNotFound,
     Forwarder,
@@ -25,7 +26,6 @@ from lattice_common.tunnel import (
     TunnelTimeout,
     status_body,
 )
-from lattice_proto import agent_pb2 as pb
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A running control plane (:class:`ControlPlane`): its start and stop, kubeconfigs and certificates
 for clients, and helpers that drive it (kubectl, apply, CRDs, API reads, polling). How each
-component is launched is in :mod:`lattice_common.devcluster.launch`."""
+component is launched is in :mod:`lattice_dev.launch`, which does not know this class."""
 
 from __future__ import annotations
 
@@ -24,21 +24,13 @@ from typing import Any
 
 import attrs
 import yaml
-from cryptography.hazmat.primitives import serialization
 
-from lattice_common.devcluster import launch
-from lattice_common.devcluster.binaries import (
-    LATTICE_UPSTREAM_CRDS,
-    ensure_binaries,
-    find_metacontroller,
-    load_crds,
-    metacontroller_crd_paths,
-    upstream_crd_paths,
-)
-from lattice_common.devcluster.certs import _issue, _new_ca, _write
-from lattice_common.devcluster.errors import DevClusterError, KubectlError
-from lattice_common.devcluster.processes import ManagedProcess
-from lattice_common.pki import cert_pem, key_pem, load_certs, load_key, new_key
+from lattice_dev import launch
+from lattice_dev.binaries import find_binaries, find_metacontroller
+from lattice_dev.certs import cert_pem, issue, key_pem, load_cert, load_key, new_ca, new_key, public_key_pem, write_file
+from lattice_dev.crd_files import LATTICE_UPSTREAM_CRDS, load_crds, metacontroller_crd_paths, upstream_crd_paths
+from lattice_dev.errors import DevClusterError, KubectlError
+from lattice_dev.processes import ManagedProcess
 
 DEFAULT_START_TIMEOUT = 120.0
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -92,7 +84,6 @@ class ControlPlane:
     """Seconds each start phase took (etcd, kube-apiserver, crds, kube-controller-manager, ...)."""
     remove_workdir: bool = False
     _ca_key_file: Path | None = None
-    _kcm_port: int = 0
     _stopped: bool = False
 
     # ---------------------------------------------------------------- start / stop
@@ -128,14 +119,15 @@ class ControlPlane:
         ``apply_strategy``: Metacontroller's ``--apply-strategy`` (``dynamic-apply``, its default, or
         ``server-side-apply``).
         """
-        bin_dir = bin_dir if bin_dir is not None else ensure_binaries()
+        bin_dir = bin_dir if bin_dir is not None else find_binaries()
         mc_bin: Path | None = None
         if metacontroller:
             mc_bin = find_metacontroller(bin_dir)
             if mc_bin is None:
                 raise DevClusterError(
-                    "Metacontroller binary not available: testbed/build.sh could not build it (see "
-                    "docs/testbed.md); set LATTICE_METACONTROLLER_BIN to a metacontroller binary"
+                    f"Metacontroller binary not available: no metacontroller in {bin_dir} or on PATH "
+                    "(testbed/build.sh could not build it, see docs/testbed.md); set LATTICE_METACONTROLLER_BIN "
+                    "to a metacontroller binary"
                 )
         created = workdir is None
         wd = Path(tempfile.mkdtemp(prefix="lattice-cp-")) if workdir is None else Path(workdir)
@@ -144,11 +136,11 @@ class ControlPlane:
 
         # PKI, tokens, kubeconfigs
         pki = wd / "pki"
-        ca, ca_key = _new_ca("lattice-devcluster-ca")
+        ca, ca_key = new_ca("lattice-devcluster-ca")
         ca_pem = cert_pem(ca)
-        ca_file = _write(pki / "ca.crt", ca_pem, 0o644)
-        ca_key_file = _write(pki / "ca.key", key_pem(ca_key))
-        serving_crt, serving_key = _issue(
+        ca_file = write_file(pki / "ca.crt", ca_pem, 0o644)
+        ca_key_file = write_file(pki / "ca.key", key_pem(ca_key))
+        serving_crt, serving_key = issue(
             ca,
             ca_key,
             "kube-apiserver",
@@ -162,21 +154,15 @@ class ControlPlane:
             ips=["127.0.0.1", "::1", "10.0.0.1"],
             server=True,
         )
-        _write(pki / "apiserver.crt", serving_crt, 0o644)
-        _write(pki / "apiserver.key", serving_key)
+        write_file(pki / "apiserver.crt", serving_crt, 0o644)
+        write_file(pki / "apiserver.key", serving_key)
         sa_key = new_key()
-        _write(pki / "sa.key", key_pem(sa_key))
-        _write(
-            pki / "sa.pub",
-            sa_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            ),
-            0o644,
-        )
+        write_file(pki / "sa.key", key_pem(sa_key))
+        write_file(pki / "sa.pub", public_key_pem(sa_key), 0o644)
         admin_token = secrets.token_hex(16)
         kcm_token = secrets.token_hex(16)
         mc_token = secrets.token_hex(16)
-        _write(
+        write_file(
             pki / "tokens.csv",
             f'{admin_token},admin,admin,"system:masters"\n'
             f'{kcm_token},system:kube-controller-manager,kcm,"system:masters"\n'
@@ -211,11 +197,16 @@ class ControlPlane:
             cp.timings[name] = round(now - t, 2)
             t = now
 
+        components = launch.Launch(bin_dir, wd, deadline_for, cp.processes)
         try:
             if not etcd_url:
-                launch.start_etcd(cp, deadline_for)
+                cp.etcd_url = launch.start_etcd(components)
                 phase("etcd")
-            launch.start_apiserver(cp, deadline_for, admission_sa=controller_manager, extra=apiserver_args)
+            cp.server = launch.start_apiserver(
+                components, etcd_url=cp.etcd_url, etcd_prefix=cp.etcd_prefix,
+                service_account_issuer=cp.service_account_issuer, token=admin_token,
+                admission_sa=controller_manager, extra=apiserver_args,
+            )
             phase("kube-apiserver")
             cp._write_kubeconfig(cp.kubeconfig, admin_token, "admin")
             if upstream_crds:
@@ -231,12 +222,12 @@ class ControlPlane:
             # After the CRDs, so that the garbage collector's first discovery already sees them.
             if controller_manager:
                 cp._write_kubeconfig(wd / "kcm.kubeconfig", kcm_token, "kube-controller-manager")
-                launch.start_controller_manager(cp, controllers)
-                launch.wait_controller_manager(cp, deadline_for())
+                kcm_port = launch.start_controller_manager(components, controllers)
+                launch.wait_controller_manager(components, kcm_port, deadline_for())
                 phase("kube-controller-manager")
             if mc_bin is not None:
                 cp._write_kubeconfig(wd / "metacontroller.kubeconfig", mc_token, "metacontroller")
-                launch.start_metacontroller(cp, mc_bin, deadline_for, apply_strategy, metacontroller_args)
+                launch.start_metacontroller(components, mc_bin, apply_strategy, metacontroller_args)
                 phase("metacontroller")
             cp.timings["total"] = round(time.monotonic() - t_start, 2)
         except BaseException:
@@ -313,7 +304,7 @@ class ControlPlane:
             "contexts": [{"name": f"{user}@lattice-dev", "context": {"cluster": "lattice-dev", "user": user}}],
             "current-context": f"{user}@lattice-dev",
         }
-        return _write(path, yaml.safe_dump(cfg, sort_keys=False))
+        return write_file(path, yaml.safe_dump(cfg, sort_keys=False))
 
     def write_kubeconfig(
         self,
@@ -334,8 +325,8 @@ class ControlPlane:
         """(cert PEM, key PEM) of a client certificate for ``user`` with ``groups`` as O=."""
         assert self._ca_key_file is not None
         key = load_key(self._ca_key_file.read_bytes())
-        ca = load_certs(self.ca_pem.encode())[0]
-        return _issue(ca, key, user, orgs=groups, client=True)
+        ca = load_cert(self.ca_pem.encode())
+        return issue(ca, key, user, orgs=groups, client=True)
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """An environment for subprocesses: ``base`` (default ``os.environ``) plus KUBECONFIG, a

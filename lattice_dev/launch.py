@@ -1,7 +1,10 @@
 """Command lines and readiness waits of the components: etcd, kube-apiserver,
 kube-controller-manager and Metacontroller (called in that order by ``ControlPlane.start``), and
 Lattice's hook server for ``lattice dev up``. Each listens on free loopback ports and is started
-again with new ones when a port was taken in between."""
+again with new ones when a port was taken in between.
+
+A component gets what it needs as arguments (a :class:`Launch` and its own settings) and returns
+what the plane learns from it (a URL, a port); it knows nothing of ``ControlPlane``."""
 
 from __future__ import annotations
 
@@ -10,13 +13,11 @@ import ssl
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from lattice_common.devcluster.errors import DevClusterError
-from lattice_common.devcluster.processes import ManagedProcess, _http_ok, _port_in_use, _wait_until, free_port
+import attrs
 
-if TYPE_CHECKING:
-    from lattice_common.devcluster.controlplane import ControlPlane
+from lattice_dev.errors import DevClusterError
+from lattice_dev.processes import ManagedProcess, free_port, http_ok, port_in_use, wait_until
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 
@@ -38,74 +39,98 @@ def spawn_with_port_retry(
         proc = ManagedProcess.spawn(name, argv, log_dir / f"{name}.log")
         processes[name] = proc
         try:
-            _wait_until(proc, ready, deadline_for(), what)
+            wait_until(proc, ready, deadline_for(), what)
             return proc
         except DevClusterError:
             proc.stop()
-            if attempt < 2 and _port_in_use(proc):
+            if attempt < 2 and port_in_use(proc):
                 continue
             raise
     raise AssertionError("unreachable")
 
 
-def _spawn_into(
-    cp: ControlPlane,
-    name: str,
-    build: Callable[[], tuple[list[str], Callable[[], bool]]],
-    deadline_for: Callable[[], float],
-    what: str,
-) -> ManagedProcess:
-    return spawn_with_port_retry(name, build, deadline_for, what, log_dir=cp.workdir / "logs", processes=cp.processes)
+@attrs.frozen
+class Launch:
+    """What every component of one plane starts from: the binaries, the work directory (``pki/``
+    with the plane's certificates, ``logs/``), each component's readiness deadline, and the plane's
+    process table (a component goes in as soon as it runs, so a failed start still stops it)."""
+
+    bin_dir: Path
+    workdir: Path
+    deadline_for: Callable[[], float]
+    processes: dict[str, ManagedProcess]
+
+    @property
+    def pki(self) -> Path:
+        return self.workdir / "pki"
+
+    def spawn(self, name: str, build: Callable[[], tuple[list[str], Callable[[], bool]]], what: str) -> ManagedProcess:
+        return spawn_with_port_retry(name, build, self.deadline_for, what, log_dir=self.workdir / "logs",
+                                     processes=self.processes)
 
 
-def start_etcd(cp: ControlPlane, deadline_for: Callable[[], float]) -> None:
-    data = cp.workdir / "etcd-data"
+def start_etcd(launch: Launch) -> str:
+    """etcd on free loopback ports; its client URL."""
+    data = launch.workdir / "etcd-data"
+    url = ""
 
     def build() -> tuple[list[str], Callable[[], bool]]:
+        nonlocal url
         shutil.rmtree(data, ignore_errors=True)
         client, peer = free_port(), free_port()
-        cp.etcd_url = f"http://127.0.0.1:{client}"
+        url = f"http://127.0.0.1:{client}"
         peer_url = f"http://127.0.0.1:{peer}"
         argv = [
-            str(cp.bin_dir / "etcd"),
+            str(launch.bin_dir / "etcd"),
             "--name=default",
             f"--data-dir={data}",
-            f"--listen-client-urls={cp.etcd_url}",
-            f"--advertise-client-urls={cp.etcd_url}",
+            f"--listen-client-urls={url}",
+            f"--advertise-client-urls={url}",
             f"--listen-peer-urls={peer_url}",
             f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=default={peer_url}",
             "--unsafe-no-fsync=true",
             "--log-level=warn",
         ]
-        return argv, lambda: _http_ok(cp.etcd_url + "/health")
+        return argv, lambda: http_ok(url + "/health")
 
-    _spawn_into(cp, "etcd", build, deadline_for, "etcd /health")
+    launch.spawn("etcd", build, "etcd /health")
+    return url
 
 
 def start_apiserver(
-    cp: ControlPlane, deadline_for: Callable[[], float], *, admission_sa: bool, extra: Sequence[str]
-) -> None:
-    pki = cp.workdir / "pki"
-    ctx = cp.ssl_context()
+    launch: Launch,
+    *,
+    etcd_url: str,
+    etcd_prefix: str,
+    service_account_issuer: str,
+    token: str,
+    admission_sa: bool,
+    extra: Sequence[str],
+) -> str:
+    """kube-apiserver on a free loopback port, serving with ``pki/apiserver.crt``; its URL."""
+    pki = launch.pki
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    server = ""
 
     def build() -> tuple[list[str], Callable[[], bool]]:
+        nonlocal server
         port = free_port()
-        cp.server = f"https://127.0.0.1:{port}"
+        server = f"https://127.0.0.1:{port}"
         argv = [
-            str(cp.bin_dir / "kube-apiserver"),
-            f"--etcd-servers={cp.etcd_url}",
-            f"--etcd-prefix={cp.etcd_prefix}",
+            str(launch.bin_dir / "kube-apiserver"),
+            f"--etcd-servers={etcd_url}",
+            f"--etcd-prefix={etcd_prefix}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
             f"--secure-port={port}",
-            f"--cert-dir={cp.workdir / 'apiserver-certs'}",
+            f"--cert-dir={launch.workdir / 'apiserver-certs'}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
             f"--token-auth-file={pki / 'tokens.csv'}",
             "--authorization-mode=Node,RBAC",
-            f"--service-account-issuer={cp.service_account_issuer}",
+            f"--service-account-issuer={service_account_issuer}",
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
@@ -117,22 +142,24 @@ def start_apiserver(
         if not admission_sa:
             argv.append("--disable-admission-plugins=ServiceAccount")
         argv += list(extra)
-        return argv, lambda: _http_ok(cp.server + "/readyz", context=ctx, token=cp.token)
+        return argv, lambda: http_ok(server + "/readyz", context=ctx, token=token)
 
-    _spawn_into(cp, "kube-apiserver", build, deadline_for, "/readyz")
+    launch.spawn("kube-apiserver", build, "/readyz")
+    return server
 
 
-def start_controller_manager(cp: ControlPlane, controllers: Sequence[str]) -> None:
+def start_controller_manager(launch: Launch, controllers: Sequence[str]) -> int:
+    """kube-controller-manager (with ``kcm.kubeconfig``), not waited for; its health port."""
     port = free_port()
-    pki = cp.workdir / "pki"
+    pki = launch.pki
     argv = [
-        str(cp.bin_dir / "kube-controller-manager"),
-        f"--kubeconfig={cp.workdir / 'kcm.kubeconfig'}",
+        str(launch.bin_dir / "kube-controller-manager"),
+        f"--kubeconfig={launch.workdir / 'kcm.kubeconfig'}",
         f"--controllers={','.join(controllers)}",
         "--leader-elect=false",
         "--bind-address=127.0.0.1",
         f"--secure-port={port}",
-        f"--cert-dir={cp.workdir / 'kcm-certs'}",
+        f"--cert-dir={launch.workdir / 'kcm-certs'}",
         f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'ca.crt'}",
         "--use-service-account-credentials=false",
@@ -140,31 +167,27 @@ def start_controller_manager(cp: ControlPlane, controllers: Sequence[str]) -> No
         "--kube-api-burst=200",
         "--v=1",
     ]
-    cp.processes["kube-controller-manager"] = ManagedProcess.spawn(
-        "kube-controller-manager", argv, cp.workdir / "logs" / "kube-controller-manager.log"
+    launch.processes["kube-controller-manager"] = ManagedProcess.spawn(
+        "kube-controller-manager", argv, launch.workdir / "logs" / "kube-controller-manager.log"
     )
-    cp._kcm_port = port
+    return port
 
 
-def wait_controller_manager(cp: ControlPlane, deadline: float) -> None:
-    proc = cp.processes["kube-controller-manager"]
+def wait_controller_manager(launch: Launch, port: int, deadline: float) -> None:
+    proc = launch.processes["kube-controller-manager"]
     ctx = ssl._create_unverified_context()  # its serving cert is self-signed
-    url = f"https://127.0.0.1:{cp._kcm_port}/healthz"
-    _wait_until(proc, lambda: _http_ok(url, context=ctx), deadline, "/healthz")
+    url = f"https://127.0.0.1:{port}/healthz"
+    wait_until(proc, lambda: http_ok(url, context=ctx), deadline, "/healthz")
 
 
-def start_metacontroller(
-    cp: ControlPlane,
-    mc_bin: Path,
-    deadline_for: Callable[[], float],
-    apply_strategy: str,
-    extra: Sequence[str],
-) -> None:
+def start_metacontroller(launch: Launch, mc_bin: Path, apply_strategy: str, extra: Sequence[str]) -> None:
+    """Metacontroller (with ``metacontroller.kubeconfig``) until its /readyz answers."""
+
     def build() -> tuple[list[str], Callable[[], bool]]:
         metrics, health = free_port(), free_port()
         argv = [
             str(mc_bin),
-            f"--kubeconfig={cp.workdir / 'metacontroller.kubeconfig'}",
+            f"--kubeconfig={launch.workdir / 'metacontroller.kubeconfig'}",
             "--discovery-interval=1s",
             "--client-go-qps=100",
             "--client-go-burst=200",
@@ -173,9 +196,9 @@ def start_metacontroller(
             f"--health-probe-bind-address=127.0.0.1:{health}",
             *extra,
         ]
-        return argv, lambda: _http_ok(f"http://127.0.0.1:{health}/readyz")
+        return argv, lambda: http_ok(f"http://127.0.0.1:{health}/readyz")
 
-    _spawn_into(cp, "metacontroller", build, deadline_for, "/readyz")
+    launch.spawn("metacontroller", build, "/readyz")
 
 
 def _hook_server_command() -> list[str]:
@@ -195,7 +218,7 @@ def start_hook_server(
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         argv = [*_hook_server_command(), "--host=127.0.0.1", f"--port={port}"]
-        return argv, lambda: _http_ok(url + "/readyz")
+        return argv, lambda: http_ok(url + "/readyz")
 
     spawn_with_port_retry("lattice-hooks", build, deadline_for, "/readyz", log_dir=log_dir, processes=processes)
     return url

@@ -19,7 +19,7 @@ import httpx
 import orjson
 import yaml
 
-from lattice_common import pki
+from lattice_tunnel import pki
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 

@@ -18,11 +18,12 @@ from prometheus_client import Counter, Gauge
 
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.session import AgentSession
-from lattice_cell.subtree import ClusterInfo, SubtreeRegistry
-from lattice_common import pki
-from lattice_common.stream_batch import BATCH_MIN_VERSION, PROTOCOL_VERSION, write_batched
+from lattice_cell.subtree import SubtreeRegistry
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
+from lattice_tunnel import pki
+from lattice_tunnel.stream_batch import BATCH_MIN_VERSION, PROTOCOL_VERSION, write_batched
+from lattice_tunnel.subtree import from_proto
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,6 @@ def stream_identity(context: grpc.aio.ServicerContext) -> str:
     if not pems:
         raise pki.IdentityError("no client certificate on this stream")
     return pki.cluster_from_certificate(pems[0])
-
-
-def to_info(c: pb.SubtreeCluster) -> ClusterInfo:
-    return ClusterInfo(c.name, c.parent, c.phase or "Unknown", dict(c.labels), c.connected, c.pivoted, c.removed)
-
-
-def to_proto(c: ClusterInfo) -> pb.SubtreeCluster:
-    return pb.SubtreeCluster(name=c.name, parent=c.parent, phase=c.phase, labels=c.labels,
-                             connected=c.connected, pivoted=c.pivoted, removed=c.removed)
 
 
 DeletingHook = Callable[[str, pb.ClusterDeleting], Awaitable[None]]
@@ -176,7 +168,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
             pass  # exec sessions arrive with the auth proxy; nothing is waiting yet
 
     def _subtree(self, session: AgentSession, state: pb.SubtreeState) -> None:
-        infos = [to_info(c) for c in state.clusters]
+        infos = [from_proto(c) for c in state.clusters]
         if state.full and not any(i.name == session.cluster for i in infos):
             raise IdentityViolation(f"full subtree state does not contain the agent's own cluster {session.cluster!r}")
         own = [i for i in infos if i.name == session.cluster]

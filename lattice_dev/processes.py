@@ -20,7 +20,7 @@ from pathlib import Path
 
 import attrs
 
-from lattice_common.devcluster.errors import DevClusterError
+from lattice_dev.errors import DevClusterError
 
 _ports_lock = threading.Lock()
 _ports_given: set[int] = set()
@@ -164,7 +164,7 @@ class ManagedProcess:
         _reaper.forget(self.popen.pid)
 
 
-def _wait_until(
+def wait_until(
     proc: ManagedProcess, ready: Callable[[], bool], deadline: float, what: str, interval: float = 0.2
 ) -> None:
     while True:
@@ -182,7 +182,7 @@ def _wait_until(
         time.sleep(interval)
 
 
-def _http_ok(url: str, *, context: ssl.SSLContext | None = None, token: str | None = None) -> bool:
+def http_ok(url: str, *, context: ssl.SSLContext | None = None, token: str | None = None) -> bool:
     req = urllib.request.Request(url)
     if token:
         req.add_header("Authorization", f"Bearer {token}")
@@ -193,5 +193,5 @@ def _http_ok(url: str, *, context: ssl.SSLContext | None = None, token: str | No
         return False
 
 
-def _port_in_use(proc: ManagedProcess) -> bool:
+def port_in_use(proc: ManagedProcess) -> bool:
     return "address already in use" in proc.tail(200)

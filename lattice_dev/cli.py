@@ -1,14 +1,18 @@
-"""``python -m lattice_common.devcluster``: ``up`` (start a control plane until Ctrl-C), ``binaries``
-(build them if needed and print their directory), ``crds`` (print the upstream CRD files)."""
+"""``python -m lattice_dev``: ``up`` (start a control plane until Ctrl-C), ``binaries`` (print
+the directory they are taken from; ``--build`` first runs a checkout's ``testbed/build.sh``),
+``crds`` (print the upstream CRD files)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lattice_common.devcluster.binaries import ensure_binaries, upstream_crd_paths
-from lattice_common.devcluster.up import up as run_up
+from lattice_dev.binaries import build_in_checkout, find_binaries
+from lattice_dev.crd_files import upstream_crd_paths
+from lattice_dev.errors import DevClusterError
+from lattice_dev.up import up as run_up
 
 
 def _cmd_up(ns: argparse.Namespace) -> int:
@@ -22,7 +26,7 @@ def _cmd_up(ns: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lattice_common.devcluster")
+    parser = argparse.ArgumentParser(prog="python -m lattice_dev")
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start a control plane and wait until Ctrl-C")
     up.add_argument("--metacontroller", action="store_true", help="also run Metacontroller")
@@ -30,13 +34,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--no-controller-manager", action="store_true")
     up.add_argument("--apply-strategy", default="dynamic-apply", choices=["dynamic-apply", "server-side-apply"])
     up.add_argument("--workdir", type=Path, default=None, help="default: a new temporary directory")
-    sub.add_parser("binaries", help="build (if needed) and print the bin directory")
+    binaries = sub.add_parser("binaries", help="print the directory the binaries are taken from")
+    binaries.add_argument("--build", action="store_true", help="first run the checkout's testbed/build.sh")
     sub.add_parser("crds", help="print the upstream CRD file paths")
     ns = parser.parse_args(argv)
     if ns.cmd == "up":
         return _cmd_up(ns)
     if ns.cmd == "binaries":
-        print(ensure_binaries())
+        try:
+            print(build_in_checkout() if ns.build else find_binaries())
+        except DevClusterError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
         return 0
     for p in upstream_crd_paths():
         print(p)
