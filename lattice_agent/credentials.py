@@ -14,7 +14,7 @@ import attrs
 import httpx
 
 from lattice_tunnel import pki
-from lattice_tunnel.kube_client import KubeClient
+from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.parent_config import NAMESPACE, PARENT_CONFIG_SECRET, ParentConfig
 
 AGENT_CREDENTIALS_SECRET = "lattice-agent-credentials"
@@ -28,7 +28,7 @@ def _read_dir(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()} if directory.is_dir() else {}
 
 
-async def load_parent_config(kube: KubeClient | None, directory: Path | None = None) -> ParentConfig | None:
+async def load_parent_config(kube: KubeApi | None, directory: Path | None = None) -> ParentConfig | None:
     """None when this cluster has no parent (a root cell)."""
     if directory is not None:
         data = _read_dir(directory)
@@ -47,7 +47,7 @@ class Credentials:
 
 
 class CredentialStore:
-    def __init__(self, kube: KubeClient | None, directory: Path | None = None) -> None:
+    def __init__(self, kube: KubeApi | None, directory: Path | None = None) -> None:
         self.kube = kube
         self.directory = directory
 

@@ -12,8 +12,9 @@ from lattice_agent.runner import AgentTuning, add_agent_flags, build_agent
 from lattice_tunnel.embedded_uvicorn import HttpServer
 from lattice_tunnel.entrypoints import add_kube_flags, run_main, setup_logging, wait_for_signal
 from lattice_tunnel.health import health_app
-from lattice_tunnel.kube_client import KubeClient, resolve
+from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_exec import KubeExecutor
+from lattice_tunnel.kube_target import resolve
 
 log = logging.getLogger("lattice_agent")
 
@@ -35,11 +36,11 @@ def agent_status(agent: Agent) -> dict[str, object]:
 
 async def run(args: argparse.Namespace) -> int:
     target = resolve(args.kubeconfig, args.context)
-    kube = KubeClient(target)
+    kube = await KubeApi.connect(target)
     local = KubeExecutor(target)
     tuning = AgentTuning.from_args(args)
-    built = await build_agent(kube, local, cluster=args.cluster, parent_dir=args.parent_config_dir,
-                              credentials_dir=args.credentials_dir, tuning=tuning)
+    built = await build_agent(kube, local, api_server=target.server, cluster=args.cluster,
+                              parent_dir=args.parent_config_dir, credentials_dir=args.credentials_dir, tuning=tuning)
     if built is None:
         log.error("no parent config (Secret lattice-system/lattice-parent-config or --parent-config-dir): "
                   "nothing to connect to")

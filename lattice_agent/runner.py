@@ -11,7 +11,7 @@ import attrs
 
 from lattice_agent.agent import Agent, AgentConfig
 from lattice_agent.credentials import CredentialStore, load_parent_config, obtain
-from lattice_tunnel.kube_client import KubeClient
+from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_request import Forwarder
 from lattice_tunnel.parent_config import ParentConfig
 from lattice_tunnel.subtree import SubtreeSource
@@ -45,11 +45,12 @@ def add_agent_flags(p: argparse.ArgumentParser, *, heartbeat: bool = True) -> No
     p.add_argument("--backoff-max", type=float, default=30.0)
 
 
-async def build_agent(kube: KubeClient | None, local: Forwarder | None, *, cluster: str | None = None,
-                      parent_dir: Path | None = None, credentials_dir: Path | None = None,
+async def build_agent(kube: KubeApi | None, local: Forwarder | None, *, api_server: str = "",
+                      cluster: str | None = None, parent_dir: Path | None = None, credentials_dir: Path | None = None,
                       downstream: Forwarder | None = None, subtree: SubtreeSource | None = None,
                       tuning: AgentTuning | None = None) -> tuple[Agent, ParentConfig] | None:
-    """None when this cluster has no parent config (it is a root)."""
+    """None when this cluster has no parent config (it is a root). ``api_server``: this cluster's
+    API server URL, as the agent reports it to the cell."""
     parent = await load_parent_config(kube, parent_dir)
     if parent is None:
         return None
@@ -69,6 +70,6 @@ async def build_agent(kube: KubeClient | None, local: Forwarder | None, *, clust
         cert_pem=creds.cert_pem, key_pem=creds.key_pem, server_name=parent.server_name,
         heartbeat_interval=tuning.heartbeat_interval, keepalive_time=tuning.keepalive_time,
         keepalive_timeout=tuning.keepalive_timeout, backoff_max=tuning.backoff_max,
-        kubernetes_version=version, api_server_endpoint=kube.target.server if kube else "",
+        kubernetes_version=version, api_server_endpoint=api_server,
     )
     return Agent(config, local=local, downstream=downstream, subtree=subtree, on_credentials=store.save), parent

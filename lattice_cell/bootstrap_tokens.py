@@ -18,7 +18,7 @@ from typing import Protocol
 import attrs
 
 from lattice_tunnel import pki
-from lattice_tunnel.kube_client import KubeApiError, KubeClient
+from lattice_tunnel.kube_api import KubeApi, KubeApiError
 
 TOKEN_TTL = 3600.0
 
@@ -66,7 +66,7 @@ class MemoryTokenStore:
 
 @attrs.define
 class SecretTokenStore:
-    client: KubeClient
+    client: KubeApi
     namespace: str = "lattice-system"
 
     def _name(self, cluster: str) -> str:

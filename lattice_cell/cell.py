@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import grpc
 
+import crds
 from crds import KubeObject
 from lattice_cell import manifests
 from lattice_cell.bootstrap import bootstrap_app
@@ -28,7 +29,7 @@ from lattice_proto import agent_pb2_grpc
 from lattice_tunnel import pki
 from lattice_tunnel.embedded_uvicorn import HttpServer
 from lattice_tunnel.health import health_app
-from lattice_tunnel.kube_client import KubeApiError, KubeClient
+from lattice_tunnel.kube_api import KubeApi, KubeApiError
 from lattice_tunnel.kube_request import Forwarder
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def grpc_server_options() -> list[tuple[str, Any]]:
 
 class Cell:
     def __init__(self, config: CellConfig, ca_storage: pki.CaStorage, tokens: TokenStore,
-                 kube: KubeClient | None = None, local: Forwarder | None = None) -> None:
+                 kube: KubeApi | None = None, local: Forwarder | None = None) -> None:
         self.config = config
         self.ca_storage = ca_storage
         self.tokens = tokens
@@ -217,19 +218,15 @@ class Cell:
     async def _extra_manifests(self, cluster: str) -> list[KubeObject]:
         docs = manifests.bundled_crds()
         if self.kube is not None:
-            path = f"/apis/lattice.dev/v1alpha1/namespaces/{self.config.namespace}/cedarpolicies"
-            listing = await self.kube.get(path)  # None when the CRD is not installed
-            docs += manifests.propagated_policies((listing or {}).get("items", []), self.config.cluster)
+            items = await self.kube.list_objects(crds.API_VERSION, "cedarpolicies", self.config.namespace)
+            docs += manifests.propagated_policies(items or [], self.config.cluster)  # None: no CRD
         return docs
 
     async def _on_bootstrapped(self, cluster: str) -> None:
         if self.kube is None:
             return
-        path = f"/apis/lattice.dev/v1alpha1/latticeclusters/{cluster}/status"
-        try:
-            resp = await self.kube.http.patch(path, content=b'{"status":{"bootstrapComplete":true}}',
-                                              headers={"Content-Type": "application/merge-patch+json"})
-            if resp.status_code not in (200, 404):
-                log.warning("could not record bootstrapComplete for %s: HTTP %d", cluster, resp.status_code)
+        try:  # a LatticeCluster that does not exist (registered by hand) is not an error
+            await self.kube.merge_patch_status(crds.API_VERSION, "latticeclusters", cluster,
+                                               {"bootstrapComplete": True})
         except (KubeApiError, OSError) as exc:
             log.warning("could not record bootstrapComplete for %s: %s", cluster, exc)

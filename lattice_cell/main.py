@@ -15,8 +15,9 @@ from lattice_cell.bootstrap_tokens import SecretTokenStore, issue_token
 from lattice_cell.cell import Cell, CellConfig
 from lattice_cell.manifests import DEFAULT_IMAGE
 from lattice_tunnel.entrypoints import add_kube_flags, run_main, setup_logging, wait_for_signal
-from lattice_tunnel.kube_client import KubeClient, SecretCaStorage, resolve
+from lattice_tunnel.kube_api import KubeApi, SecretCaStorage
 from lattice_tunnel.kube_exec import KubeExecutor
+from lattice_tunnel.kube_target import resolve
 
 log = logging.getLogger("lattice_cell")
 
@@ -49,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_cell(args: argparse.Namespace, kube: KubeClient, local: KubeExecutor) -> Cell:
+def build_cell(args: argparse.Namespace, kube: KubeApi, local: KubeExecutor) -> Cell:
     """A cell from ``add_cell_flags``' arguments, keeping its CA and tokens in Secrets."""
     config = CellConfig(
         cluster=args.cluster, bind=args.bind, advertise_host=args.advertise_host, grpc_port=args.grpc_port,
@@ -62,7 +63,7 @@ def build_cell(args: argparse.Namespace, kube: KubeClient, local: KubeExecutor) 
 
 async def serve(args: argparse.Namespace) -> int:
     target = resolve(args.kubeconfig, args.context)
-    kube = KubeClient(target)
+    kube = await KubeApi.connect(target)
     local = KubeExecutor(target)
     cell = build_cell(args, kube, local)
     await cell.start()
@@ -76,7 +77,7 @@ async def serve(args: argparse.Namespace) -> int:
 
 
 async def issue(args: argparse.Namespace) -> int:
-    kube = KubeClient(resolve(args.kubeconfig, args.context))
+    kube = await KubeApi.connect(resolve(args.kubeconfig, args.context))
     try:
         print(await issue_token(SecretTokenStore(kube, args.namespace), args.child, args.ttl))
     finally:

@@ -14,8 +14,9 @@ import logging
 from lattice_agent.runner import AgentTuning, add_agent_flags, build_agent
 from lattice_cell.main import add_cell_flags, build_cell
 from lattice_tunnel.entrypoints import run_main, setup_logging, wait_for_signal
-from lattice_tunnel.kube_client import KubeClient, resolve
+from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_exec import KubeExecutor
+from lattice_tunnel.kube_target import resolve
 
 log = logging.getLogger("lattice_operator")
 
@@ -29,14 +30,15 @@ def parser() -> argparse.ArgumentParser:
 
 async def run(args: argparse.Namespace) -> int:
     target = resolve(args.kubeconfig, args.context)
-    kube = KubeClient(target)
+    kube = await KubeApi.connect(target)
     local = KubeExecutor(target)
     cell = build_cell(args, kube, local)
     await cell.start()
     agent_task: asyncio.Task[None] | None = None
     try:
-        built = await build_agent(kube, local, cluster=args.cluster, parent_dir=args.parent_config_dir,
-                                  credentials_dir=args.credentials_dir, downstream=cell.router,
+        built = await build_agent(kube, local, api_server=target.server, cluster=args.cluster,
+                                  parent_dir=args.parent_config_dir, credentials_dir=args.credentials_dir,
+                                  downstream=cell.router,
                                   subtree=cell.subtree, tuning=AgentTuning.from_args(args))
         if built is not None:
             agent, parent = built

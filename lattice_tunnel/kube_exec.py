@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 
 from lattice_tunnel import pki
 from lattice_tunnel.http1_client import Http1Client, HttpError, Response
-from lattice_tunnel.kube_client import KubeTarget
 from lattice_tunnel.kube_request import (
     MAX_BODY,
     BadGateway,
@@ -25,6 +24,7 @@ from lattice_tunnel.kube_request import (
     forwardable_request_headers,
     forwardable_response_headers,
 )
+from lattice_tunnel.kube_target import KubeTarget
 
 _METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 

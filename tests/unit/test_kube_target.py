@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from lattice_tunnel.kube_client import KubeConfigError, load_kubeconfig
+from lattice_tunnel.kube_target import KubeConfigError, load_kubeconfig
 
 
 def write(tmp_path: Path, text: str) -> Path:
