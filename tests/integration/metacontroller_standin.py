@@ -4,7 +4,7 @@ Metacontroller cannot be built here. The Go module proxy refuses its module at e
 ``go mod download -json github.com/metacontroller/metacontroller@v0.0.0-20260813213314-76b818bdc67b``
 gives ``403 Forbidden ... This module version is not available``, and so do ``@v/list`` and ``@v4.17.2``
 (docs/testbed.md). This double implements only the part of the CompositeController/DecoratorController
-contract (/work/shared/reference/metacontroller.md) that Lattice's controllers use, against a real apiserver:
+contract (docs/hooks.md describes the hook wire format) that Lattice's controllers use, against a real apiserver:
 
 * the controllers are ``hooks.controllers_manifest.controller_objects(hooks_url)``, the objects manifests/
   ships. A controller whose parent, child or attachment resource is not served does not start, as in
