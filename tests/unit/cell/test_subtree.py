@@ -1,20 +1,7 @@
-"""Pure logic of the cell's registries: connectivity states and subtree routing."""
+"""lattice_cell.subtree: every cluster below a cell, its next hop, and the deltas sent upward."""
 
-import time
-
-from lattice_cell.registry import AgentRecord, Connectivity
 from lattice_cell.subtree import SubtreeRegistry
 from lattice_tunnel.subtree import ClusterInfo
-
-
-def test_agent_connectivity_states() -> None:
-    now = time.time()
-    rec = AgentRecord("a", connected=True, connected_at=now - 200, last_heartbeat=now - 10)
-    assert rec.connectivity(now, 30) is Connectivity.CONNECTED
-    rec.last_heartbeat = now - 100
-    assert rec.connectivity(now, 30) is Connectivity.STALE
-    rec.connected = False
-    assert rec.connectivity(now, 30) is Connectivity.DISCONNECTED
 
 
 async def test_full_state_replaces_and_delta_updates_routes_at_any_depth() -> None:
