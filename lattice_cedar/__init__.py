@@ -12,7 +12,7 @@ Semantics: forbid beats permit; no permit means deny; errors never widen access.
 """
 
 from lattice_cedar.policy_status import propagated_policies, validate_policy
-from lattice_cedar.schema import SCHEMA_TEXT, schema
+from lattice_cedar.schema import SCHEMA_TEXT
 from lattice_cedar.statements import split_statements
 from lattice_cedar.store import (
     POLICY_NAMESPACE,
@@ -36,7 +36,6 @@ __all__ = [
     "PolicyStore",
     "SecretAccess",
     "propagated_policies",
-    "schema",
     "split_statements",
     "validate_policy",
 ]

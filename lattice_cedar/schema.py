@@ -83,6 +83,6 @@ namespace Lattice {
 
 
 @functools.cache
-def schema() -> cedarpy.Schema:
+def parsed_schema() -> cedarpy.Schema:
     """The parsed schema handle (parsed once per process)."""
     return cedarpy.Schema.from_str(SCHEMA_TEXT)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import attrs
 import cedarpy
 
-from lattice_cedar.schema import ACTION, SERVICE, schema
+from lattice_cedar.schema import ACTION, SERVICE, parsed_schema
 
 Effect = Literal["permit", "forbid"]
 
@@ -122,7 +122,7 @@ def _parse_one(stmt: Statement) -> ParsedStatement:
     errors: list[str] = []
     if not stmt.terminated:
         errors.append("statement is not terminated by ';'")
-    result = cedarpy.validate_policies(stmt.text, schema())
+    result = cedarpy.validate_policies(stmt.text, parsed_schema())
     for err in result.errors:
         message = _POLICY_PREFIX.sub("", err.error)
         if message not in errors:

@@ -33,7 +33,9 @@ METACONTROLLER_ENV = "LATTICE_METACONTROLLER_BIN"
 BUILD_SCRIPT = Path("testbed") / "build.sh"
 
 _found_lock = threading.Lock()
-_found: Path | None = None
+# Directories found, by what decided the lookup (the variables, the current directory, PATH): the
+# checkout step runs a script, so a process that starts many planes looks once.
+_found: dict[tuple[str | None, ...], Path] = {}
 
 
 def missing_binaries(d: Path) -> list[str]:
@@ -43,10 +45,11 @@ def missing_binaries(d: Path) -> list[str]:
 
 def find_checkout(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path | None:
     """The Lattice checkout: ``$LATTICE_CHECKOUT``, else the first directory at or above ``cwd``
-    (default: the current directory) that holds ``testbed/build.sh``."""
+    (default: the current directory) that holds ``testbed/build.sh``; None when there is none."""
     env = os.environ if env is None else env
     if env.get(CHECKOUT_ENV):
-        return Path(env[CHECKOUT_ENV])
+        named = Path(env[CHECKOUT_ENV])
+        return named if (named / BUILD_SCRIPT).is_file() else None
     here = (cwd or Path.cwd()).resolve()
     return next((d for d in (here, *here.parents) if (d / BUILD_SCRIPT).is_file()), None)
 
@@ -64,7 +67,9 @@ def _candidates(env: Mapping[str, str], cwd: Path | None) -> list[tuple[str, Pat
     for var in (BIN_DIR_ENV, "KUBEBUILDER_ASSETS"):
         out.append((f"${var}", Path(env[var]) if env.get(var) else None, "not set"))
     checkout = find_checkout(env, cwd)
-    if checkout is None:
+    if checkout is None and env.get(CHECKOUT_ENV):
+        out.append(("the testbed cache", None, f"${CHECKOUT_ENV} ({env[CHECKOUT_ENV]}) holds no {BUILD_SCRIPT}"))
+    elif checkout is None:
         out.append(("the testbed cache", None,
                     f"no Lattice checkout (${CHECKOUT_ENV} unset, no {BUILD_SCRIPT} at or above {cwd or Path.cwd()})"))
     else:
@@ -78,22 +83,21 @@ def _candidates(env: Mapping[str, str], cwd: Path | None) -> list[tuple[str, Pat
 def find_binaries(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Path:
     """The first directory holding every required binary (see the module's docstring for the
     order); :class:`DevClusterError` naming every place tried when none does."""
-    global _found
-    use_cache = env is None and cwd is None
-    if use_cache:
-        with _found_lock:
-            if _found is not None and not missing_binaries(_found):
-                return _found
+    env = os.environ if env is None else env
+    key = (*(env.get(v) for v in (BIN_DIR_ENV, "KUBEBUILDER_ASSETS", CHECKOUT_ENV, "PATH")), str(cwd or Path.cwd()))
+    with _found_lock:
+        hit = _found.get(key)
+    if hit is not None and not missing_binaries(hit):
+        return hit
     tried: list[str] = []
-    for where, d, why in _candidates(os.environ if env is None else env, cwd):
+    for where, d, why in _candidates(env, cwd):
         if d is None:
             tried.append(f"{where}: {why}")
             continue
         lacking = missing_binaries(d)
         if not lacking:
-            if use_cache:
-                with _found_lock:
-                    _found = d
+            with _found_lock:
+                _found[key] = d
             return d
         tried.append(f"{where} ({d}): lacks {', '.join(lacking)}")
     raise DevClusterError(

@@ -83,7 +83,7 @@ def _run_crds_sh(env_var: str, *args: str) -> list[Path]:
     if checkout is None:
         raise DevClusterError(
             f"CRD files not found: ${env_var} is unset and there is no Lattice checkout "
-            f"(${CHECKOUT_ENV} unset, no {CRDS_SCRIPT} at or above {Path.cwd()})"
+            f"(${CHECKOUT_ENV}, or a testbed/ at or above {Path.cwd()})"
         )
     proc = subprocess.run(["bash", str(checkout / CRDS_SCRIPT), *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
