@@ -55,3 +55,25 @@ def test_a_forbidden_import_fails_the_check(tree: Path, module: str, injected: s
     _, _, broken = result.stdout.partition("Broken contracts")
     assert contract in broken, result.stdout
     assert module.removesuffix(".py").replace("/", ".") in broken  # the report names the import
+
+
+def test_no_private_module_is_imported_from_outside_its_package() -> None:
+    """A module whose name starts with ``_`` belongs to its package: nobody else imports it."""
+    import ast
+
+    offenders = []
+    for path in sorted(p for top in (*PACKAGES, "tests", "bench") for p in (ROOT / top).rglob("*.py")):
+        if "_pb2" in path.name:
+            continue
+        here = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            for name in names:
+                parts = name.split(".")
+                private = next((i for i, part in enumerate(parts)
+                                if part.startswith("_") and not part.endswith("__")), None)
+                if private is not None and not here.startswith(".".join(parts[:private]) + "."):
+                    offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offenders == []
