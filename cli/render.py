@@ -1,6 +1,6 @@
 """``lattice render``: read Lattice YAML from files and folders, print what the controllers generate.
 
-Reading and printing only; the simulation is ``cli.offline``. Folders are read recursively
+Reading and printing only; the simulation is ``hooks.simulator``. Folders are read recursively
 (``*.yaml``, ``*.yml``, ``*.json``, sorted by path). A document that is not a Lattice object
 (another apiVersion group) is skipped with a warning; every Lattice object that fails is reported
 on stderr as ``<Kind> <namespace>/<name>: <message>`` and makes the exit code 1, while everything
@@ -23,10 +23,10 @@ import yaml
 
 import crds
 from cli.errors import LatticeError
-from cli.offline import render
+from hooks.context import ClusterIdentity
 from hooks.controllers import CONTROLLERS, Composite
-from hooks.controllers._base import HookConfig
-from hooks.service.context import ClusterIdentity
+from hooks.controllers.definition import HookConfig
+from hooks.simulator import simulate
 
 SUFFIXES = (".yaml", ".yml", ".json")
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -128,7 +128,7 @@ def run(paths: Sequence[Path], output: Output = Output.yaml, cluster_name: str |
     if not paths:
         raise LatticeError("give at least one file or folder with -f")
     docs, broken = read_documents(files_of(paths), err)
-    result = render(docs, HookConfig(cluster=cluster_identity(cluster_name, docs)))
+    result = simulate(docs, HookConfig(cluster=cluster_identity(cluster_name, docs)))
     out.write(dump(result.objects, output))
     for note in notes(docs):
         print(note, file=err)
