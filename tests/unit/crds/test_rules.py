@@ -104,9 +104,10 @@ def _cluster(**spec: Any) -> dict[str, Any]:
     ({"nodes": {"controlPlane": 1, "workerPools": {"gpu": {"replicas": 1, "min": 1}}}},
      ["spec.nodes.workerPools.gpu.max: min and max must both be set or both unset"]),
     ({"provider": {"kubernetes": {"version": "latest"}, "config": {}}},
-     ["spec.provider.kubernetes.version: invalid Kubernetes version 'latest' (expected e.g. '1.32.0' or 'v1.32')",
+     ["spec.provider.kubernetes.version: invalid Kubernetes version 'latest' "
+      "(expected a release like '1.32.0' or 'v1.32.0')",
       "spec.provider.config: exactly one of aws, docker, openstack, proxmox is required (got none)"]),
-    ({"provider": {"kubernetes": {"version": "v1.32"}, "config": {"docker": {}, "aws": {
+    ({"provider": {"kubernetes": {"version": "v1.32.0"}, "config": {"docker": {}, "aws": {
         "region": "r", "cpInstanceType": "a", "workerInstanceType": "b", "sshKeyName": "k"}}}},
      ["spec.provider.config: exactly one of aws, docker, openstack, proxmox is required (got aws, docker)"]),
 ])
