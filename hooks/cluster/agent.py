@@ -59,7 +59,7 @@ kubectl={kubectl}
 export KUBECONFIG={kubeconfig}
 log() {{ echo "lattice-install-agent: $*" >&2; }}
 if [ ! -s "$dir/token" ]; then log "no bootstrap token (already used); nothing to do"; exit 0; fi
-work="$(mktemp -d)"
+work="$(mktemp -d "$dir/work.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 printf 'Authorization: Bearer %s\\n' "$(cat "$dir/token")" >"$work/header"
 url="$(cat "$dir/url")/api/clusters/$cluster/manifests"
@@ -91,9 +91,12 @@ log "agent installed"
 """
 
 
-def script(cluster: str, bootstrap: Bootstrap) -> str:
-    kubectl, kubeconfig = _KUBECTL[bootstrap]
-    return _SCRIPT.format(cluster=cluster, dir=DIR, kubectl=kubectl, kubeconfig=kubeconfig)
+def script(cluster: str, bootstrap: Bootstrap, *, directory: str = DIR, kubectl: str | None = None,
+           kubeconfig: str | None = None) -> str:
+    """The installer (``directory``/``kubectl``/``kubeconfig`` are overridable for tests)."""
+    default_kubectl, default_kubeconfig = _KUBECTL[bootstrap]
+    return _SCRIPT.format(cluster=cluster, dir=directory, kubectl=kubectl or default_kubectl,
+                          kubeconfig=kubeconfig or default_kubeconfig)
 
 
 def node_setup(cluster: str, bootstrap: Bootstrap, secret_name: str) -> NodeSetup:
