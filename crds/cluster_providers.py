@@ -87,9 +87,10 @@ class OpenStackConfig:
     def _validate(self) -> list[FieldError]:
         errors: list[FieldError] = []
         for role in ("cp", "worker"):
-            if getattr(self, f"{role}_root_volume_type") is not None and getattr(self, f"{role}_root_volume_size_gb") is None:
-                errors.append(FieldError(f"{role}RootVolumeType",
-                                         f"requires {role}RootVolumeSizeGb (a root volume is only created with a size)"))
+            vtype, size = getattr(self, f"{role}_root_volume_type"), getattr(self, f"{role}_root_volume_size_gb")
+            if vtype is not None and size is None:
+                message = f"requires {role}RootVolumeSizeGb (a root volume is only created with a size)"
+                errors.append(FieldError(f"{role}RootVolumeType", message))
         return errors
 
 
@@ -160,10 +161,12 @@ class ProxmoxConfig:
     worker_cores: int = field(doc="Worker cores.", minimum=1)
     worker_memory_mib: int = field(doc="Worker memory (MiB).", minimum=512)
     worker_disk_size_gb: int = field(doc="Worker disk (GB).", minimum=1)
-    source_node: str | None = field(None, doc="Node holding the template (default: the CloudProvider's `proxmox.node`).")
-    template_id: int | None = field(None, doc="VM template id on `sourceNode` (default 9000 unless templateTags is set).",
-                                    minimum=100)
-    template_tags: list[str] = field(factory=list, doc="Select the template by tags instead of sourceNode + templateId.")
+    source_node: str | None = field(None,
+                                    doc="Node holding the template (default: the CloudProvider's `proxmox.node`).")
+    template_id: int | None = field(None, minimum=100,
+                                    doc="VM template id on `sourceNode` (default 9000 unless templateTags is set).")
+    template_tags: list[str] = field(factory=list,
+                                     doc="Select the template by tags instead of sourceNode + templateId.")
     snap_name: str | None = field(None, doc="Snapshot to clone from.")
     target_node: str | None = field(None, doc="Node to place VMs on.")
     pool: str | None = field(None, doc="Proxmox resource pool.")

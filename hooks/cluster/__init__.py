@@ -1,11 +1,11 @@
 """The cluster compiler: a LatticeCluster (with its CloudProvider) → the Cluster API objects that
 provision it, and the CAPI objects observed → the LatticeCluster's status.
 
-Pure functions only: no I/O, no clock, no randomness; imports ``crds``, attrs, PyYAML and the
-standard library, never starlette, grpc, kr8s or httpx. Secret values never enter or leave it:
-credentials and the agent's one-time token are referenced by Secret name, and the shell (the
-controller) copies or writes those Secrets (``ClusterPlan.secret_copies``,
-:func:`bootstrap_secret`).
+Pure functions only: no I/O, no clock, no randomness; imports ``crds``, attrs and the
+standard library, never starlette, grpc, kr8s or httpx. The compiled objects carry no secret
+values: credentials and the agent's one-time token are referenced by Secret name, and the shell
+(the controller) copies the credentials (``ClusterPlan.secret_copies``) and writes the token's
+Secret, built by :func:`bootstrap_secret`, directly (never as a hook child).
 
 - :func:`compile_cluster` (``hooks.cluster.compile``): the object set in ``capi-<cluster>`` for the
   providers docker (Docker or Cluster API's in-memory backend), aws, openstack and proxmox, with a
