@@ -63,7 +63,8 @@ def compile_cluster(inputs: ClusterInputs) -> ClusterPlan:
     provider = get(ctx.provider_type)
 
     objects: list[Obj] = [_namespace(ctx), _cluster(ctx, provider)]
-    infra = apis.new_object(provider.cluster_kind, ctx.name, ctx.namespace, ctx.labels())
+    infra = apis.new_object(provider.cluster_kind, ctx.name, ctx.namespace, ctx.labels(),
+                            provider.infra_cluster_annotations(ctx))
     infra["spec"] = provider.infra_cluster_spec(ctx)
     objects.append(infra)
     objects += provider.extra_objects(ctx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from crds import FieldError
+from crds import FieldError, checks
 from crds._base import Phase
 from crds.cluster import WorkerPoolSpec
 from hooks.cluster import names
@@ -69,7 +69,7 @@ def check(inputs: ClusterInputs) -> Verdict:
     cluster = inputs.cluster
     name = cluster.name
     errors: list[FieldError] = []
-    if not name or len(name) > names.NAME_MAX or "." in name or name != name.lower():
+    if checks.dns_label(name) is not None or len(name) > names.NAME_MAX:
         errors.append(FieldError("metadata.name", f"must be a DNS label of at most {names.NAME_MAX} characters "
                                                   f"(it names namespace capi-<name> and <name>-control-plane)"))
     spec = cluster.spec

@@ -75,6 +75,9 @@ class Aws:
             spec["identityRef"] = identity
         return spec
 
+    def infra_cluster_annotations(self, ctx: Ctx) -> dict[str, str]:
+        return {}
+
     def template_spec(self, ctx: Ctx, role: Role) -> Obj:
         cfg = _cfg(ctx)
         if role.control_plane:

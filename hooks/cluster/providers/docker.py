@@ -22,6 +22,7 @@ from hooks.cluster.nodes import NodeSetup
 from hooks.cluster.providers import CONFIG_PATH, Role
 
 DOCKER_SOCKET = "/var/run/docker.sock"
+BACKEND_ANNOTATION = "lattice.dev/backend"
 KIND_NODE_IMAGE = "kindest/node"
 # Startup times of the simulated parts (as in Cluster API's own in-memory examples).
 IN_MEMORY_STARTUP = {"vm": "10s", "node": "2s", "apiServer": "2s", "etcd": "2s"}
@@ -54,6 +55,11 @@ class Docker:
         if ctx.rke2:
             docker["loadBalancer"] = {"customHAProxyConfigTemplateRef": {"name": names.lb_config(ctx.name)}}
         return {"backend": {"docker": docker}}
+
+    def infra_cluster_annotations(self, ctx: Ctx) -> dict[str, str]:
+        # The in-memory backend (CAPD v1.13.7) writes its listener annotation into the DevCluster's
+        # annotations without creating the map: a DevCluster with none makes it panic.
+        return {BACKEND_ANNOTATION: "inMemory"} if _in_memory(ctx) else {}
 
     def template_spec(self, ctx: Ctx, role: Role) -> Obj:
         if _in_memory(ctx):

@@ -58,6 +58,9 @@ class OpenStack:
             spec["controlPlaneAvailabilityZones"] = [cfg.cp_availability_zone]
         return spec
 
+    def infra_cluster_annotations(self, ctx: Ctx) -> dict[str, str]:
+        return {}
+
     def template_spec(self, ctx: Ctx, role: Role) -> Obj:
         cfg = _cfg(ctx)
         if role.control_plane:

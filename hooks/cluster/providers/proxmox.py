@@ -84,6 +84,9 @@ class Proxmox:
             spec["schedulerHints"] = {"memoryAdjustment": cfg.memory_adjustment}
         return spec
 
+    def infra_cluster_annotations(self, ctx: Ctx) -> dict[str, str]:
+        return {}
+
     def template_spec(self, ctx: Ctx, role: Role) -> Obj:
         cfg = _cfg(ctx)
         account = ctx.provider.spec.proxmox

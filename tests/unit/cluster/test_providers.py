@@ -32,7 +32,11 @@ def test_docker_backend() -> None:
 
 def test_in_memory_backend() -> None:
     plan = compile_doc(DOCS["docker-in-memory"])
-    assert one(plan, "DevCluster")["spec"] == {"backend": {"inMemory": {}}}
+    dev = one(plan, "DevCluster")
+    assert dev["spec"] == {"backend": {"inMemory": {}}}
+    # CAPD v1.13.7's in-memory backend panics on a DevCluster without annotations.
+    assert dev["metadata"]["annotations"] == {"lattice.dev/backend": "inMemory"}
+    assert "annotations" not in one(compile_doc(DOCS["docker"]), "DevCluster")["metadata"]
     sim = _template(plan, "ci-control-plane-")["backend"]["inMemory"]
     assert sim == {"vm": {"provisioning": {"startupDuration": "10s"}},
                    "node": {"provisioning": {"startupDuration": "2s"}},

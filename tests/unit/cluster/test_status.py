@@ -142,3 +142,24 @@ def test_every_example_has_a_status_at_each_stage(example: str) -> None:
     for observed in (ObservedCapi(), ObservedCapi(cluster=capi_cluster(infra=True, cp_init=True, cp_ready=9))):
         s = cluster_status(c, plan, observed, pivot=PivotProgress())
         assert s.phase in (ClusterPhase.PROVISIONING, ClusterPhase.PIVOTING)
+
+
+def test_status_from_what_the_real_capi_managers_wrote() -> None:
+    """data/in_memory_available.json: the Cluster, KubeadmControlPlane and MachineDeployments of
+    examples/clusters/docker-in-memory.yaml as Cluster API v1.13.6 (core, kubeadm) and CAPD v1.13.7's
+    in-memory backend left them once Available (metadata trimmed to names; recorded 2026-12-06)."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "data" / "in_memory_available.json").read_text())
+    observed = ObservedCapi(cluster=data["cluster"], control_plane=data["controlPlane"],
+                            machine_deployments=data["machineDeployments"])
+    doc = DOCS["docker-in-memory"]
+    s = cluster_status(cluster(doc), compile_doc(doc), observed, pivot=None, now=NOW)
+    assert (s.phase, s.message) == (ClusterPhase.READY, "cluster provisioned")
+    assert (s.ready_control_plane, s.ready_workers) == (3, 3)
+    assert {k: (p.desired_replicas, p.ready_replicas, p.autoscaling_enabled) for k, p in s.worker_pools.items()} == {
+        "default": (2, 2, False), "scaled": (1, 1, True)}  # the autoscaled pool started at its minimum
+    assert s.endpoint == "https://127.0.0.1:20000"
+    waiting = cluster_status(cluster(doc), compile_doc(doc), observed, pivot=PivotProgress(), now=NOW)
+    assert waiting.phase is ClusterPhase.PIVOTING
