@@ -46,7 +46,6 @@ SECRET = Kind("", "v1", "Secret")
 
 CLUSTER = Kind(CLUSTER_GROUP, "v1beta2", "Cluster")
 MACHINE_DEPLOYMENT = Kind(CLUSTER_GROUP, "v1beta2", "MachineDeployment")
-MACHINE = Kind(CLUSTER_GROUP, "v1beta2", "Machine")
 
 KUBEADM_CONTROL_PLANE = Kind(CONTROL_PLANE_GROUP, "v1beta2", "KubeadmControlPlane")
 KUBEADM_CONFIG_TEMPLATE = Kind(BOOTSTRAP_GROUP, "v1beta2", "KubeadmConfigTemplate")
