@@ -1,16 +1,19 @@
-# One image for the three server binaries: lattice-hooks (default), lattice-cell, lattice-agent.
+# One image for the server binaries: lattice-hooks (default), lattice-operator, lattice-cell, lattice-agent.
 #   docker build -t ghcr.io/lattice-python/lattice:0.1.0 .
 #   docker run --rm -p 8080:8080 ghcr.io/lattice-python/lattice:0.1.0            # hook server
-#   docker run --rm ghcr.io/lattice-python/lattice:0.1.0 lattice-cell --help     # or lattice-agent
+#   docker run --rm ghcr.io/lattice-python/lattice:0.1.0 lattice-operator --help  # or lattice-cell, lattice-agent
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY crds crds
 COPY hooks hooks
 COPY cli cli
-COPY lattice_common lattice_common
+COPY lattice_cedar lattice_cedar
+COPY lattice_tunnel lattice_tunnel
 COPY lattice_cell lattice_cell
 COPY lattice_agent lattice_agent
+COPY lattice_operator lattice_operator
+COPY lattice_dev lattice_dev
 COPY lattice_proto lattice_proto
 # Wheels for Lattice and every dependency; httptools is the hook server's fast HTTP parser.
 RUN pip wheel --no-cache-dir --wheel-dir /wheels . httptools

@@ -33,12 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cedarpy
 
-from crds._base import ObjectMeta
+from crds import ObjectMeta
 from crds.cedar_policy import CedarPolicy, CedarPolicySpec
-from hooks.service.context import SecretRequest
-from lattice_common import cedar_model as model
-from lattice_common import cedar_text
-from lattice_common.cedar import ClusterDirectory, PolicyStore
+from hooks.context import SecretRequest
+from hooks.secrets.policies import CedarSecretAuthorizer
+from lattice_cedar import ClusterDirectory, PolicyStore, entities, schema, statements
 
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-south-1"]
 TIERS = ["dev", "standard", "critical"]
@@ -131,7 +130,7 @@ def main() -> None:
     t0 = time.perf_counter()
     assert PolicyStore.from_policies(objs) is store
     memo = time.perf_counter() - t0
-    cedar_text.parse_text.cache_clear()
+    statements.parse_text.cache_clear()
     PolicyStore._memo.clear()
     t0 = time.perf_counter()
     PolicyStore.from_policies(objs)
@@ -164,19 +163,19 @@ def main() -> None:
           f"latency p50 {pct(lat_all, 0.5) * 1e6:.0f} µs, p99 {pct(lat_all, 0.99) * 1e6:.0f} µs")
 
     # single-raw: the engine with every handle pre-built (all 1,000 entities in one handle).
-    all_entities = [*(model.cluster_entity(n, lab) for n, lab in labels.items())]
+    all_entities = [*(entities.cluster_entity(n, lab) for n, lab in labels.items())]
     seen_groups: set[str] = set()
     for user, groups in people:
-        ents = model.user_entities(user, groups)
+        ents = entities.user_entities(user, groups)
         all_entities.append(ents[0])
         for g in ents[1:]:
             if g["uid"]["id"] not in seen_groups:
                 seen_groups.add(g["uid"]["id"])
                 all_entities.append(g)
     handle = cedarpy.Entities.from_json_str(json.dumps(all_entities))
-    policy_set = store._sets[model.ACCESS_CLUSTER]
-    reqs = [{"principal": model.uid(model.USER, u), "action": model.action(model.ACCESS_CLUSTER),
-             "resource": model.uid(model.CLUSTER, names[pick.randrange(N_CLUSTERS)])}
+    policy_set = store._sets[schema.ACCESS_CLUSTER]
+    reqs = [{"principal": entities.uid(schema.USER, u), "action": entities.action(schema.ACCESS_CLUSTER),
+             "resource": entities.uid(schema.CLUSTER, names[pick.randrange(N_CLUSTERS)])}
             for u, _ in people for _ in range(20)]
 
     def raw() -> None:
@@ -200,17 +199,17 @@ def main() -> None:
     batch = secret_requests(rng, 1000)
 
     def batch_secrets() -> None:
-        store.authorize_secrets(batch)
+        CedarSecretAuthorizer(store).authorize_secrets(batch)
 
     best = max(c * len(batch) / e for c, e, _ in (timed(batch_secrets, seconds) for _ in range(rounds)))
     results["batch-secrets"] = best
-    allowed = sum(d.allowed for d in store.authorize_secrets(batch))
+    allowed = sum(d.allowed for d in CedarSecretAuthorizer(store).authorize_secrets(batch))
     print(f"batch-secrets (authorize_secrets, {len(batch)} requests per call, {allowed} allowed): "
           f"{best:,.0f} decisions/s")
 
     # A typical service sync: 3 secrets.
     small = batch[:3]
-    calls, elapsed, lat = timed(lambda: store.authorize_secrets(small), seconds / 2)
+    calls, elapsed, lat = timed(lambda: CedarSecretAuthorizer(store).authorize_secrets(small), seconds / 2)
     print(f"service sync (3 secrets): p50 {pct(lat, 0.5) * 1e6:.0f} µs, p99 {pct(lat, 0.99) * 1e6:.0f} µs")
 
     headline = min(results["batch-clusters"], results["batch-secrets"])

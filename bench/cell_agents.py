@@ -73,10 +73,12 @@ def main() -> int:
 
     from tunnel_procs import Proc, start_cell
 
-    from lattice_common import devcluster, pki
+    import lattice_dev
+    from lattice_tunnel import pki
 
     work = Path(tempfile.mkdtemp(prefix="bench-cell-agents-"))
-    cp = devcluster.ControlPlane.start(work / "cp", controller_manager=False, upstream_crds=False)
+    cp = lattice_dev.ControlPlane.start(work / "cp", controller_manager=False, upstream_crds=False,
+                                        bin_dir=lattice_dev.build_in_checkout(ROOT))
     procs: list[Proc] = []
     workers: list[subprocess.Popen[bytes]] = []
     try:

@@ -139,18 +139,17 @@ def sync_request() -> tuple[bytes, int, int]:
     """(body with MARK in place of the parent's resourceVersion, children, related objects)."""
     import yaml
 
-    from cli import offline
-    from hooks import wire
+    from hooks import simulator, wire
     from hooks.controllers import latticeservice
-    from hooks.controllers._base import HookConfig
+    from hooks.controllers.definition import HookConfig
     from hooks.controllers_manifest import composite_object
 
     cfg = HookConfig()
-    objects = offline.normalise(list(yaml.safe_load_all(SCENARIO)))
+    objects = simulator.normalise(list(yaml.safe_load_all(SCENARIO)))
     for i, obj in enumerate(objects):
         obj["metadata"].update(uid=f"uid-{i:04d}", resourceVersion=str(1000 + i), generation=1)
     parent = objects[0]
-    related = offline.related_for(latticeservice.CONTROLLER, parent, objects, cfg)
+    related = simulator.related_for(latticeservice.CONTROLLER, parent, objects, cfg)
     first = latticeservice.CONTROLLER.run_sync(wire.SyncRequest(parent=parent, related=related), cfg).response
     children: dict[str, dict[str, Any]] = {}
     for i, child in enumerate(first.children):
@@ -174,8 +173,8 @@ def serve(port: int) -> None:
     from starlette.responses import Response
     from starlette.routing import Mount, Route
 
-    from hooks.app import create_app
-    from hooks.server import KEEP_ALIVE_SECONDS, http_implementation
+    from hooks.server.app import create_app
+    from hooks.server.main import KEEP_ALIVE_SECONDS, http_implementation
 
     async def echo(request: Request) -> Response:
         return Response(orjson.dumps(orjson.loads(await request.body())), media_type="application/json")
@@ -240,7 +239,7 @@ def main() -> int:
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.warmup = 1.0 if args.quick else 3.0
 
-    from hooks.server import http_implementation
+    from hooks.server.main import http_implementation
 
     body, n_children, n_related = sync_request()
     wrk = None if args.client == "socket" else ensure_wrk(args.quick)

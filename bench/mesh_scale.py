@@ -10,7 +10,7 @@ exists in memory in both runs (10 services, then 10,000), as raw JSON objects th
 server holds them.
 
 Each measured sync follows the hook path: the related objects are the ones the customize hook
-asks for (``hooks.service.graph.peer_query``: the named services, looked up by key), the parent
+asks for (``hooks.mesh.graph.peer_query``: the named services, looked up by key), the parent
 and every related object are parsed with ``crds.parse`` (no memo), a ``ServiceContext`` is built
 and ``hooks.service.compile.compile_service`` runs (falling back to ``resolve_mesh`` alone when
 the compiler is absent). The two mesh sizes are measured alternately in rounds, to cancel drift.
@@ -35,9 +35,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import crds
-from crds import LatticeExternalService, LatticeService
-from hooks.service.context import Key, ServiceContext
-from hooks.service.graph import peer_query
+from crds import KubeObject, LatticeExternalService, LatticeService
+from hooks.context import Key, ServiceContext
+from hooks.mesh.graph import peer_query
 
 try:
     from hooks.service.compile import compile_service as _compile
@@ -47,18 +47,17 @@ try:
 
     WHAT = "hooks.service.compile.compile_service"
 except ImportError:  # pragma: no cover - before the compiler lands
-    from hooks.service.mesh import resolve_mesh
+    from hooks.mesh.compile import resolve_mesh
 
     def compile_once(ctx: ServiceContext) -> int:
         return len(resolve_mesh(ctx).children)
 
-    WHAT = "hooks.service.mesh.resolve_mesh"
+    WHAT = "hooks.mesh.compile.resolve_mesh"
 
-Raw = dict[str, Any]
 DEPS = [("shop", "payments"), ("shop", "inventory"), ("shop", "pricing"), ("shop", "users"), ("ops", "audit")]
 
 
-def raw_service(ns: str, name: str, resources: dict[str, Raw], **spec: Any) -> Raw:
+def raw_service(ns: str, name: str, resources: dict[str, KubeObject], **spec: Any) -> KubeObject:
     return {
         "apiVersion": crds.API_VERSION, "kind": "LatticeService",
         "metadata": {"name": name, "namespace": ns, "generation": 1, "resourceVersion": "1"},
@@ -67,8 +66,8 @@ def raw_service(ns: str, name: str, resources: dict[str, Raw], **spec: Any) -> R
     }
 
 
-def checkout() -> Raw:
-    resources: dict[str, Raw] = {}
+def checkout() -> KubeObject:
+    resources: dict[str, KubeObject] = {}
     for ns, name in DEPS:
         resources[name] = {"type": "service", "direction": "outbound", **({"namespace": ns} if ns != "shop" else {})}
     resources["payments"]["outbound"] = {"retries": {"attempts": 3, "perTryTimeout": "2s", "retryOn": ["5xx"]},
@@ -84,10 +83,10 @@ def checkout() -> Raw:
     return doc
 
 
-def mesh(size: int, seed: int = 7) -> dict[Key, Raw]:
+def mesh(size: int, seed: int = 7) -> dict[Key, KubeObject]:
     """``size`` LatticeServices (checkout, its 5 dependencies and 2 callers among them)."""
     rng = random.Random(seed)
-    out: dict[Key, Raw] = {("shop", "checkout"): checkout()}
+    out: dict[Key, KubeObject] = {("shop", "checkout"): checkout()}
     for ns, name in DEPS:
         scope = {"namespace": "shop"} if ns != "shop" else {}
         accept = {"checkout": {"type": "service", "direction": "inbound", **scope}}
@@ -96,7 +95,7 @@ def mesh(size: int, seed: int = 7) -> dict[Key, Raw]:
         out[("shop", name)] = raw_service("shop", name, {"checkout": {"type": "service", "direction": "outbound"}})
     keys = [(f"team-{i % 20}", f"svc-{i}") for i in range(size - len(out))]
     for ns, name in keys:
-        resources: dict[str, Raw] = {}
+        resources: dict[str, KubeObject] = {}
         for peer_ns, peer in rng.sample(keys, min(3, len(keys))):
             direction = rng.choice(["outbound", "inbound", "both"])
             resources[f"{peer_ns}-{peer}"] = {"type": "service", "direction": direction,
@@ -107,14 +106,14 @@ def mesh(size: int, seed: int = 7) -> dict[Key, Raw]:
     return out
 
 
-STRIPE: Raw = {
+STRIPE: KubeObject = {
     "apiVersion": crds.API_VERSION, "kind": "LatticeExternalService",
     "metadata": {"name": "stripe", "namespace": "shop", "generation": 1},
     "spec": {"endpoints": {"api": "https://api.stripe.com"}, "allowedRequesters": ["checkout"]},
 }
 
 
-def hook_sync(index: dict[Key, Raw], externals: dict[Key, Raw]) -> int:
+def hook_sync(index: dict[Key, KubeObject], externals: dict[Key, KubeObject]) -> int:
     """What one sync of checkout costs: related lookup, parsing, compile."""
     parent = crds.parse(index[("shop", "checkout")]).obj
     assert isinstance(parent, LatticeService)
@@ -134,7 +133,7 @@ def hook_sync(index: dict[Key, Raw], externals: dict[Key, Raw]) -> int:
     return compile_once(ServiceContext(service=parent, services=services, external_services=ext))
 
 
-def breakdown(index: dict[Key, Raw], externals: dict[Key, Raw], n: int) -> tuple[float, float]:
+def breakdown(index: dict[Key, KubeObject], externals: dict[Key, KubeObject], n: int) -> tuple[float, float]:
     """Median ms of parsing (parent + related) and of compiling alone."""
     parent = crds.parse(index[("shop", "checkout")]).obj
     assert isinstance(parent, LatticeService)
@@ -149,9 +148,9 @@ def breakdown(index: dict[Key, Raw], externals: dict[Key, Raw], n: int) -> tuple
     return parse_ms, statistics.median(timed(lambda: compile_once(ctx), n)) * 1e3
 
 
-def wildcard_cost(index: dict[Key, Raw], n: int) -> tuple[float, int]:
+def wildcard_cost(index: dict[Key, KubeObject], n: int) -> tuple[float, int]:
     """The one case whose cost follows the mesh: ``*`` inbound relates a whole namespace."""
-    from hooks.service.mesh import resolve_mesh
+    from hooks.mesh.compile import resolve_mesh
 
     me = crds.parse(raw_service("team-0", "catalog", {"*": {"type": "service", "direction": "inbound",
                                                               "namespace": "team-0"}})).obj

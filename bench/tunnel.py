@@ -3,7 +3,7 @@
     python bench/tunnel.py [--quick]
 
 Topology (all real processes on loopback, real mTLS, one kube-apiserver per cluster):
-    client -> root lattice-cell (CAPI proxy :8081) -> gRPC -> mid (lattice-cell + agent) -> mid apiserver
+    client -> root lattice-cell (CAPI proxy :8081) -> gRPC -> mid (lattice-operator: cell + agent) -> mid apiserver
                                                             -> mid -> gRPC -> leaf lattice-agent -> leaf apiserver
 "one hop" = the object on `mid`'s apiserver; "two hops" = on `leaf`'s apiserver. Each is compared
 with a direct GET to that same apiserver in the same run, with the same minimal HTTP/1.1 client
@@ -42,10 +42,11 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from support import floors  # noqa: E402
-from tunnel_procs import Proc, bootstrap, start_agent, start_cell  # noqa: E402
+from tunnel_procs import Proc, bootstrap, start_agent, start_cell, start_operator  # noqa: E402
 
+import lattice_dev  # noqa: E402
 from lattice_cell.capi_proxy import CAPI_GROUPS, CAPI_USER  # noqa: E402
-from lattice_common import devcluster, pki  # noqa: E402
+from lattice_tunnel import pki  # noqa: E402
 
 
 class Conn:
@@ -162,18 +163,18 @@ def main() -> int:
     if args.client_cpu is not None:
         os.sched_setaffinity(0, {args.client_cpu})
 
-    bin_dir = devcluster.ensure_binaries()
+    bin_dir = lattice_dev.build_in_checkout(ROOT)
     work = Path(tempfile.mkdtemp(prefix="bench-tunnel-"))
-    planes: list[devcluster.ControlPlane] = []
+    planes: list[lattice_dev.ControlPlane] = []
     procs: list[Proc] = []
     try:
         for name in ("root", "mid", "leaf"):
-            planes.append(devcluster.ControlPlane.start(work / f"cp-{name}", controller_manager=False,
+            planes.append(lattice_dev.ControlPlane.start(work / f"cp-{name}", controller_manager=False,
                                                         upstream_crds=False, bin_dir=bin_dir))
         root = start_cell("root", planes[0], work)
         procs.append(root)
         bootstrap(root, "mid", planes[1])
-        mid = start_cell("mid", planes[1], work)
+        mid = start_operator("mid", planes[1], work)
         procs.append(mid)
         bootstrap(mid, "leaf", planes[2])
         procs.append(start_agent(planes[2], work, "leaf"))
@@ -186,7 +187,7 @@ def main() -> int:
         proxy_ctx = pki.client_ssl_context(bundle.trust_pem(), leaf_cert.chain_pem, leaf_cert.key_pem)
         path = "/api/v1/namespaces/default/configmaps/bench"
 
-        def direct(cp: devcluster.ControlPlane, extra: str = "") -> callable:  # type: ignore[valid-type]
+        def direct(cp: lattice_dev.ControlPlane, extra: str = "") -> callable:  # type: ignore[valid-type]
             ctx = ssl.create_default_context(cafile=str(cp.ca_file))
             port = int(cp.server.rsplit(":", 1)[1])
             return lambda: Conn("127.0.0.1", port, ctx, f"Authorization: Bearer {cp.token}\r\n{extra}")
@@ -199,7 +200,7 @@ def main() -> int:
         def tunnel() -> Conn:
             return Conn("127.0.0.1", root.proxy_port, proxy_ctx, "")
 
-        def go(cp: devcluster.ControlPlane) -> dict[str, int]:
+        def go(cp: lattice_dev.ControlPlane) -> dict[str, int]:
             return {name: cp.processes[name].pid for name in ("kube-apiserver", "etcd")}
 
         hops = {"root-cell": procs[0].popen.pid, "mid-cell+agent": procs[1].popen.pid}  # type: ignore[union-attr]

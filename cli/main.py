@@ -20,6 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain (click-style) help, as kubectl prints it. Typer's rich help panel gives every option a type
+    # column, flags and --help included ("--help <bool>"); the plain formatter leaves flags bare.
+    rich_markup_mode=None,
 )
 
 
@@ -28,7 +31,7 @@ def _root() -> None:
     """Self-managing Kubernetes cluster hierarchies with zero-trust networking."""
 
 
-@app.command("render")
+@app.command("render", short_help="Compile Lattice YAML into Kubernetes objects, offline.")
 def render(
     filename: Annotated[list[Path], typer.Option(
         "-f", "--filename", metavar="PATH",
@@ -46,7 +49,8 @@ def render(
         raise typer.Exit(code)
 
 
-dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True)
+dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True,
+                      rich_markup_mode=None)
 app.add_typer(dev_app)
 
 
@@ -67,7 +71,8 @@ class _DevUpCommand(TyperCommand):
     help="Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the upstream and "
     "Lattice CRDs, and the hook server (lattice-hooks) on a free loopback port.\n\n"
     "Prints the kubeconfig path and the hook server URL on stdout, and keeps everything running until "
-    "Ctrl-C. The binaries come from testbed/build.sh (several minutes the first time).",
+    "Ctrl-C. Then, in another shell: export KUBECONFIG=<the printed path>, and kubectl apply, get and "
+    "describe as on any cluster. The binaries come from testbed/build.sh (several minutes the first time).",
 )
 def dev_up(
     metacontroller: Annotated[bool, typer.Option(

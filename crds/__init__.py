@@ -8,7 +8,7 @@ Nothing here does I/O beyond reading/writing the generated files, and nothing im
 Kubernetes client, starlette or grpc.
 """
 
-from crds._base import Condition, FieldError, ObjectMeta, SecretRef
+from crds._base import Condition, ConditionStatus, FieldError, KubeObject, ObjectMeta, Phase, SecretRef
 from crds.cedar_policy import CedarPolicy
 from crds.cloud_provider import CloudProvider
 from crds.cluster import LatticeCluster
@@ -40,7 +40,9 @@ __all__ = [
     "CedarPolicy",
     "CloudProvider",
     "Condition",
+    "ConditionStatus",
     "FieldError",
+    "KubeObject",
     "LatticeCluster",
     "LatticeExternalService",
     "LatticeObject",
@@ -48,6 +50,7 @@ __all__ = [
     "OIDCProvider",
     "ObjectMeta",
     "ParseResult",
+    "Phase",
     "SecretRef",
     "SecretsProvider",
     "dump",

@@ -12,6 +12,10 @@ import attrs
 # A check looks at one already type-checked value and returns an error message or None.
 Check = Callable[[Any], "str | None"]
 
+# A Kubernetes object as decoded JSON (``apiVersion``, ``kind``, ``metadata``, ...): what the hooks
+# receive and emit, and what the cell hands a new child. Lattice's own kinds parse into the models.
+KubeObject = dict[str, Any]
+
 
 @attrs.frozen
 class FieldError:

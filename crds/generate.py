@@ -25,7 +25,7 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
-def render_crd(cls: type) -> str:
+def crd_yaml(cls: type) -> str:
     body = yaml.dump(crd(cls), Dumper=_NoAliasDumper, sort_keys=False, width=100)
     return HEADER + body
 
@@ -42,7 +42,7 @@ def kustomization() -> str:
 
 
 def outputs() -> dict[Path, str]:
-    files = {ROOT / "crds" / f"{cls.__crd__.plural}.yaml": render_crd(cls) for cls in KINDS}
+    files = {ROOT / "crds" / f"{cls.__crd__.plural}.yaml": crd_yaml(cls) for cls in KINDS}
     files[ROOT / "crds" / "Kustomization"] = kustomization()
     files[ROOT / "docs" / "crds.md"] = reference_markdown()
     return files

@@ -12,12 +12,12 @@ import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from crds import KubeObject
 from hooks.controllers import CONTROLLERS
-from hooks.controllers._base import ChildRule, Composite, Controller, Decorator
+from hooks.controllers.definition import ChildRule, Composite, Controller, Decorator
 
 API_VERSION = "metacontroller.k8s.io/v1alpha1"
 HOOK_VERSION = "v2"
@@ -34,15 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
 CONTROLLERS_FILE = MANIFESTS / "metacontroller-controllers.yaml"
 
-RawObject = dict[str, Any]
 
 
-def _hook(base_url: str, controller: str, hook: str) -> RawObject:
+def _hook(base_url: str, controller: str, hook: str) -> KubeObject:
     url = f"{base_url.rstrip('/')}/hooks/{controller}/{hook}"
     return {"version": HOOK_VERSION, "webhook": {"url": url, "timeout": HOOK_TIMEOUT}}
 
 
-def _hooks(base_url: str, c: Controller) -> RawObject:
+def _hooks(base_url: str, c: Controller) -> KubeObject:
     out = {"sync": _hook(base_url, c.name, "sync")}
     if c.customize is not None:
         out["customize"] = _hook(base_url, c.name, "customize")
@@ -51,17 +50,17 @@ def _hooks(base_url: str, c: Controller) -> RawObject:
     return out
 
 
-def _children(rules: Iterable[ChildRule]) -> list[RawObject]:
+def _children(rules: Iterable[ChildRule]) -> list[KubeObject]:
     return [{"apiVersion": r.kind.api_version, "resource": r.kind.resource,
              "updateStrategy": {"method": r.update}} for r in rules]
 
 
-def _meta(c: Controller) -> RawObject:
+def _meta(c: Controller) -> KubeObject:
     return {"name": PREFIX + c.name, "labels": dict(LABELS)}
 
 
-def composite_object(c: Composite, base_url: str) -> RawObject:
-    spec: RawObject = {
+def composite_object(c: Composite, base_url: str) -> KubeObject:
+    spec: KubeObject = {
         "generateSelector": True,
         # Our own status writes need no sync: only spec, labels, annotations, deletion do.
         "parentResource": {"apiVersion": c.parent.api_version, "resource": c.parent.resource,
@@ -73,14 +72,14 @@ def composite_object(c: Composite, base_url: str) -> RawObject:
     return {"apiVersion": API_VERSION, "kind": "CompositeController", "metadata": _meta(c), "spec": spec}
 
 
-def decorator_object(c: Decorator, base_url: str) -> RawObject:
+def decorator_object(c: Decorator, base_url: str) -> KubeObject:
     resources = []
     for t in c.targets:
-        rule: RawObject = {"apiVersion": t.kind.api_version, "resource": t.kind.resource}
+        rule: KubeObject = {"apiVersion": t.kind.api_version, "resource": t.kind.resource}
         if t.label_selector is not None:
             rule["labelSelector"] = t.label_selector
         resources.append(rule)
-    spec: RawObject = {
+    spec: KubeObject = {
         "resources": resources,
         "attachments": _children(c.attachments),
         "resyncPeriodSeconds": c.resync_period_seconds,
@@ -89,7 +88,7 @@ def decorator_object(c: Decorator, base_url: str) -> RawObject:
     return {"apiVersion": API_VERSION, "kind": "DecoratorController", "metadata": _meta(c), "spec": spec}
 
 
-def controller_objects(base_url: str) -> list[RawObject]:
+def controller_objects(base_url: str) -> list[KubeObject]:
     """Every Lattice CompositeController and DecoratorController, hooks at ``base_url``."""
     out = []
     for c in CONTROLLERS:

@@ -2,13 +2,14 @@
 
 from typing import Any
 
+from crds import KubeObject
+
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "lattice"
 NAME = "app.kubernetes.io/name"
 # The label the Cilium and Istio policies select workloads by.
 SELECTOR = NAME
 
-Obj = dict[str, Any]
 
 
 def base_labels(name: str) -> dict[str, str]:
@@ -16,7 +17,7 @@ def base_labels(name: str) -> dict[str, str]:
 
 
 def new_object(api_version: str, kind: str, name: str, namespace: str | None, *,
-               labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> Obj:
+               labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> KubeObject:
     """A Kubernetes object skeleton with the labels every Lattice child carries."""
     meta: dict[str, Any] = {"name": name, "labels": {**base_labels(name), **(labels or {})}}
     if namespace is not None:

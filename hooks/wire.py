@@ -3,7 +3,7 @@
 Requests arrive as JSON; ``decode_*`` turns the bytes into frozen request objects (raising
 :class:`BadRequest` with a readable message when the body is not a request at all), and every
 response object has ``to_json()`` giving exactly the fields Metacontroller's strict v2 decoder
-accepts. Kubernetes objects stay plain dicts (``RawObject``): the controllers parse what they need.
+accepts. Kubernetes objects stay plain dicts (``KubeObject``): the controllers parse what they need.
 
 Object maps (``children``, ``attachments``, ``related``) are keyed first by ``Kind.apiVersion``
 (``Deployment.apps/v1``, ``Service.v1``) and then, in v2, by ``namespace/name`` (``name`` for
@@ -18,9 +18,10 @@ from typing import Any
 import attrs
 import orjson
 
-RawObject = dict[str, Any]
+from crds import KubeObject
+
 # "Kind.apiVersion" -> "namespace/name" -> object
-RawObjectMap = Mapping[str, Mapping[str, RawObject]]
+ObjectMap = Mapping[str, Mapping[str, KubeObject]]
 
 # Metacontroller (dynamic-apply) records what it applied in this annotation.
 LAST_APPLIED = "metacontroller.k8s.io/last-applied-configuration"
@@ -55,30 +56,30 @@ def object_key(obj: Mapping[str, Any]) -> str:
 class SyncRequest:
     """Composite sync/finalize: the parent, what it owns, what its customize hook asked for."""
 
-    parent: RawObject
-    children: RawObjectMap = attrs.field(factory=dict)
-    related: RawObjectMap = attrs.field(factory=dict)
+    parent: KubeObject
+    children: ObjectMap = attrs.field(factory=dict)
+    related: ObjectMap = attrs.field(factory=dict)
     finalizing: bool = False
-    controller: RawObject = attrs.field(factory=dict)
+    controller: KubeObject = attrs.field(factory=dict)
 
 
 @attrs.frozen
 class DecoratorSyncRequest:
     """Decorator sync/finalize: the target object and its attachments."""
 
-    object: RawObject
-    attachments: RawObjectMap = attrs.field(factory=dict)
-    related: RawObjectMap = attrs.field(factory=dict)
+    object: KubeObject
+    attachments: ObjectMap = attrs.field(factory=dict)
+    related: ObjectMap = attrs.field(factory=dict)
     finalizing: bool = False
-    controller: RawObject = attrs.field(factory=dict)
+    controller: KubeObject = attrs.field(factory=dict)
 
 
 @attrs.frozen
 class CustomizeRequest:
     """Customize (same shape for Composite and Decorator; ``parent`` is the target object)."""
 
-    parent: RawObject
-    controller: RawObject = attrs.field(factory=dict)
+    parent: KubeObject
+    controller: KubeObject = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -89,7 +90,7 @@ class RelatedRule:
     resource: str
     namespace: str | None = None
     names: tuple[str, ...] = ()
-    label_selector: RawObject | None = None
+    label_selector: KubeObject | None = None
 
     @classmethod
     def from_json(cls, rule: Mapping[str, Any]) -> RelatedRule:
@@ -98,8 +99,8 @@ class RelatedRule:
                    namespace=rule.get("namespace"), names=tuple(str(n) for n in names),
                    label_selector=rule.get("labelSelector"))
 
-    def to_json(self) -> RawObject:
-        out: RawObject = {"apiVersion": self.api_version, "resource": self.resource}
+    def to_json(self) -> KubeObject:
+        out: KubeObject = {"apiVersion": self.api_version, "resource": self.resource}
         if self.label_selector is not None:
             out["labelSelector"] = self.label_selector
         if self.namespace is not None:
@@ -113,7 +114,7 @@ class RelatedRule:
 class CustomizeResponse:
     related_resources: tuple[RelatedRule, ...] = ()
 
-    def to_json(self) -> RawObject:
+    def to_json(self) -> KubeObject:
         return {"relatedResources": [r.to_json() for r in self.related_resources]}
 
 
@@ -121,13 +122,13 @@ class CustomizeResponse:
 class SyncResponse:
     """Composite answer. ``status`` replaces the parent's whole status; ``children`` is complete."""
 
-    status: RawObject | None
-    children: list[RawObject]
+    status: KubeObject | None
+    children: list[KubeObject]
     resync_after_seconds: float | None = None
     finalized: bool | None = None
 
-    def to_json(self) -> RawObject:
-        out: RawObject = {"status": self.status, "children": self.children}
+    def to_json(self) -> KubeObject:
+        out: KubeObject = {"status": self.status, "children": self.children}
         if self.resync_after_seconds:
             out["resyncAfterSeconds"] = self.resync_after_seconds
         if self.finalized is not None:
@@ -139,15 +140,15 @@ class SyncResponse:
 class DecoratorSyncResponse:
     """Decorator answer. ``labels``/``annotations`` merge onto the target (None removes a key)."""
 
-    attachments: list[RawObject]
+    attachments: list[KubeObject]
     labels: Mapping[str, str | None] = attrs.field(factory=dict)
     annotations: Mapping[str, str | None] = attrs.field(factory=dict)
-    status: RawObject | None = None
+    status: KubeObject | None = None
     resync_after_seconds: float | None = None
     finalized: bool | None = None
 
-    def to_json(self) -> RawObject:
-        out: RawObject = {"attachments": self.attachments, "status": self.status}
+    def to_json(self) -> KubeObject:
+        out: KubeObject = {"attachments": self.attachments, "status": self.status}
         if self.labels:
             out["labels"] = dict(self.labels)
         if self.annotations:
@@ -159,7 +160,7 @@ class DecoratorSyncResponse:
         return out
 
 
-def _load(body: bytes) -> RawObject:
+def _load(body: bytes) -> KubeObject:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as e:
@@ -169,7 +170,7 @@ def _load(body: bytes) -> RawObject:
     return data
 
 
-def _object(data: RawObject, field: str) -> RawObject:
+def _object(data: KubeObject, field: str) -> KubeObject:
     obj = data.get(field)
     if not isinstance(obj, dict):
         raise BadRequest(f"'{field}' must be a Kubernetes object")
@@ -179,7 +180,7 @@ def _object(data: RawObject, field: str) -> RawObject:
     return obj
 
 
-def _object_map(data: RawObject, field: str) -> RawObjectMap:
+def _object_map(data: KubeObject, field: str) -> ObjectMap:
     value = data.get(field)
     if value is None:
         return {}
@@ -193,7 +194,7 @@ def _object_map(data: RawObject, field: str) -> RawObjectMap:
     return {g: objs for g, objs in value.items() if objs}
 
 
-def _controller(data: RawObject) -> RawObject:
+def _controller(data: KubeObject) -> KubeObject:
     c = data.get("controller")
     return c if isinstance(c, dict) else {}
 
@@ -225,7 +226,7 @@ def decode_customize(body: bytes) -> CustomizeRequest:
     return CustomizeRequest(parent=_object(data, "parent"), controller=_controller(data))
 
 
-def iter_objects(objects: RawObjectMap, group: str | None = None) -> Iterator[RawObject]:
+def iter_objects(objects: ObjectMap, group: str | None = None) -> Iterator[KubeObject]:
     """Every object of a map (or of one ``Kind.apiVersion`` group), in sorted key order."""
     groups = [group] if group is not None else sorted(objects)
     for g in groups:
@@ -234,7 +235,7 @@ def iter_objects(objects: RawObjectMap, group: str | None = None) -> Iterator[Ra
             yield inner[key]
 
 
-def keep_as_is(obj: RawObject) -> RawObject:
+def keep_as_is(obj: KubeObject) -> KubeObject:
     """The desired form of an observed child that must stay exactly as it is.
 
     With Metacontroller's default dynamic-apply strategy that is what it last applied (so the
@@ -255,7 +256,7 @@ def keep_as_is(obj: RawObject) -> RawObject:
     return out
 
 
-def observed_unchanged(objects: RawObjectMap) -> list[RawObject]:
+def observed_unchanged(objects: ObjectMap) -> list[KubeObject]:
     """Every observed child or attachment, as desired objects that change nothing."""
     return [keep_as_is(o) for o in iter_objects(objects)]
 

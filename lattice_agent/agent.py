@@ -13,18 +13,18 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 import attrs
 import grpc
 from prometheus_client import Counter, Gauge
 
-from lattice_agent.requests import RequestHandler
-from lattice_common import pki
-from lattice_common.stream_batch import BATCH_MIN_VERSION, PROTOCOL_VERSION, write_batched
-from lattice_common.tunnel import Forwarder
+from lattice_agent.request_handler import RequestHandler
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
+from lattice_tunnel import pki
+from lattice_tunnel.kube_request import Forwarder
+from lattice_tunnel.stream_batch import BATCH_MIN_VERSION, PROTOCOL_VERSION, write_batched
+from lattice_tunnel.subtree import ClusterInfo, SubtreeSource, to_proto
 
 log = logging.getLogger(__name__)
 
@@ -51,34 +51,6 @@ class AgentConfig:
     connect_timeout: float = 10.0
     kubernetes_version: str = ""
     api_server_endpoint: str = ""
-
-
-@attrs.frozen
-class SubtreeEntry:
-    name: str
-    parent: str
-    phase: str = "Ready"
-    labels: dict[str, str] = attrs.field(factory=dict, hash=False)
-    connected: bool = True
-    pivoted: bool = False
-    removed: bool = False
-
-
-class SubtreeSource(Protocol):
-    """The co-located cell's subtree (lattice_cell.subtree.SubtreeRegistry satisfies this)."""
-
-    def snapshot(self) -> list[SubtreeEntry]: ...
-
-    def subscribe(self) -> asyncio.Queue[list[SubtreeEntry]]: ...
-
-    def unsubscribe(self, queue: asyncio.Queue[list[SubtreeEntry]]) -> None: ...
-
-
-def _entry(c: object) -> pb.SubtreeCluster:
-    return pb.SubtreeCluster(
-        name=c.name, parent=c.parent, phase=c.phase, labels=dict(c.labels),  # type: ignore[attr-defined]
-        connected=c.connected, pivoted=c.pivoted, removed=c.removed,  # type: ignore[attr-defined]
-    )
 
 
 class Agent:
@@ -225,7 +197,7 @@ class Agent:
     def _full_subtree(self) -> pb.SubtreeState:
         entries = [self._self_entry()]
         if self.subtree is not None:
-            entries.extend(_entry(e) for e in self.subtree.snapshot())
+            entries.extend(to_proto(e) for e in self.subtree.snapshot())
         return pb.SubtreeState(full=True, clusters=entries)
 
     async def _heartbeats(self, outbound: asyncio.Queue[pb.AgentMessage | None], handler: RequestHandler) -> None:
@@ -237,11 +209,11 @@ class Agent:
             )))
 
     async def _deltas(self, outbound: asyncio.Queue[pb.AgentMessage | None],
-                      subscription: asyncio.Queue[list[SubtreeEntry]]) -> None:
+                      subscription: asyncio.Queue[list[ClusterInfo]]) -> None:
         while True:
             changes = await subscription.get()
             outbound.put_nowait(pb.AgentMessage(subtree_state=pb.SubtreeState(
-                full=False, clusters=[_entry(c) for c in changes])))
+                full=False, clusters=[to_proto(c) for c in changes])))
 
     def _renewal_request(self) -> pb.AgentMessage:
         csr, key = pki.generate_agent_csr(self.config.cluster)

@@ -13,39 +13,22 @@ from pathlib import Path
 import attrs
 import httpx
 
-from lattice_cell.manifests import AGENT_CREDENTIALS_SECRET, NAMESPACE, PARENT_CONFIG_SECRET
-from lattice_common import pki
-from lattice_common.kubehttp import KubeClient
+from lattice_tunnel import pki
+from lattice_tunnel.kube_api import KubeApi
+from lattice_tunnel.parent_config import NAMESPACE, PARENT_CONFIG_SECRET, ParentConfig
+
+AGENT_CREDENTIALS_SECRET = "lattice-agent-credentials"
 
 
 class CredentialsError(Exception):
     pass
 
 
-@attrs.frozen
-class ParentConfig:
-    cluster: str
-    grpc_endpoint: str
-    bootstrap_url: str
-    server_name: str
-    ca_pem: bytes
-    token: str = attrs.field(repr=False, default="")
-
-    @classmethod
-    def from_data(cls, data: dict[str, bytes], source: str) -> ParentConfig:
-        missing = {"cluster", "grpc_endpoint", "ca.crt"} - data.keys()
-        if missing:
-            raise CredentialsError(f"{source} lacks {', '.join(sorted(missing))}")
-        text = {k: v.decode() for k, v in data.items() if k != "ca.crt"}
-        return cls(text["cluster"], text["grpc_endpoint"], text.get("bootstrap_url", ""),
-                   text.get("server_name", ""), data["ca.crt"], text.get("token", ""))
-
-
 def _read_dir(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()} if directory.is_dir() else {}
 
 
-async def load_parent_config(kube: KubeClient | None, directory: Path | None = None) -> ParentConfig | None:
+async def load_parent_config(kube: KubeApi | None, directory: Path | None = None) -> ParentConfig | None:
     """None when this cluster has no parent (a root cell)."""
     if directory is not None:
         data = _read_dir(directory)
@@ -64,7 +47,7 @@ class Credentials:
 
 
 class CredentialStore:
-    def __init__(self, kube: KubeClient | None, directory: Path | None = None) -> None:
+    def __init__(self, kube: KubeApi | None, directory: Path | None = None) -> None:
         self.kube = kube
         self.directory = directory
 

@@ -1,16 +1,20 @@
-"""Build a running Agent from a cluster's own API (parent config + credentials)."""
+"""Build a running Agent from a cluster's own API (parent config + credentials), and the agent
+flags every binary that runs one shares (``lattice-agent``, ``lattice-operator``)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
 import attrs
 
-from lattice_agent.agent import Agent, AgentConfig, SubtreeSource
-from lattice_agent.credentials import CredentialStore, ParentConfig, load_parent_config, obtain
-from lattice_common.kubehttp import KubeClient
-from lattice_common.tunnel import Forwarder
+from lattice_agent.agent import Agent, AgentConfig
+from lattice_agent.credentials import CredentialStore, load_parent_config, obtain
+from lattice_tunnel.kube_api import KubeApi
+from lattice_tunnel.kube_request import Forwarder
+from lattice_tunnel.parent_config import ParentConfig
+from lattice_tunnel.subtree import SubtreeSource
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +26,31 @@ class AgentTuning:
     keepalive_timeout: float = 20.0
     backoff_max: float = 30.0
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> AgentTuning:
+        return cls(args.heartbeat_interval, args.keepalive_time, args.keepalive_timeout, args.backoff_max)
 
-async def build_agent(kube: KubeClient | None, local: Forwarder | None, *, cluster: str | None = None,
-                      parent_dir: Path | None = None, credentials_dir: Path | None = None,
+
+def add_agent_flags(p: argparse.ArgumentParser, *, heartbeat: bool = True) -> None:
+    """Where the agent finds its parent and identity, and its connection tuning (``heartbeat``:
+    also --heartbeat-interval, which ``lattice-operator`` shares with its cell)."""
+    p.add_argument("--parent-config-dir", type=Path,
+                   help="read the parent config from files instead of Secret lattice-system/lattice-parent-config")
+    p.add_argument("--credentials-dir", type=Path,
+                   help="keep tls.crt/tls.key/ca.crt here instead of Secret lattice-agent-credentials")
+    if heartbeat:
+        p.add_argument("--heartbeat-interval", type=float, default=30.0)
+    p.add_argument("--keepalive-time", type=float, default=30.0, help="HTTP/2 keepalive ping when idle (s)")
+    p.add_argument("--keepalive-timeout", type=float, default=20.0)
+    p.add_argument("--backoff-max", type=float, default=30.0)
+
+
+async def build_agent(kube: KubeApi | None, local: Forwarder | None, *, api_server: str = "",
+                      cluster: str | None = None, parent_dir: Path | None = None, credentials_dir: Path | None = None,
                       downstream: Forwarder | None = None, subtree: SubtreeSource | None = None,
                       tuning: AgentTuning | None = None) -> tuple[Agent, ParentConfig] | None:
-    """None when this cluster has no parent config (it is a root)."""
+    """None when this cluster has no parent config (it is a root). ``api_server``: this cluster's
+    API server URL, as the agent reports it to the cell."""
     parent = await load_parent_config(kube, parent_dir)
     if parent is None:
         return None
@@ -47,6 +70,6 @@ async def build_agent(kube: KubeClient | None, local: Forwarder | None, *, clust
         cert_pem=creds.cert_pem, key_pem=creds.key_pem, server_name=parent.server_name,
         heartbeat_interval=tuning.heartbeat_interval, keepalive_time=tuning.keepalive_time,
         keepalive_timeout=tuning.keepalive_timeout, backoff_max=tuning.backoff_max,
-        kubernetes_version=version, api_server_endpoint=kube.target.server if kube else "",
+        kubernetes_version=version, api_server_endpoint=api_server,
     )
     return Agent(config, local=local, downstream=downstream, subtree=subtree, on_credentials=store.save), parent

@@ -18,16 +18,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from crds import KubeObject
 from lattice_cell import manifests
 from lattice_cell.bootstrap_tokens import BootstrapError, TokenStore, authorize_csr, burn, check_for_manifests
-from lattice_common import pki
+from lattice_tunnel import pki
 
 log = logging.getLogger(__name__)
 
 REQUESTS = Counter("lattice_bootstrap_requests_total", "Bootstrap webhook requests", ["endpoint", "code"])
 MAX_CSR_BYTES = 64 * 1024
 
-ExtraManifests = Callable[[str], Awaitable[list[manifests.Manifest]]]
+ExtraManifests = Callable[[str], Awaitable[list[KubeObject]]]
 Hook = Callable[[str], Awaitable[None]]
 
 
@@ -50,7 +51,7 @@ def bootstrap_app(store: TokenStore, ca: Callable[[], pki.CaBundle],
             # Build everything before burning the token: a transient failure here must leave the
             # token usable for the bootstrap script's retry.
             extra = await extra_manifests(cluster) if extra_manifests else []
-            body = manifests.render_yaml(manifests.agent_manifests(install_for(cluster, token), extra))
+            body = manifests.yaml_stream(manifests.agent_manifests(install_for(cluster, token), extra))
             await burn(store, record)
             if on_bootstrapped is not None:
                 await on_bootstrapped(cluster)

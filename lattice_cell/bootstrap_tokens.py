@@ -17,8 +17,8 @@ from typing import Protocol
 
 import attrs
 
-from lattice_common import pki
-from lattice_common.kubehttp import KubeApiError, KubeClient
+from lattice_tunnel import pki
+from lattice_tunnel.kube_api import KubeApi, KubeApiError
 
 TOKEN_TTL = 3600.0
 
@@ -66,7 +66,7 @@ class MemoryTokenStore:
 
 @attrs.define
 class SecretTokenStore:
-    client: KubeClient
+    client: KubeApi
     namespace: str = "lattice-system"
 
     def _name(self, cluster: str) -> str:

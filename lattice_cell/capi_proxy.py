@@ -18,8 +18,8 @@ from lattice_cell.http_front import StreamResponse, kube_request_from_scope, spl
 from lattice_cell.manifests import CAPI_READERS_GROUP
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
-from lattice_common import pki
-from lattice_common.tunnel import ClusterNotFound, ResponseStream, TunnelError, status_body
+from lattice_tunnel import pki
+from lattice_tunnel.kube_request import ClusterNotFound, ResponseStream, TunnelError, status_body
 
 CAPI_USER = "system:capi-proxy"
 # Impersonated at the target: a read-only ClusterRole bound to this group ships with the agent's

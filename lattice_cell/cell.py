@@ -14,21 +14,23 @@ from typing import Any
 import attrs
 import grpc
 
+import crds
+from crds import KubeObject
 from lattice_cell import manifests
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
-from lattice_cell.server import CellServicer
+from lattice_cell.servicer import CellServicer
 from lattice_cell.session import DEFAULT_WINDOW
 from lattice_cell.subtree import SubtreeRegistry
-from lattice_common import pki
-from lattice_common.asgi_server import HttpServer
-from lattice_common.health import health_app
-from lattice_common.kubehttp import KubeApiError, KubeClient
-from lattice_common.tunnel import Forwarder
 from lattice_proto import agent_pb2_grpc
+from lattice_tunnel import pki
+from lattice_tunnel.embedded_uvicorn import HttpServer
+from lattice_tunnel.health import health_app
+from lattice_tunnel.kube_api import KubeApi, KubeApiError
+from lattice_tunnel.kube_request import Forwarder
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def grpc_server_options() -> list[tuple[str, Any]]:
 
 class Cell:
     def __init__(self, config: CellConfig, ca_storage: pki.CaStorage, tokens: TokenStore,
-                 kube: KubeClient | None = None, local: Forwarder | None = None) -> None:
+                 kube: KubeApi | None = None, local: Forwarder | None = None) -> None:
         self.config = config
         self.ca_storage = ca_storage
         self.tokens = tokens
@@ -213,22 +215,18 @@ class Cell:
             ca_bundle_pem=self.ca().trust_pem(), token=token, image=c.agent_image,
         )
 
-    async def _extra_manifests(self, cluster: str) -> list[manifests.Manifest]:
+    async def _extra_manifests(self, cluster: str) -> list[KubeObject]:
         docs = manifests.bundled_crds()
         if self.kube is not None:
-            path = f"/apis/lattice.dev/v1alpha1/namespaces/{self.config.namespace}/cedarpolicies"
-            listing = await self.kube.get(path)  # None when the CRD is not installed
-            docs += manifests.propagated_policies((listing or {}).get("items", []), self.config.cluster)
+            items = await self.kube.list_objects(crds.API_VERSION, "cedarpolicies", self.config.namespace)
+            docs += manifests.propagated_policies(items or [], self.config.cluster)  # None: no CRD
         return docs
 
     async def _on_bootstrapped(self, cluster: str) -> None:
         if self.kube is None:
             return
-        path = f"/apis/lattice.dev/v1alpha1/latticeclusters/{cluster}/status"
-        try:
-            resp = await self.kube.http.patch(path, content=b'{"status":{"bootstrapComplete":true}}',
-                                              headers={"Content-Type": "application/merge-patch+json"})
-            if resp.status_code not in (200, 404):
-                log.warning("could not record bootstrapComplete for %s: HTTP %d", cluster, resp.status_code)
+        try:  # a LatticeCluster that does not exist (registered by hand) is not an error
+            await self.kube.merge_patch_status(crds.API_VERSION, "latticeclusters", cluster,
+                                               {"bootstrapComplete": True})
         except (KubeApiError, OSError) as exc:
             log.warning("could not record bootstrapComplete for %s: %s", cluster, exc)

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lattice_common.tunnel import (
+from lattice_tunnel.kube_request import (
     MAX_BODY,
     ClusterNotFound,
     KubeRequest,

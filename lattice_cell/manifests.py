@@ -9,19 +9,17 @@ from __future__ import annotations
 import base64
 import importlib.resources
 from collections.abc import Iterable
-from typing import Any
 
 import attrs
 import yaml
 
-NAMESPACE = "lattice-system"
-PARENT_CONFIG_SECRET = "lattice-parent-config"
-AGENT_CREDENTIALS_SECRET = "lattice-agent-credentials"
+from crds import KubeObject
+from lattice_tunnel.parent_config import NAMESPACE, PARENT_CONFIG_SECRET, ParentConfig
+
 AGENT_NAME = "lattice-agent"
 DEFAULT_IMAGE = "ghcr.io/lattice-dev/lattice:latest"
 CAPI_READERS_GROUP = "lattice:capi-readers"  # the group the read-only CAPI proxy impersonates
 
-Manifest = dict[str, Any]
 
 
 @attrs.frozen
@@ -34,6 +32,10 @@ class AgentInstall:
     token: str  # the same one-time token; authorizes the CSR until it expires
     image: str = DEFAULT_IMAGE
 
+    def parent_config(self) -> ParentConfig:
+        return ParentConfig(cluster=self.cluster, grpc_endpoint=self.grpc_endpoint, bootstrap_url=self.bootstrap_url,
+                            server_name=self.server_name, ca_pem=self.ca_bundle_pem, token=self.token)
+
 
 def _b64(data: bytes | str) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
@@ -43,20 +45,16 @@ def _labels() -> dict[str, str]:
     return {"app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/managed-by": "lattice"}
 
 
-def parent_config_secret(install: AgentInstall) -> Manifest:
+def parent_config_secret(install: AgentInstall) -> KubeObject:
     return {
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": PARENT_CONFIG_SECRET, "namespace": NAMESPACE, "labels": _labels()},
         "type": "Opaque",
-        "data": {
-            "cluster": _b64(install.cluster), "grpc_endpoint": _b64(install.grpc_endpoint),
-            "bootstrap_url": _b64(install.bootstrap_url), "server_name": _b64(install.server_name),
-            "ca.crt": _b64(install.ca_bundle_pem), "token": _b64(install.token),
-        },
+        "data": {key: _b64(value) for key, value in install.parent_config().to_data().items()},
     }
 
 
-def agent_deployment(install: AgentInstall) -> Manifest:
+def agent_deployment(install: AgentInstall) -> KubeObject:
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": AGENT_NAME, "namespace": NAMESPACE, "labels": _labels()},
@@ -86,7 +84,7 @@ def agent_deployment(install: AgentInstall) -> Manifest:
     }
 
 
-def agent_manifests(install: AgentInstall, extra: Iterable[Manifest] = ()) -> list[Manifest]:
+def agent_manifests(install: AgentInstall, extra: Iterable[KubeObject] = ()) -> list[KubeObject]:
     """CRDs/policies from `extra` go last; CRDs are sorted before instances of anything."""
     extra = list(extra)
     crds = [m for m in extra if m.get("kind") == "CustomResourceDefinition"]
@@ -108,7 +106,7 @@ def agent_manifests(install: AgentInstall, extra: Iterable[Manifest] = ()) -> li
     ]
 
 
-def capi_reader_rbac() -> list[Manifest]:
+def capi_reader_rbac() -> list[KubeObject]:
     """Read-only access for the parent's CAPI proxy identity (impersonated by the agent)."""
     name = "lattice-capi-reader"
     return [
@@ -123,20 +121,20 @@ def capi_reader_rbac() -> list[Manifest]:
     ]
 
 
-def bundled_crds() -> list[Manifest]:
+def bundled_crds() -> list[KubeObject]:
     """CRD YAML shipped in the `crds` package (crds/*.yaml), if it has been generated."""
     try:
         root = importlib.resources.files("crds")
     except ModuleNotFoundError:
         return []
-    docs: list[Manifest] = []
+    docs: list[KubeObject] = []
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         if entry.name.endswith((".yaml", ".yml")):
             docs.extend(d for d in yaml.safe_load_all(entry.read_text()) if d)
     return [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
 
 
-def propagated_policies(items: Iterable[Manifest], origin: str) -> list[Manifest]:
+def propagated_policies(items: Iterable[KubeObject], origin: str) -> list[KubeObject]:
     """CedarPolicies with spec.propagate (and not disabled), renamed `<origin>--<name>` and
     labelled with their origin, as the child must not confuse them with its own."""
     out = []
@@ -159,5 +157,5 @@ def propagated_policies(items: Iterable[Manifest], origin: str) -> list[Manifest
     return out
 
 
-def render_yaml(docs: Iterable[Manifest]) -> str:
+def yaml_stream(docs: Iterable[KubeObject]) -> str:
     return "\n---\n".join(yaml.safe_dump(d, sort_keys=False) for d in docs)

@@ -13,7 +13,7 @@ import time
 import attrs
 
 from lattice_cell.session import AgentSession
-from lattice_common.tunnel import AgentUnavailable
+from lattice_tunnel.kube_request import AgentUnavailable
 
 STALE_AFTER_HEARTBEATS = 3
 

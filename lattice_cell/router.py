@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.subtree import SubtreeRegistry
-from lattice_common.tunnel import (
+from lattice_tunnel.kube_request import (
     AgentUnavailable,
     ClusterNotFound,
     Forwarder,
@@ -15,7 +15,7 @@ from lattice_common.tunnel import (
 
 
 class Router:
-    """`lattice_common.tunnel.Forwarder` for everything at or below this cell.
+    """`lattice_tunnel.kube_request.Forwarder` for everything at or below this cell.
 
     `agent_wait` is how long to wait for a disconnected next-hop agent to come back before
     answering 503 (0 = fail fast, as the read-only CAPI proxy does)."""

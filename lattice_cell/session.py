@@ -15,15 +15,15 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from lattice_common.http1_client import expire
-from lattice_common.tunnel import (
+from lattice_proto import agent_pb2 as pb
+from lattice_tunnel.http1_client import expire
+from lattice_tunnel.kube_request import (
     AgentUnavailable,
     BadGateway,
     KubeRequest,
     ResponseStream,
     TunnelTimeout,
 )
-from lattice_proto import agent_pb2 as pb
 
 log = logging.getLogger(__name__)
 

@@ -14,18 +14,9 @@ from collections.abc import Iterable
 
 import attrs
 
+from lattice_tunnel.subtree import ClusterInfo
+
 log = logging.getLogger(__name__)
-
-
-@attrs.frozen
-class ClusterInfo:
-    name: str
-    parent: str = ""
-    phase: str = "Ready"
-    labels: dict[str, str] = attrs.field(factory=dict, hash=False)
-    connected: bool = True
-    pivoted: bool = False
-    removed: bool = False  # only meaningful inside a delta
 
 
 @attrs.define

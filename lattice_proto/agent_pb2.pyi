@@ -1,3 +1,4 @@
+# lattice_proto stamp: grpcio-tools=1.85.4 lattice_proto/agent.proto sha256=73e8b1ccd48cb862842ce81fd9590f88106c914dd95683e8263fff1fff3d53e4
 # mypy: ignore-errors
 # ruff: noqa
 from google.protobuf.internal import containers as _containers

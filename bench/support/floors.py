@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import grpc
 
-from lattice_common import pki
+from lattice_tunnel import pki
 
 METHOD = "/bench.Echo/Chat"
 MESSAGE = b"x" * 700  # ~ a small ConfigMap GET: request + response protobufs
@@ -108,7 +108,7 @@ def grpc_floor(exchanges: int = 2000) -> Floor:
     """Start the echo server in a child process, measure from this one (in a fresh event loop)."""
     import uvloop
 
-    from lattice_common.devcluster import free_port
+    from lattice_dev import free_port
 
     cert_dir = _certificates()
     port = free_port()
@@ -149,7 +149,7 @@ class HttpsEcho:
     """The minimal HTTPS server in a child process; `client_ctx` is a matching mTLS client context."""
 
     def __init__(self) -> None:
-        from lattice_common.devcluster import free_port
+        from lattice_dev import free_port
 
         self.cert_dir = _certificates()
         self.port = free_port()

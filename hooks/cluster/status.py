@@ -20,8 +20,7 @@ from typing import Any
 
 import attrs
 
-from crds import Condition, LatticeCluster
-from crds._base import ConditionStatus
+from crds import Condition, ConditionStatus, LatticeCluster
 from crds.cluster import ClusterPhase, LatticeClusterStatus, WorkerPoolSpec, WorkerPoolStatus
 from hooks.cluster import names
 from hooks.cluster.compile import ClusterPlan, autoscaler_warning

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import attrs
 
-from crds import FieldError, checks
-from crds._base import Phase
+from crds import FieldError, Phase, checks
 from crds.cluster import WorkerPoolSpec
 from hooks.cluster import names
 from hooks.cluster.context import Ctx

@@ -3,7 +3,7 @@
 One module per controller (``latticeservice``, ``latticeexternalservice``, ``cedarpolicy``,
 ``secretsprovider`` (+ the ``secret-stores`` decorator), ``latticecluster``, ``latticenamespace``).
 Each hook maps a decoded request to a response and never does I/O; the HTTP edge is
-``hooks.app``, the Metacontroller objects come from ``hooks.controllers_manifest``, and
+``hooks.server.app``, the Metacontroller objects come from ``hooks.controllers_manifest``, and
 ``lattice render`` runs the same hooks offline. Nothing here imports starlette or uvicorn.
 """
 
@@ -17,7 +17,7 @@ from hooks.controllers import (
     latticeservice,
     secretsprovider,
 )
-from hooks.controllers._base import Composite, Controller, Decorator
+from hooks.controllers.definition import Composite, Controller, Decorator
 
 CONTROLLERS: tuple[Controller, ...] = (
     latticeservice.CONTROLLER,

@@ -11,15 +11,15 @@ from crds import CedarPolicy
 from crds.cedar_policy import CedarPolicyPhase, CedarPolicyStatus
 from hooks.cedar_policy import compile_cedar_policy, resync_after_seconds
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, Composite, HookConfig, failed_status_for
-from hooks.controllers._parse import parse_as
+from hooks.controllers.definition import Answer, Composite, HookConfig, failed_status_for
+from hooks.controllers.parsing import parse_object
 from hooks.wire import SyncRequest, SyncResponse
 
 failed_status = failed_status_for(CedarPolicyStatus, CedarPolicyPhase.INVALID)
 
 
 def sync(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
-    policy, errors = parse_as(req.parent, CedarPolicy)
+    policy, errors = parse_object(req.parent, CedarPolicy)
     if policy is None or errors:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     status = compile_cedar_policy(policy)

@@ -5,7 +5,7 @@ watched, and the controllers refuse it)."""
 from __future__ import annotations
 
 import crds
-from hooks.controllers._base import Kind
+from hooks.controllers.definition import Kind
 from hooks.secrets import eso
 
 # Lattice

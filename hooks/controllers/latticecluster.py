@@ -9,13 +9,12 @@ A status that something else has already moved past Pending is left as it is.
 from __future__ import annotations
 
 import crds
-from crds import LatticeCluster
-from crds._base import Condition, ConditionStatus
+from crds import Condition, ConditionStatus, KubeObject, LatticeCluster
 from crds.cluster import ClusterPhase, LatticeClusterStatus
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, Composite, HookConfig, failed_status_for
-from hooks.controllers._parse import parse_as
-from hooks.wire import RawObject, SyncRequest, SyncResponse
+from hooks.controllers.definition import Answer, Composite, HookConfig, failed_status_for
+from hooks.controllers.parsing import parse_object
+from hooks.wire import SyncRequest, SyncResponse
 
 AWAITING = "awaiting provisioning"
 _LATER_PHASES = frozenset(p.value for p in ClusterPhase) - {ClusterPhase.PENDING.value, ClusterPhase.FAILED.value}
@@ -24,7 +23,7 @@ _LATER_PHASES = frozenset(p.value for p in ClusterPhase) - {ClusterPhase.PENDING
 failed_status = failed_status_for(LatticeClusterStatus, ClusterPhase.FAILED)
 
 
-def pending_status(cluster: LatticeCluster) -> RawObject:
+def pending_status(cluster: LatticeCluster) -> KubeObject:
     status = LatticeClusterStatus(
         phase=ClusterPhase.PENDING,
         message=AWAITING,
@@ -32,12 +31,12 @@ def pending_status(cluster: LatticeCluster) -> RawObject:
         conditions=[Condition(type="Ready", status=ConditionStatus.UNKNOWN, reason="AwaitingProvisioning",
                               message=AWAITING, observed_generation=cluster.metadata.generation)],
     )
-    out: RawObject = crds.dump(status)
+    out: KubeObject = crds.dump(status)
     return out
 
 
 def sync(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
-    cluster, errors = parse_as(req.parent, LatticeCluster)
+    cluster, errors = parse_object(req.parent, LatticeCluster)
     if cluster is None or errors:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     observed = req.parent.get("status")

@@ -7,20 +7,19 @@ callers' egress policies come from their own compiles, which relate this object 
 from __future__ import annotations
 
 import crds
-from crds import LatticeExternalService
-from crds._base import Phase
+from crds import LatticeExternalService, Phase
 from crds.external_service import LatticeExternalServiceStatus
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, ChildRule, Composite, HookConfig, failed_status_for
-from hooks.controllers._parse import parse_as
-from hooks.service.external import compile_external_service
+from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig, failed_status_for
+from hooks.controllers.parsing import parse_object
+from hooks.mesh.external import compile_external_service
 from hooks.wire import SyncRequest, SyncResponse
 
 failed_status = failed_status_for(LatticeExternalServiceStatus, Phase.FAILED)
 
 
 def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
-    ext, errors = parse_as(req.parent, LatticeExternalService)
+    ext, errors = parse_object(req.parent, LatticeExternalService)
     if ext is None or errors:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     result = compile_external_service(ext, cfg.cluster)

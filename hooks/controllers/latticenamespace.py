@@ -8,7 +8,7 @@ would delete the waypoint of all). Instead the Namespace itself owns them, as at
 * customize asks for the LatticeServices of that namespace (a cluster-scoped target may read a
   namespace by name);
 * sync emits the attachments and the namespace labels (ambient data plane, use-waypoint) from
-  ``hooks.service.namespace.compile_namespace`` while the namespace has at least one
+  ``hooks.mesh.namespace.compile_namespace`` while the namespace has at least one
   LatticeService, and nothing once the last one is gone: Metacontroller deletes the attachments,
   and the labels are removed if they still hold the values Lattice set;
 * system namespaces are not decorated at all (label selector on the target).
@@ -16,17 +16,12 @@ would delete the waypoint of all). Instead the Namespace itself owns them, as at
 
 from __future__ import annotations
 
+from crds import KubeObject
 from hooks import wire
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, ChildRule, Decorator, HookConfig, Target
-from hooks.service.namespace import compile_namespace
-from hooks.wire import (
-    CustomizeRequest,
-    CustomizeResponse,
-    DecoratorSyncRequest,
-    DecoratorSyncResponse,
-    RelatedRule,
-)
+from hooks.controllers.definition import Answer, ChildRule, Decorator, HookConfig, Target
+from hooks.mesh.namespace import compile_namespace
+from hooks.wire import CustomizeRequest, CustomizeResponse, DecoratorSyncRequest, DecoratorSyncResponse, RelatedRule
 
 SYSTEM_NAMESPACES = (
     "kube-system", "kube-public", "kube-node-lease", "istio-system", "lattice-system", "cert-manager",
@@ -44,7 +39,7 @@ ATTACHMENTS = (
 )
 
 
-def _name(obj: wire.RawObject) -> str:
+def _name(obj: KubeObject) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
 
 

@@ -1,6 +1,6 @@
 """LatticeService: the workload, its mesh policies and its secrets.
 
-customize asks only for what the service names (``hooks.service.graph.peer_query``): the
+customize asks only for what the service names (``hooks.mesh.graph.peer_query``): the
 LatticeServices and LatticeExternalServices its resources declare, by ``names`` in each namespace;
 every LatticeService of a namespace only for a wildcard (``*``) inbound resource naming that
 namespace, and of every namespace for a wildcard naming none; the CedarPolicies of lattice-system
@@ -17,25 +17,17 @@ from __future__ import annotations
 from collections import defaultdict
 
 import crds
-from crds import FieldError, LatticeExternalService, LatticeService
+from crds import FieldError, KubeObject, LatticeExternalService, LatticeService
+from hooks.context import Key, ServiceContext
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, ChildRule, Composite, HookConfig
-from hooks.controllers._memo import LRU, inputs_version
-from hooks.controllers._parse import parse_as, valid_related
+from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig
+from hooks.controllers.memo import LRU, inputs_version
+from hooks.controllers.parsing import parse_object, valid_related
+from hooks.mesh.graph import peer_query
 from hooks.secrets import related_resources as secret_related_resources
-from hooks.secrets.policies import store_from_related
+from hooks.secrets.policies import authorizer_from_related
 from hooks.service.compile import ServiceResult, compile_service, failed_result
-from hooks.service.context import Key, ServiceContext
-from hooks.service.graph import peer_query
-from hooks.wire import (
-    CustomizeRequest,
-    CustomizeResponse,
-    RawObject,
-    RelatedRule,
-    SyncRequest,
-    SyncResponse,
-    observed_unchanged,
-)
+from hooks.wire import CustomizeRequest, CustomizeResponse, RelatedRule, SyncRequest, SyncResponse, observed_unchanged
 
 # A namespace rule of "*" reads every namespace (only a wildcard-inbound service asks that).
 ALL_NAMESPACES = "*"
@@ -82,7 +74,7 @@ def related_rules(service: LatticeService) -> list[RelatedRule]:
 
 
 def customize(req: CustomizeRequest, _cfg: HookConfig) -> CustomizeResponse:
-    service, _errors = parse_as(req.parent, LatticeService)
+    service, _errors = parse_object(req.parent, LatticeService)
     if service is None:
         return CustomizeResponse(())
     return CustomizeResponse(tuple(related_rules(service)))
@@ -96,18 +88,18 @@ def context(service: LatticeService, req: SyncRequest, cfg: HookConfig) -> Servi
         (e.namespace, e.name): e for e in valid_related(req.related, LatticeExternalService)
     }
     has_secrets = any(r.type == "secret" for r in service.spec.resources.values())
-    authorizer = store_from_related(req.related) if has_secrets else None
+    authorizer = authorizer_from_related(req.related) if has_secrets else None
     return ServiceContext(service=service, services=services, external_services=externals,
                           cluster=cfg.cluster, authorizer=authorizer)
 
 
-def failed_status(messages: list[str], generation: int | None, reason: str) -> RawObject:
+def failed_status(messages: list[str], generation: int | None, reason: str) -> KubeObject:
     result = failed_result([FieldError("", m) for m in messages], generation, reason=reason)
-    out: RawObject = crds.dump(result.status)
+    out: KubeObject = crds.dump(result.status)
     return out
 
 
-def _reason(status: RawObject) -> str:
+def _reason(status: KubeObject) -> str:
     for cond in status.get("conditions") or []:
         if isinstance(cond, dict) and cond.get("type") == "Ready" and cond.get("reason"):
             return str(cond["reason"])
@@ -115,13 +107,13 @@ def _reason(status: RawObject) -> str:
 
 
 def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
-    service, errors = parse_as(req.parent, LatticeService)
+    service, errors = parse_object(req.parent, LatticeService)
     if service is None or errors:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     versions = inputs_version(req.parent, req.related)
     result = _compiled.get_or_make(None if versions is None else (versions, cfg.cluster),
                                    lambda: compile_service(context(service, req, cfg)))
-    status: RawObject = crds.dump(result.status)
+    status: KubeObject = crds.dump(result.status)
     children = observed_unchanged(req.children) if result.keep_observed else result.children
     failure = _reason(status) if status.get("phase") == "Failed" else None
     return Answer(SyncResponse(status=status, children=children,

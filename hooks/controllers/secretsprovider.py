@@ -13,12 +13,11 @@ provider's child (see ``hooks.secrets.store`` and docs/secrets.md). Two controll
 from __future__ import annotations
 
 import crds
-from crds import SecretsProvider
-from crds._base import Phase
+from crds import KubeObject, Phase, SecretsProvider
 from crds.secrets_provider import SecretsProviderStatus
 from hooks.controllers import kinds
-from hooks.controllers._base import Answer, ChildRule, Composite, Decorator, HookConfig, Target, failed_status_for
-from hooks.controllers._parse import parse_as, valid_related
+from hooks.controllers.definition import Answer, ChildRule, Composite, Decorator, HookConfig, Target, failed_status_for
+from hooks.controllers.parsing import parse_object, valid_related
 from hooks.secrets.store import (
     PROVIDER_NAMESPACE,
     compile_secrets_provider,
@@ -33,7 +32,6 @@ from hooks.wire import (
     CustomizeResponse,
     DecoratorSyncRequest,
     DecoratorSyncResponse,
-    RawObject,
     RelatedRule,
     SyncRequest,
     SyncResponse,
@@ -43,7 +41,7 @@ failed_status = failed_status_for(SecretsProviderStatus, Phase.FAILED)
 
 
 def customize(req: CustomizeRequest, _cfg: HookConfig) -> CustomizeResponse:
-    provider, _errors = parse_as(req.parent, SecretsProvider)
+    provider, _errors = parse_object(req.parent, SecretsProvider)
     if provider is None:
         return CustomizeResponse(())
     # The ESO CRD (Pending until it exists) and the provider's own store (its Ready condition).
@@ -53,12 +51,12 @@ def customize(req: CustomizeRequest, _cfg: HookConfig) -> CustomizeResponse:
 
 
 def sync(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
-    provider, errors = parse_as(req.parent, SecretsProvider)
+    provider, errors = parse_object(req.parent, SecretsProvider)
     if provider is None or errors:
         return PROVIDER.failed(req, errors, "ValidationFailed")
     result = compile_secrets_provider(provider, eso_installed=eso_installed(req.related),
                                       observed_store=observed_store(req.related, provider.name))
-    status: RawObject = crds.dump(result.status)
+    status: KubeObject = crds.dump(result.status)
     failure = next((c.reason for c in result.status.conditions if c.type == "Ready"), "Failed") \
         if result.status.phase is Phase.FAILED else None
     return Answer(SyncResponse(status=status, children=[], resync_after_seconds=result.resync_after_seconds),

@@ -3,11 +3,13 @@
 * ``compile_secrets(ctx)`` — the secret part of a LatticeService sync (``hooks.secrets.compile``).
 * ``compile_secrets_provider(sp)`` — a SecretsProvider's ClusterSecretStore and status, and the
   decorator that owns the cluster-scoped stores (``hooks.secrets.store``).
-* ``store_from_related(related)`` — the Cedar policy store for one sync (``hooks.secrets.policies``).
+* ``authorizer_from_related(related)`` — the Cedar-backed ``SecretAuthorizer`` for one sync
+  (``hooks.secrets.policies``, a thin user of ``lattice_cedar``).
 
 Pure functions over the CRD models; no I/O.
 """
 
+from hooks.names import secret_name
 from hooks.secrets.compile import (
     RESYNC_WHILE_DENIED,
     SecretsResult,
@@ -16,7 +18,7 @@ from hooks.secrets.compile import (
     secret_sources,
 )
 from hooks.secrets.external_secret import SecretSource, external_secret
-from hooks.secrets.policies import policy_sources, store_from_related
+from hooks.secrets.policies import CedarSecretAuthorizer, authorizer_from_related, policy_sources, store_from_related
 from hooks.secrets.store import (
     ProviderResult,
     cluster_secret_store,
@@ -29,13 +31,14 @@ from hooks.secrets.store import (
     providers_from_related,
     stores_related_resources,
 )
-from hooks.service.names import secret_name
 
 __all__ = [
     "RESYNC_WHILE_DENIED",
+    "CedarSecretAuthorizer",
     "ProviderResult",
     "SecretSource",
     "SecretsResult",
+    "authorizer_from_related",
     "cluster_secret_store",
     "compile_secrets",
     "compile_secrets_provider",

@@ -16,10 +16,10 @@ from typing import Any
 
 import attrs
 
+from crds import KubeObject
 from crds.service import LatticeService, ResourceSpec
-from hooks.labels import Obj
+from hooks.context import SecretDecision, SecretRequest, ServiceContext
 from hooks.secrets.external_secret import SecretSource, external_secret, name_error
-from hooks.service.context import SecretDecision, SecretRequest, ServiceContext
 
 RESYNC_WHILE_DENIED = 30.0
 POLICY_NAMESPACE = "lattice-system"
@@ -28,7 +28,7 @@ NO_PERMIT = "no permit policy for this service and secret path"
 
 @attrs.frozen
 class SecretsResult:
-    children: list[Obj] = attrs.field(factory=list)  # ExternalSecrets of allowed secrets
+    children: list[KubeObject] = attrs.field(factory=list)  # ExternalSecrets of allowed secrets
     denied: list[SecretDecision] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)  # misconfigured secret resources
 
@@ -92,7 +92,7 @@ def compile_secrets(ctx: ServiceContext) -> SecretsResult:
     """Authorize every secret resource of the service; ExternalSecrets for the allowed ones."""
     sources, errors = secret_sources(ctx.service)
     decisions = _authorize(ctx, sources)
-    children: list[Obj] = []
+    children: list[KubeObject] = []
     denied: list[SecretDecision] = []
     for source in sources:
         decision = decisions[source.resource]

@@ -9,9 +9,10 @@ from typing import Any
 
 import attrs
 
-from hooks.labels import Obj, new_object
+from crds import KubeObject
+from hooks.labels import new_object
+from hooks.names import RESERVED_SECRET_RESOURCE, is_dns_label, secret_name
 from hooks.secrets import eso
-from hooks.service.names import RESERVED_SECRET_RESOURCE, is_dns_label, secret_name
 
 
 @attrs.frozen
@@ -35,7 +36,7 @@ def name_error(service: str, resource: str) -> str | None:
     return f"generated name '{name}' is not a valid DNS label (lowercase letters, digits, '-', max 63)"
 
 
-def external_secret(namespace: str, service: str, source: SecretSource) -> Obj:
+def external_secret(namespace: str, service: str, source: SecretSource) -> KubeObject:
     name = secret_name(service, source.resource)
     obj = new_object(eso.API_VERSION, eso.EXTERNAL_SECRET, name, namespace, labels={
         eso.SERVICE_LABEL: service,

@@ -1,13 +1,19 @@
-"""The policy store a sync uses, built from the CedarPolicies Metacontroller delivered as related objects.
+"""Cedar for one sync: the policy store built from the CedarPolicies Metacontroller delivered as
+related objects, and the ``SecretAuthorizer`` the service compiler asks.
 
-Reads only the fields the store needs from the raw objects (cheap on every sync); the store itself
-is memoised by content, so unchanged policies are never parsed twice.
+A thin user of ``lattice_cedar``: reads only the fields the store needs from the raw objects
+(cheap on every sync; the store is memoised by content, so unchanged policies are never parsed
+twice) and turns Cedar's decisions into the compiler's ``SecretDecision``s.
 """
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lattice_common.cedar import POLICY_NAMESPACE, PolicySource, PolicyStore
+import attrs
+
+from crds import KubeObject
+from hooks.context import SecretDecision, SecretRequest
+from lattice_cedar import POLICY_NAMESPACE, PolicySource, PolicyStore
 
 CEDAR_POLICY_GROUP = "CedarPolicy.lattice.dev/v1alpha1"
 
@@ -31,6 +37,25 @@ def policy_sources(objects: Iterable[Mapping[str, Any]], namespace: str = POLICY
     return out
 
 
-def store_from_related(related: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> PolicyStore:
+def store_from_related(related: Mapping[str, Mapping[str, KubeObject]]) -> PolicyStore:
     """The store for one sync request's ``related`` map (empty store: every secret denied)."""
     return PolicyStore.from_sources(policy_sources((related.get(CEDAR_POLICY_GROUP) or {}).values()))
+
+
+@attrs.frozen
+class CedarSecretAuthorizer:
+    """The service compiler's ``SecretAuthorizer``, decided by a Cedar policy store."""
+
+    store: PolicyStore
+
+    def authorize_secrets(self, requests: list[SecretRequest]) -> list[SecretDecision]:
+        """One decision per request, in order; the reason is the README's text when denied."""
+        return [
+            SecretDecision(resource=r.resource, allowed=d.allowed, reason=d.reason_text)
+            for r, d in zip(requests, self.store.decide_secrets(requests), strict=True)
+        ]
+
+
+def authorizer_from_related(related: Mapping[str, Mapping[str, KubeObject]]) -> CedarSecretAuthorizer:
+    """The authorizer for one sync request's ``related`` map."""
+    return CedarSecretAuthorizer(store_from_related(related))

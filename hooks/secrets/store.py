@@ -26,11 +26,10 @@ from typing import Any
 
 import attrs
 
-from crds import checks
-from crds._base import Condition, ConditionStatus, Phase
+from crds import Condition, ConditionStatus, KubeObject, Phase, checks
 from crds.convert import parse_as
 from crds.secrets_provider import AuthMethod, SecretsProvider, SecretsProviderSpec, SecretsProviderStatus
-from hooks.labels import Obj, new_object
+from hooks.labels import new_object
 from hooks.secrets import eso
 
 PROVIDER_NAMESPACE = "lattice-system"
@@ -43,7 +42,7 @@ RESYNC_NOT_READY = 30.0
 
 @attrs.frozen
 class ProviderResult:
-    children: list[Obj]  # the ClusterSecretStore (empty when the provider is unusable)
+    children: list[KubeObject]  # the ClusterSecretStore (empty when the provider is unusable)
     status: SecretsProviderStatus
 
     @property
@@ -71,7 +70,7 @@ def provider_errors(sp: SecretsProvider) -> list[str]:
     return errors
 
 
-def cluster_secret_store(sp: SecretsProvider) -> Obj:
+def cluster_secret_store(sp: SecretsProvider) -> KubeObject:
     """The ClusterSecretStore of a (valid) provider: same name, Vault KV v2."""
     spec = sp.spec
     vault: dict[str, Any] = {"server": spec.server, "path": spec.path, "version": "v2"}
@@ -213,7 +212,7 @@ def providers_from_related(related: Mapping[str, Mapping[str, Any]]) -> list[Sec
     return out
 
 
-def desired_stores(providers: Iterable[SecretsProvider]) -> list[Obj]:
+def desired_stores(providers: Iterable[SecretsProvider]) -> list[KubeObject]:
     """The decorator's attachments: one ClusterSecretStore per usable, live provider, by name."""
     live = [p for p in providers if p.metadata.deletion_timestamp is None and not provider_errors(p)]
     return [cluster_secret_store(p) for p in sorted(live, key=lambda p: p.name)]

@@ -1,0 +1,7 @@
+"""The workload compiler: one LatticeService (with what it names) in, its children and status out.
+
+``compile_service(ctx)`` (``compile``) checks the service (``checks``), expands its templates
+(``templates``, ``provisioners``, ``expansion``) and builds the ServiceAccount, Deployment, Service,
+HPA, claims and files (``workload``, ``containers``, ``volumes``, ``files``); the mesh part comes
+from ``hooks.mesh`` and the secrets part from ``hooks.secrets``. Pure: no I/O, no clock.
+"""

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from crds import FieldError
 from crds.service import ContainerSpec
-from hooks.service import names
-from hooks.service.context import ServiceContext
-from hooks.service.render import workload_containers
+from hooks import names
+from hooks.context import ServiceContext
+from hooks.service.expansion import workload_containers
 
 # Resource names end up in pod volume names ("vol-<name>", a DNS label of at most 63).
 MAX_RESOURCE_NAME = 59

@@ -21,23 +21,20 @@ Compiling messages.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import attrs
 
-from crds import Condition, FieldError
-from crds._base import ConditionStatus
+from crds import Condition, ConditionStatus, FieldError, KubeObject
 from crds.service import LatticeServiceStatus, ResolvedDependency, ServicePhase
+from hooks.context import SecretDecision, ServiceContext
+from hooks.mesh.compile import resolve_mesh
 from hooks.secrets import compile_secrets
 from hooks.service.checks import check_service
-from hooks.service.context import SecretDecision, ServiceContext
+from hooks.service.expansion import expand_workload
 from hooks.service.files import plan_files
-from hooks.service.mesh import resolve_mesh
-from hooks.service.render import render_workload
 from hooks.service.volumes import plan_volumes
 from hooks.service.workload import build_deployment, build_hpa, build_service, build_service_account
-
-Obj = dict[str, Any]
 
 COMPILING_RESYNC_SECONDS = 10.0
 DENIED_RESYNC_SECONDS = 30.0
@@ -53,7 +50,7 @@ REASON_MISSING = "DependenciesMissing"
 
 class MeshOutcome(Protocol):
     @property
-    def children(self) -> list[Obj]: ...
+    def children(self) -> list[KubeObject]: ...
     @property
     def resolved(self) -> list[ResolvedDependency]: ...
     @property
@@ -64,7 +61,7 @@ class MeshOutcome(Protocol):
 
 class SecretsOutcome(Protocol):
     @property
-    def children(self) -> list[Obj]: ...
+    def children(self) -> list[KubeObject]: ...
     @property
     def denied(self) -> list[SecretDecision]: ...
     @property
@@ -75,7 +72,7 @@ class SecretsOutcome(Protocol):
 class ServiceResult:
     """What one sync answers. ``keep_observed``: leave the running children unchanged."""
 
-    children: list[Obj]
+    children: list[KubeObject]
     status: LatticeServiceStatus
     resync_after_seconds: float | None = None
     keep_observed: bool = False
@@ -89,21 +86,21 @@ def compile_service(
 ) -> ServiceResult:
     """Compile ``ctx.service`` (already validated by ``crds.parse``) into its children and status."""
     generation = ctx.service.metadata.generation
-    rendering = render_workload(ctx)
+    expansion = expand_workload(ctx)
     volumes = plan_volumes(ctx)
-    errors = [*check_service(ctx), *rendering.errors, *volumes.errors]
+    errors = [*check_service(ctx), *expansion.errors, *volumes.errors]
     if errors:
         return failed_result(errors, generation, reason=REASON_COMPILATION)
-    if rendering.missing:
-        waiting = [f"{dep} (needed by {field})" for dep, field in sorted(rendering.missing.items())]
+    if expansion.missing:
+        waiting = [f"{dep} (needed by {field})" for dep, field in sorted(expansion.missing.items())]
         status = _status(ServicePhase.COMPILING, REASON_MISSING, f"waiting for {'; '.join(waiting)}", generation)
         return ServiceResult([], status, COMPILING_RESYNC_SECONDS, keep_observed=True)
 
     secret_outcome = secrets(ctx)
     mesh_outcome = mesh(ctx)
     denied = sorted(secret_outcome.denied, key=lambda d: d.resource)
-    files = plan_files(ctx, rendering, denied={d.resource for d in denied})
-    children: list[Obj] = [build_service_account(ctx), build_deployment(ctx, rendering, volumes, files)]
+    files = plan_files(ctx, expansion, denied={d.resource for d in denied})
+    children: list[KubeObject] = [build_service_account(ctx), build_deployment(ctx, expansion, volumes, files)]
     children += [o for o in (build_service(ctx), build_hpa(ctx)) if o is not None]
     children += volumes.claims + files.objects + secret_outcome.children + mesh_outcome.children
     children = sorted(children, key=_object_key)
@@ -142,7 +139,7 @@ def _status(
                                 observed_generation=generation, resolved_dependencies=list(resolved or []))
 
 
-def _object_key(obj: Obj) -> tuple[str, str, str, str]:
+def _object_key(obj: KubeObject) -> tuple[str, str, str, str]:
     meta = obj.get("metadata") or {}
     return (str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("namespace") or ""),
             str(meta.get("name")))

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
+from crds import KubeObject
 from crds.service import ContainerResources, Probe, ResourceQuantities, SecurityContext, ServiceSpec
-from hooks.service import names
-from hooks.service.render import RenderedContainer
-from hooks.service.templates import Rendered, SecretKeyRef
-
-Obj = dict[str, Any]
+from hooks import names
+from hooks.service.expansion import ExpandedContainer
+from hooks.service.templates import Expanded, SecretKeyRef
 
 # Kubernetes rejects allowPrivilegeEscalation: false together with these.
 _ESCALATING_CAPS = ("SYS_ADMIN", "CAP_SYS_ADMIN")
@@ -34,11 +32,11 @@ def escape_env(text: str) -> str:
     return "".join(out)
 
 
-def env_vars(env: Mapping[str, Rendered]) -> list[Obj]:
+def env_vars(env: Mapping[str, Expanded]) -> list[KubeObject]:
     mixed = sorted({r for v in env.values() if not _single_secret(v) for r in v.secret_refs},
                    key=lambda r: (r.secret, r.key))
     hidden = {ref: names.secret_env_name(i) for i, ref in enumerate(mixed)}
-    out: list[Obj] = [{"name": n, "valueFrom": _secret_key_ref(r)} for r, n in hidden.items()]
+    out: list[KubeObject] = [{"name": n, "valueFrom": _secret_key_ref(r)} for r, n in hidden.items()]
     for name in sorted(env):
         value = env[name]
         single = _single_secret(value)
@@ -50,31 +48,31 @@ def env_vars(env: Mapping[str, Rendered]) -> list[Obj]:
     return out
 
 
-def _single_secret(value: Rendered) -> SecretKeyRef | None:
+def _single_secret(value: Expanded) -> SecretKeyRef | None:
     if len(value.parts) == 1 and isinstance(value.parts[0], SecretKeyRef):
         return value.parts[0]
     return None
 
 
-def _secret_key_ref(ref: SecretKeyRef) -> Obj:
+def _secret_key_ref(ref: SecretKeyRef) -> KubeObject:
     return {"secretKeyRef": {"name": ref.secret, "key": ref.key}}
 
 
-def container_ports(service: ServiceSpec | None) -> list[Obj]:
+def container_ports(service: ServiceSpec | None) -> list[KubeObject]:
     """Every service port, by name; the port name is kept when Kubernetes accepts it (IANA)."""
-    out: list[Obj] = []
+    out: list[KubeObject] = []
     for name in sorted(service.ports if service else {}):
         assert service is not None
         p = service.ports[name]
-        port: Obj = {"containerPort": p.target_port or p.port, "protocol": str(p.protocol or "TCP")}
+        port: KubeObject = {"containerPort": p.target_port or p.port, "protocol": str(p.protocol or "TCP")}
         if len(name) <= 15 and _IANA_SVC_NAME.match(name):
             port = {"name": name, **port}
         out.append(port)
     return out
 
 
-def resources(r: ContainerResources | None) -> Obj:
-    out: Obj = {}
+def resources(r: ContainerResources | None) -> KubeObject:
+    out: KubeObject = {}
     for key, q in (("requests", r.requests if r else None), ("limits", r.limits if r else None)):
         amounts = _quantities(q)
         if amounts:
@@ -88,11 +86,11 @@ def _quantities(q: ResourceQuantities | None) -> dict[str, str]:
     return {k: v for k, v in (("cpu", q.cpu), ("memory", q.memory)) if v is not None}
 
 
-def probe(p: Probe) -> Obj:
-    out: Obj = {}
+def probe(p: Probe) -> KubeObject:
+    out: KubeObject = {}
     if p.http_get is not None:
         h = p.http_get
-        get: Obj = {"path": h.path, "port": h.port}
+        get: KubeObject = {"path": h.path, "port": h.port}
         if h.scheme:
             get["scheme"] = h.scheme.upper()
         if h.host:
@@ -111,16 +109,16 @@ def probe(p: Probe) -> Obj:
     return out
 
 
-def security_context(sc: SecurityContext | None) -> Obj:
+def security_context(sc: SecurityContext | None) -> KubeObject:
     """The spec's fields, plus secure defaults (see docs/service-compiler.md).
 
     Adding capabilities drops ALL others unless ``dropCapabilities`` says otherwise;
     ``allowPrivilegeEscalation`` defaults to false unless privileged or adding SYS_ADMIN.
     """
     sc = sc or SecurityContext()
-    out: Obj = {}
+    out: KubeObject = {}
     if sc.capabilities or sc.drop_capabilities is not None:
-        caps: Obj = {}
+        caps: KubeObject = {}
         if sc.capabilities:
             caps["add"] = list(sc.capabilities)
         caps["drop"] = list(sc.drop_capabilities) if sc.drop_capabilities is not None else ["ALL"]
@@ -137,10 +135,10 @@ def security_context(sc: SecurityContext | None) -> Obj:
     return out
 
 
-def container(rc: RenderedContainer, *, ports: list[Obj], mounts: list[Obj]) -> Obj:
+def container(rc: ExpandedContainer, *, ports: list[KubeObject], mounts: list[KubeObject]) -> KubeObject:
     """The container dict; init containers get no probes (Kubernetes forbids them there)."""
     c = rc.spec
-    out: Obj = {"name": rc.name, "image": c.image}
+    out: KubeObject = {"name": rc.name, "image": c.image}
     if c.command is not None:
         out["command"] = list(c.command)
     if c.args is not None:

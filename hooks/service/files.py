@@ -17,19 +17,17 @@ import hashlib
 import json
 import re
 from collections.abc import Collection
-from typing import Any
 
 import attrs
 
+from crds import KubeObject
 from crds.service import ResourceSpec
+from hooks import durations, names
+from hooks.context import ServiceContext
 from hooks.labels import new_object
 from hooks.secrets import eso
-from hooks.service import durations, names
-from hooks.service.context import ServiceContext
-from hooks.service.render import RenderedFile, Rendering
+from hooks.service.expansion import ExpandedFile, WorkloadExpansion
 from hooks.service.templates import SecretKeyRef
-
-Obj = dict[str, Any]
 
 _KEY_CHARS = re.compile(r"[^-._a-zA-Z0-9]")
 _BRACES = re.compile(r"\{\{+")
@@ -37,9 +35,9 @@ _BRACES = re.compile(r"\{\{+")
 
 @attrs.frozen
 class FilesPlan:
-    objects: list[Obj]  # ConfigMap and/or ExternalSecret
-    pod_volumes: list[Obj]
-    mounts: dict[str, list[Obj]]  # container name -> volumeMounts
+    objects: list[KubeObject]  # ConfigMap and/or ExternalSecret
+    pod_volumes: list[KubeObject]
+    mounts: dict[str, list[KubeObject]]  # container name -> volumeMounts
     config_hash: str | None
     secret_resources: tuple[str, ...] = ()  # secret resources the ExternalSecret reads
 
@@ -76,14 +74,14 @@ def secret_template(parts: tuple[str | SecretKeyRef, ...], alias: dict[SecretKey
     return "".join(out)
 
 
-def plan_files(ctx: ServiceContext, rendering: Rendering, denied: Collection[str] = ()) -> FilesPlan:
-    entries = [(rc.name, path, rf) for rc in rendering.containers for path, rf in rc.files.items()]
+def plan_files(ctx: ServiceContext, expansion: WorkloadExpansion, denied: Collection[str] = ()) -> FilesPlan:
+    entries = [(rc.name, path, rf) for rc in expansion.containers for path, rf in rc.files.items()]
     keys = file_keys([(c, p) for c, p, _ in entries])
     data: dict[str, str] = {}
     binary: dict[str, str] = {}
     secret: dict[str, tuple[str | SecretKeyRef, ...]] = {}
-    mounts: dict[str, list[Obj]] = {}
-    items: dict[str, list[Obj]] = {names.FILES_VOLUME: [], names.SECRET_FILES_VOLUME: []}
+    mounts: dict[str, list[KubeObject]] = {}
+    items: dict[str, list[KubeObject]] = {names.FILES_VOLUME: [], names.SECRET_FILES_VOLUME: []}
     for container, path, rf in entries:
         key = keys[(container, path)]
         volume = names.FILES_VOLUME
@@ -97,8 +95,8 @@ def plan_files(ctx: ServiceContext, rendering: Rendering, denied: Collection[str
         items[volume].append(_item(key, rf))
         mounts.setdefault(container, []).append(
             {"name": volume, "mountPath": path, "subPath": key, "readOnly": True})
-    objects: list[Obj] = []
-    volumes: list[Obj] = []
+    objects: list[KubeObject] = []
+    volumes: list[KubeObject] = []
     if data or binary:
         objects.append(_configmap(ctx, data, binary))
         volumes.append({"name": names.FILES_VOLUME, "configMap": {
@@ -121,18 +119,18 @@ def plan_files(ctx: ServiceContext, rendering: Rendering, denied: Collection[str
     return FilesPlan(objects, volumes, mounts, digest, resources)
 
 
-def _item(key: str, rf: RenderedFile) -> Obj:
-    item: Obj = {"key": key, "path": key}
+def _item(key: str, rf: ExpandedFile) -> KubeObject:
+    item: KubeObject = {"key": key, "path": key}
     if rf.mode is not None:
         item["mode"] = rf.mode
     return item
 
 
-def _by_key(item: Obj) -> str:
+def _by_key(item: KubeObject) -> str:
     return str(item["key"])
 
 
-def _configmap(ctx: ServiceContext, data: dict[str, str], binary: dict[str, str]) -> Obj:
+def _configmap(ctx: ServiceContext, data: dict[str, str], binary: dict[str, str]) -> KubeObject:
     obj = new_object("v1", "ConfigMap", names.files_configmap_name(ctx.name), ctx.namespace)
     if data:
         obj["data"] = dict(sorted(data.items()))
@@ -141,17 +139,17 @@ def _configmap(ctx: ServiceContext, data: dict[str, str], binary: dict[str, str]
     return obj
 
 
-def _external_secret(ctx: ServiceContext, templates: dict[str, str], alias: dict[SecretKeyRef, str]) -> Obj:
+def _external_secret(ctx: ServiceContext, templates: dict[str, str], alias: dict[SecretKeyRef, str]) -> KubeObject:
     resources = ctx.service.spec.resources
     store = _provider(resources[next(iter(alias)).resource])
-    data: list[Obj] = []
+    data: list[KubeObject] = []
     for ref, name in alias.items():
         res = resources[ref.resource]
-        entry: Obj = {"secretKey": name, "remoteRef": {"key": res.id, "property": ref.key}}
+        entry: KubeObject = {"secretKey": name, "remoteRef": {"key": res.id, "property": ref.key}}
         if _provider(res) != store:
             entry["sourceRef"] = {"storeRef": _store_ref(_provider(res))}
         data.append(entry)
-    spec: Obj = {
+    spec: KubeObject = {
         "secretStoreRef": _store_ref(store),
         "target": {
             "name": names.files_secret_name(ctx.name),
@@ -178,5 +176,5 @@ def _interval(res: ResourceSpec) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _store_ref(provider: str) -> Obj:
+def _store_ref(provider: str) -> KubeObject:
     return {"name": provider, "kind": eso.CLUSTER_SECRET_STORE}

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crds.service import LatticeService, ResourceSpec
-from hooks.service import names
-from hooks.service.context import Key, ServiceContext
+from hooks import names
+from hooks.context import Key, ServiceContext
 from hooks.service.templates import Path, Resolved, Resolver, SecretKeyRef, Unresolved
 
 DEFAULT_PORT = 80

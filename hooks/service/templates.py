@@ -9,7 +9,7 @@ Syntax:
 - Mode ``NO_EXPAND`` takes the text verbatim; ``REVERSE_EXPAND`` leaves ``${...}`` literal and
   treats ``$${...}`` as the placeholder (for files that are themselves templates).
 
-``render(text, resolve)`` asks ``resolve(path)`` for each placeholder. A resolver returns text or a
+``expand(text, resolve)`` asks ``resolve(path)`` for each placeholder. A resolver returns text or a
 ``SecretKeyRef`` (a key of a Kubernetes Secret: secret values are never inlined) and raises
 ``Unresolved`` when the path names nothing. Every problem of a text is reported, not the first.
 ``placeholders(text)`` lists the references the same walk finds (for validation and scans).
@@ -71,7 +71,7 @@ class TemplateError:
 
 
 @attrs.frozen
-class Rendered:
+class Expanded:
     """The result of one text: literal strings and secret references, plus every error."""
 
     parts: tuple[str | SecretKeyRef, ...]
@@ -93,7 +93,7 @@ class Rendered:
     def text(self) -> str:
         """The plain text; only valid when no part is a secret reference."""
         if self.has_secrets:
-            raise ValueError("rendered text contains secret references")
+            raise ValueError("expanded text contains secret references")
         return "".join(p for p in self.parts if isinstance(p, str))
 
 
@@ -153,7 +153,7 @@ def _placeholder(text: str, start: int, opener_len: int) -> tuple[Token, int]:
     return TemplateError(raw, f"unterminated placeholder '{raw}' (missing '}}')"), n
 
 
-def render(text: str, resolve: Resolver, mode: Mode = Mode.EXPAND) -> Rendered:
+def expand(text: str, resolve: Resolver, mode: Mode = Mode.EXPAND) -> Expanded:
     """Substitute every placeholder of ``text`` through ``resolve``."""
     parts: list[str | SecretKeyRef] = []
     errors: list[TemplateError] = []
@@ -174,11 +174,11 @@ def render(text: str, resolve: Resolver, mode: Mode = Mode.EXPAND) -> Rendered:
             parts[-1] += value
         elif value != "":
             parts.append(value)
-    return Rendered(tuple(parts), tuple(errors))
+    return Expanded(tuple(parts), tuple(errors))
 
 
 def placeholders(text: str, mode: Mode = Mode.EXPAND) -> tuple[Placeholder, ...]:
-    """Every well-formed placeholder of ``text``, in order: the same walk ``render`` does."""
+    """Every well-formed placeholder of ``text``, in order: the same walk ``expand`` does."""
     return tuple(t for t in _tokens(text, mode) if isinstance(t, Placeholder))
 
 

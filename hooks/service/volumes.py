@@ -12,28 +12,24 @@ A mount's ``source`` must be exactly ``${resources.<name>}`` naming a volume res
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from crds import FieldError
+from crds import FieldError, KubeObject
 from crds.service import AccessMode, ResourceSpec
+from hooks import names
+from hooks.context import ServiceContext
 from hooks.labels import new_object
-from hooks.service import names
-from hooks.service.context import ServiceContext
-from hooks.service.render import workload_containers
+from hooks.service.expansion import workload_containers
 from hooks.service.templates import single_placeholder
-
-Obj = dict[str, Any]
 
 
 @attrs.frozen
 class VolumePlan:
-    claims: list[Obj]  # PersistentVolumeClaims this service owns
-    pod_volumes: list[Obj]
-    mounts: dict[str, list[Obj]]  # container name -> volumeMounts
+    claims: list[KubeObject]  # PersistentVolumeClaims this service owns
+    pod_volumes: list[KubeObject]
+    mounts: dict[str, list[KubeObject]]  # container name -> volumeMounts
     pod_labels: dict[str, str]
-    affinity: Obj | None
+    affinity: KubeObject | None
     errors: list[FieldError]
 
 
@@ -62,9 +58,9 @@ def owner_access_mode(ctx: ServiceContext, volume_id: str) -> str | None:
     return None
 
 
-def claim(ctx: ServiceContext, resource: str, res: ResourceSpec) -> Obj:
+def claim(ctx: ServiceContext, resource: str, res: ResourceSpec) -> KubeObject:
     obj = new_object("v1", "PersistentVolumeClaim", names.pvc_name(ctx.name, resource, res.id), ctx.namespace)
-    spec: Obj = {"accessModes": [access_mode(res)], "resources": {"requests": {"storage": _param(res, "size")}}}
+    spec: KubeObject = {"accessModes": [access_mode(res)], "resources": {"requests": {"storage": _param(res, "size")}}}
     storage_class = _param(res, "storageClass")
     if storage_class:
         spec["storageClassName"] = storage_class
@@ -75,10 +71,10 @@ def claim(ctx: ServiceContext, resource: str, res: ResourceSpec) -> Obj:
 def plan_volumes(ctx: ServiceContext) -> VolumePlan:
     volumes = volume_resources(ctx)
     mounts, used, errors = _mounts(ctx, volumes)
-    claims: list[Obj] = []
-    pod_volumes: list[Obj] = []
+    claims: list[KubeObject] = []
+    pod_volumes: list[KubeObject] = []
     labels: dict[str, str] = {}
-    terms: list[Obj] = []
+    terms: list[KubeObject] = []
     for resource, res in volumes.items():
         owned = _param(res, "size") is not None
         if owned:
@@ -98,7 +94,7 @@ def plan_volumes(ctx: ServiceContext) -> VolumePlan:
     return VolumePlan(claims, pod_volumes, mounts, labels, affinity, errors)
 
 
-def _owner_affinity(ctx: ServiceContext, volume_id: str) -> Obj:
+def _owner_affinity(ctx: ServiceContext, volume_id: str) -> KubeObject:
     return {
         "labelSelector": {"matchLabels": {names.volume_owner_label(volume_id): "true"}},
         "topologyKey": "kubernetes.io/hostname",
@@ -108,8 +104,8 @@ def _owner_affinity(ctx: ServiceContext, volume_id: str) -> Obj:
 
 def _mounts(
     ctx: ServiceContext, volumes: dict[str, ResourceSpec]
-) -> tuple[dict[str, list[Obj]], set[str], list[FieldError]]:
-    mounts: dict[str, list[Obj]] = {}
+) -> tuple[dict[str, list[KubeObject]], set[str], list[FieldError]]:
+    mounts: dict[str, list[KubeObject]] = {}
     used: set[str] = set()
     errors: list[FieldError] = []
     for field, name, c in workload_containers(ctx):
@@ -122,7 +118,7 @@ def _mounts(
                 continue
             assert resource is not None
             used.add(resource)
-            m: Obj = {"name": names.pod_volume_name(resource), "mountPath": mount_path}
+            m: KubeObject = {"name": names.pod_volume_name(resource), "mountPath": mount_path}
             if v.path:
                 m["subPath"] = v.path
             if v.read_only is not None:

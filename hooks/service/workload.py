@@ -6,30 +6,28 @@ The Deployment is assembled from the rendered containers and the volume and file
 
 from __future__ import annotations
 
-from typing import Any
-
+from crds import KubeObject
 from crds.service import DeploySpec, Strategy
+from hooks import durations, names
+from hooks.context import ServiceContext
 from hooks.labels import NAME, base_labels, new_object
-from hooks.service import containers, durations, names
-from hooks.service.context import ServiceContext
+from hooks.service import containers
+from hooks.service.expansion import WorkloadExpansion
 from hooks.service.files import FilesPlan
-from hooks.service.render import Rendering
 from hooks.service.volumes import VolumePlan
-
-Obj = dict[str, Any]
 
 HPA_CPU_UTILIZATION = 80
 ZONE_PROVIDERS = ("aws", "openstack", "gcp", "azure")
 DEFAULT_PROGRESS_DEADLINE = 600
 
 
-def build_service_account(ctx: ServiceContext) -> Obj:
+def build_service_account(ctx: ServiceContext) -> KubeObject:
     obj = new_object("v1", "ServiceAccount", names.service_account_name(ctx.name), ctx.namespace)
     obj["automountServiceAccountToken"] = False
     return obj
 
 
-def build_service(ctx: ServiceContext) -> Obj | None:
+def build_service(ctx: ServiceContext) -> KubeObject | None:
     """A ClusterIP Service enrolled in the namespace waypoint; None without ports."""
     svc = ctx.service.spec.service
     if svc is None or not svc.ports:
@@ -45,7 +43,7 @@ def build_service(ctx: ServiceContext) -> Obj | None:
     return obj
 
 
-def build_hpa(ctx: ServiceContext) -> Obj | None:
+def build_hpa(ctx: ServiceContext) -> KubeObject | None:
     """Scales on CPU between replicas.min (at least 1) and replicas.max; None without a max."""
     r = ctx.service.spec.replicas
     if r.max is None:
@@ -61,7 +59,7 @@ def build_hpa(ctx: ServiceContext) -> Obj | None:
     return obj
 
 
-def strategy(deploy: DeploySpec) -> tuple[Obj, Obj]:
+def strategy(deploy: DeploySpec) -> tuple[KubeObject, KubeObject]:
     """The Deployment strategy and the extra Deployment spec fields it implies.
 
     rolling: 25% unavailable / 25% surge. canary: nothing unavailable; new pods are surged in
@@ -73,7 +71,7 @@ def strategy(deploy: DeploySpec) -> tuple[Obj, Obj]:
         return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}, {}
     canary = deploy.canary
     step = canary.step_weight if canary and canary.step_weight else 100
-    extra: Obj = {}
+    extra: KubeObject = {}
     if canary is not None and canary.interval:
         interval = durations.whole_seconds(canary.interval)
         extra["minReadySeconds"] = interval
@@ -86,16 +84,18 @@ def topology_key(provider: str) -> str:
     return "topology.kubernetes.io/zone" if provider in ZONE_PROVIDERS else "kubernetes.io/hostname"
 
 
-def build_deployment(ctx: ServiceContext, rendering: Rendering, volumes: VolumePlan, files: FilesPlan) -> Obj:
+def build_deployment(
+    ctx: ServiceContext, expansion: WorkloadExpansion, volumes: VolumePlan, files: FilesPlan
+) -> KubeObject:
     spec = ctx.service.spec
     ports = containers.container_ports(spec.service)
-    main: list[Obj] = []
-    init: list[Obj] = []
-    for rc in rendering.containers:
+    main: list[KubeObject] = []
+    init: list[KubeObject] = []
+    for rc in expansion.containers:
         mounts = volumes.mounts.get(rc.name, []) + files.mounts.get(rc.name, [])
         c = containers.container(rc, ports=[] if rc.is_sidecar else ports, mounts=mounts)
         (init if rc.is_init else main).append(c)
-    pod: Obj = {
+    pod: KubeObject = {
         "serviceAccountName": names.service_account_name(ctx.name),
         "automountServiceAccountToken": False,
         "containers": main,
@@ -107,7 +107,7 @@ def build_deployment(ctx: ServiceContext, rendering: Rendering, volumes: VolumeP
         pod["volumes"] = pod_volumes
     if volumes.affinity:
         pod["affinity"] = volumes.affinity
-    security: Obj = {"seccompProfile": {"type": "RuntimeDefault"}}
+    security: KubeObject = {"seccompProfile": {"type": "RuntimeDefault"}}
     if spec.sysctls:
         security["sysctls"] = [{"name": k, "value": spec.sysctls[k]} for k in sorted(spec.sysctls)]
     pod["securityContext"] = security
@@ -121,11 +121,11 @@ def build_deployment(ctx: ServiceContext, rendering: Rendering, volumes: VolumeP
         "whenUnsatisfiable": "ScheduleAnyway",
         "labelSelector": {"matchLabels": {NAME: ctx.name}},
     }]
-    template_meta: Obj = {"labels": {**base_labels(ctx.name), **dict(sorted(volumes.pod_labels.items()))}}
+    template_meta: KubeObject = {"labels": {**base_labels(ctx.name), **dict(sorted(volumes.pod_labels.items()))}}
     if files.config_hash:
         template_meta["annotations"] = {names.CONFIG_HASH_ANNOTATION: files.config_hash}
     rollout, extra = strategy(spec.deploy)
-    body: Obj = {}
+    body: KubeObject = {}
     if spec.replicas.max is None:  # with an HPA, the HPA owns the replica count
         body["replicas"] = spec.replicas.min
     body.update({

@@ -1,7 +1,7 @@
-"""Fixtures for tests against a real control plane (see lattice_common/devcluster/, docs/testbed.md).
+"""Fixtures for tests against a real control plane (see lattice_dev/, docs/testbed.md).
 
 Every test under tests/integration is marked ``integration``. The first use builds the binaries
-(testbed/build.sh; minutes when its cache is cold, well under a second when warm).
+with this checkout's testbed/build.sh (minutes when its cache is cold, well under a second when warm).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from lattice_common import devcluster
+import lattice_dev
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
+ROOT = INTEGRATION_DIR.parents[1]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,18 +30,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def testbed_bin() -> Path:
     """The directory with etcd, kube-apiserver, kube-controller-manager, kubectl (+ metacontroller)."""
-    return devcluster.ensure_binaries()
+    return lattice_dev.build_in_checkout(ROOT)
 
 
 @pytest.fixture(scope="session")
-def control_plane(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[devcluster.ControlPlane]:
+def control_plane(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[lattice_dev.ControlPlane]:
     """etcd + kube-apiserver + kube-controller-manager + upstream CRDs, plus Metacontroller when its
     binary is available (``cp.metacontroller_running``; use the ``metacontroller`` fixture to
     require it)."""
-    with devcluster.ControlPlane.start(
+    with lattice_dev.ControlPlane.start(
         tmp_path_factory.mktemp("control-plane"),
         controller_manager=True,
-        metacontroller=devcluster.find_metacontroller(testbed_bin) is not None,
+        metacontroller=lattice_dev.find_metacontroller(testbed_bin) is not None,
         upstream_crds=True,
         bin_dir=testbed_bin,
     ) as cp:
@@ -48,7 +49,7 @@ def control_plane(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture
-def metacontroller(control_plane: devcluster.ControlPlane) -> devcluster.ControlPlane:
+def metacontroller(control_plane: lattice_dev.ControlPlane) -> lattice_dev.ControlPlane:
     """The session control plane, skipping the test when Metacontroller is not running."""
     if not control_plane.metacontroller_running:
         pytest.skip(
@@ -61,17 +62,17 @@ def metacontroller(control_plane: devcluster.ControlPlane) -> devcluster.Control
 @pytest.fixture
 def start_control_plane(
     testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[..., devcluster.ControlPlane]]:
+) -> Iterator[Callable[..., lattice_dev.ControlPlane]]:
     """Factory for extra control planes (one per simulated cluster). Defaults to a bare apiserver
     (etcd + kube-apiserver, no controller manager, no CRDs); keyword arguments go to
     ``ControlPlane.start``. All are stopped when the test ends."""
-    started: list[devcluster.ControlPlane] = []
+    started: list[lattice_dev.ControlPlane] = []
 
-    def start(**kwargs: Any) -> devcluster.ControlPlane:
+    def start(**kwargs: Any) -> lattice_dev.ControlPlane:
         kwargs.setdefault("controller_manager", False)
         kwargs.setdefault("upstream_crds", False)
         kwargs.setdefault("bin_dir", testbed_bin)
-        cp = devcluster.ControlPlane.start(tmp_path_factory.mktemp("extra-plane"), **kwargs)
+        cp = lattice_dev.ControlPlane.start(tmp_path_factory.mktemp("extra-plane"), **kwargs)
         started.append(cp)
         return cp
 
@@ -86,7 +87,7 @@ class HookServer:
     def __init__(self, app: Any) -> None:
         import uvicorn
 
-        self.port = devcluster.free_port()
+        self.port = lattice_dev.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)

@@ -4,7 +4,7 @@ Metacontroller cannot be built here. The Go module proxy refuses its module at e
 ``go mod download -json github.com/metacontroller/metacontroller@v0.0.0-20260813213314-76b818bdc67b``
 gives ``403 Forbidden ... This module version is not available``, and so do ``@v/list`` and ``@v4.17.2``
 (docs/testbed.md). This double implements only the part of the CompositeController/DecoratorController
-contract (/work/shared/reference/metacontroller.md) that Lattice's controllers use, against a real apiserver:
+contract (docs/hooks.md describes the hook wire format) that Lattice's controllers use, against a real apiserver:
 
 * the controllers are ``hooks.controllers_manifest.controller_objects(hooks_url)``, the objects manifests/
   ships. A controller whose parent, child or attachment resource is not served does not start, as in
@@ -44,9 +44,9 @@ from typing import Any
 
 import httpx
 
+from crds import KubeObject
 from hooks.controllers_manifest import controller_objects
 
-Obj = dict[str, Any]
 FIELD_MANAGER = "metacontroller-standin"
 META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 META_ONE = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -102,12 +102,12 @@ class _State:
     failures: int = 0
 
 
-def key_of(obj: Obj) -> str:
+def key_of(obj: KubeObject) -> str:
     meta = obj.get("metadata") or {}
     return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else str(meta.get("name"))
 
 
-def selector_string(sel: Obj | None) -> str:
+def selector_string(sel: KubeObject | None) -> str:
     """A metav1.LabelSelector as the apiserver's ``labelSelector`` parameter."""
     parts = [f"{k}={v}" for k, v in sorted(((sel or {}).get("matchLabels") or {}).items())]
     for e in (sel or {}).get("matchExpressions") or []:
@@ -117,7 +117,7 @@ def selector_string(sel: Obj | None) -> str:
     return ",".join(parts)
 
 
-def controller_uid(obj: Obj) -> str | None:
+def controller_uid(obj: KubeObject) -> str | None:
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return next((str(r.get("uid")) for r in refs if r.get("controller")), None)
 
@@ -136,7 +136,7 @@ class MetacontrollerStandin:
     """Runs Lattice's controllers against an apiserver by calling the hook server (see the module doc)."""
 
     def __init__(self, server: str, token: str, ca_file: str, hooks_url: str, *, period: float = 0.5,
-                 controllers: list[Obj] | None = None, in_scope: Callable[[str], bool] | None = None) -> None:
+                 controllers: list[KubeObject] | None = None, in_scope: Callable[[str], bool] | None = None) -> None:
         self.api = httpx.Client(base_url=server, headers={"Authorization": f"Bearer {token}"},
                                 verify=ssl.create_default_context(cafile=ca_file), timeout=30)
         self.hooks_http = httpx.Client()
@@ -148,9 +148,9 @@ class MetacontrollerStandin:
         self.sync_errors: list[str] = []
         self.not_started: dict[str, str] = {}
         self._state: dict[tuple[str, str], _State] = {}
-        self._customized: dict[tuple[str, str, int], list[Obj]] = {}
+        self._customized: dict[tuple[str, str, int], list[KubeObject]] = {}
         self._discovery: dict[str, dict[str, Resource]] = {}
-        self._cache: dict[tuple[Any, ...], list[Obj]] = {}  # lists of the current pass
+        self._cache: dict[tuple[Any, ...], list[KubeObject]] = {}  # lists of the current pass
         self._applied: dict[tuple[str, str], str] = {}  # what was last applied, per child
         self._lock = threading.RLock()
         self._stop = threading.Event()
@@ -205,13 +205,13 @@ class MetacontrollerStandin:
         except KeyError:
             raise LookupError(f"can't find resource {resource!r} in apiVersion {api_version!r}") from None
 
-    def list(self, res: Resource, namespace: str | None = None, selector: Obj | None = None, *,
-             names: list[str] | None = None, meta_only: bool = False) -> list[Obj]:
+    def list(self, res: Resource, namespace: str | None = None, selector: KubeObject | None = None, *,
+             names: list[str] | None = None, meta_only: bool = False) -> list[KubeObject]:
         """Objects of ``res`` (metadata only when ``meta_only``), cached for the current pass."""
         ck = (res, namespace, json.dumps(selector, sort_keys=True), tuple(names or ()), meta_only)
         if ck in self._cache:
             return self._cache[ck]
-        out: list[Obj] = []
+        out: list[KubeObject] = []
         if names:  # one GET per name: cheaper than listing, e.g., every CRD
             for n in names:
                 r = self.api.get(res.path(namespace, n), headers={"Accept": META_ONE} if meta_only else {})
@@ -226,7 +226,7 @@ class MetacontrollerStandin:
         self._cache[ck] = out
         return out
 
-    def _apply(self, owner: str, res: Resource, obj: Obj) -> None:
+    def _apply(self, owner: str, res: Resource, obj: KubeObject) -> None:
         m = obj["metadata"]
         r = self.api.patch(res.path(m.get("namespace"), m["name"]), content=json.dumps(obj),
                            params={"fieldManager": FIELD_MANAGER, "force": "true"},
@@ -236,7 +236,7 @@ class MetacontrollerStandin:
             self.apply_errors.append(ApplyError(owner, res.kind, key_of(obj), r.status_code, msg))
             raise SyncFailed(f"apply {res.kind} {key_of(obj)}: {r.status_code} {msg}")
 
-    def _write_status(self, res: Resource, obj: Obj, status: Obj) -> None:
+    def _write_status(self, res: Resource, obj: KubeObject, status: KubeObject) -> None:
         path = res.path(obj["metadata"].get("namespace"), obj["metadata"]["name"])
         for _ in range(3):  # GET + PUT, retried on conflict; a final 409 waits for the next sync
             r = self.api.get(path)
@@ -250,7 +250,7 @@ class MetacontrollerStandin:
                 r.raise_for_status()
                 return
 
-    def _set_finalizer(self, res: Resource, obj: Obj, name: str, present: bool) -> None:
+    def _set_finalizer(self, res: Resource, obj: KubeObject, name: str, present: bool) -> None:
         meta = obj["metadata"]
         finalizers = [f for f in meta.get("finalizers") or [] if f != name] + ([name] if present else [])
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
@@ -263,7 +263,7 @@ class MetacontrollerStandin:
 
     # ---- hooks ------------------------------------------------------------------------------------
 
-    def _call(self, ctrl: Obj, hook: str, target: Obj, body: Obj, fields: set[str]) -> Obj:
+    def _call(self, ctrl: KubeObject, hook: str, target: KubeObject, body: KubeObject, fields: set[str]) -> KubeObject:
         spec, name = ctrl["spec"]["hooks"][hook], ctrl["metadata"]["name"]
         if spec.get("version") != "v2":
             raise SyncFailed(f"the stand-in speaks v2 hooks only, not {spec.get('version')!r}")
@@ -288,7 +288,7 @@ class MetacontrollerStandin:
             raise SyncFailed(f"{name} {hook} of {key_of(target)}: HTTP {code}: {error}")
         return data
 
-    def _related_rules(self, ctrl: Obj, target: Obj) -> list[Obj]:
+    def _related_rules(self, ctrl: KubeObject, target: KubeObject) -> list[KubeObject]:
         if "customize" not in ctrl["spec"]["hooks"]:
             return []
         meta = target["metadata"]
@@ -299,8 +299,10 @@ class MetacontrollerStandin:
             self._customized[ck] = list(answer.get("relatedResources") or [])
         return self._customized[ck]
 
-    def _related(self, rules: list[Obj], target: Obj, *, meta_only: bool) -> dict[str, dict[str, Obj]]:
-        out: dict[str, dict[str, Obj]] = {}
+    def _related(
+        self, rules: list[KubeObject], target: KubeObject, *, meta_only: bool
+    ) -> dict[str, dict[str, KubeObject]]:
+        out: dict[str, dict[str, KubeObject]] = {}
         for rule in rules:
             if rule.get("names") and rule.get("labelSelector") is not None:
                 raise SyncFailed(f"a related rule with both names and labelSelector: {rule}")
@@ -314,7 +316,7 @@ class MetacontrollerStandin:
 
     # ---- controllers ------------------------------------------------------------------------------
 
-    def _run_controller(self, ctrl: Obj) -> None:
+    def _run_controller(self, ctrl: KubeObject) -> None:
         spec, name, composite = ctrl["spec"], ctrl["metadata"]["name"], ctrl["kind"] == "CompositeController"
         owned = {(res := self.resolve(c["apiVersion"], c["resource"])).group_key:
                  (res, (c.get("updateStrategy") or {}).get("method", "OnDelete"))
@@ -331,7 +333,7 @@ class MetacontrollerStandin:
         for k in [k for k in self._state if k[0] == name and k not in seen]:
             del self._state[k]
 
-    def _maybe_sync(self, ctrl: Obj, composite: bool, res: Resource, obj: Obj,
+    def _maybe_sync(self, ctrl: KubeObject, composite: bool, res: Resource, obj: KubeObject,
                     owned: dict[str, tuple[Resource, str]], ignore_status: bool) -> None:
         meta, key = obj["metadata"], (ctrl["metadata"]["name"], obj["metadata"]["uid"])
         state, now = self._state.get(key), time.monotonic()
@@ -353,8 +355,8 @@ class MetacontrollerStandin:
         delay = min(float(ctrl["spec"].get("resyncPeriodSeconds") or "inf"), resync or float("inf"))
         self._state[key] = _State(fingerprint, time.monotonic() + delay)
 
-    def _sync(self, ctrl: Obj, composite: bool, res: Resource, obj: Obj,
-              owned: dict[str, tuple[Resource, str]], rules: list[Obj]) -> float | None:
+    def _sync(self, ctrl: KubeObject, composite: bool, res: Resource, obj: KubeObject,
+              owned: dict[str, tuple[Resource, str]], rules: list[KubeObject]) -> float | None:
         meta, hooks, name = obj["metadata"], ctrl["spec"]["hooks"], ctrl["metadata"]["name"]
         finalizer = f"metacontroller.io/{'composite' if composite else 'decorator'}controller-{name}"
         has_finalizer, deleting = finalizer in (meta.get("finalizers") or []), bool(meta.get("deletionTimestamp"))
@@ -394,8 +396,8 @@ class MetacontrollerStandin:
             return self.period  # no child events here: ask again next pass
         return float(answer.get("resyncAfterSeconds") or 0) or None
 
-    def _manage(self, name: str, owner: Obj, owned: dict[str, tuple[Resource, str]],
-                observed: dict[str, dict[str, Obj]], desired: list[Obj], uid_label: bool) -> list[str]:
+    def _manage(self, name: str, owner: KubeObject, owned: dict[str, tuple[Resource, str]],
+                observed: dict[str, dict[str, KubeObject]], desired: list[KubeObject], uid_label: bool) -> list[str]:
         meta, problems, wanted = owner["metadata"], [], set()
         ref = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"], "uid": meta["uid"],
                "controller": True, "blockOwnerDeletion": True}
@@ -434,7 +436,7 @@ class MetacontrollerStandin:
                         problems.append(f"delete {g} {k}: {r.status_code} {r.text[:200]}")
         return problems
 
-    def _merge_metadata(self, res: Resource, obj: Obj, answer: Obj) -> None:
+    def _merge_metadata(self, res: Resource, obj: KubeObject, answer: KubeObject) -> None:
         meta, patch = obj["metadata"], {}
         for field in ("labels", "annotations"):
             current = meta.get(field) or {}

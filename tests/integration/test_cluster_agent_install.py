@@ -17,7 +17,7 @@ from tunnel_procs import CellProc, start_cell
 from crds.cluster import Bootstrap
 from hooks.cluster import BootstrapData, bootstrap_secret
 from hooks.cluster.agent import KEYS, script
-from lattice_common.devcluster import ControlPlane
+from lattice_dev import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

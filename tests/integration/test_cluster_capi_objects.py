@@ -22,7 +22,7 @@ import crds
 from crds import CloudProvider, LatticeCluster
 from crds.cloud_provider import AwsAccount
 from hooks.cluster import AgentBootstrap, ClusterInputs, ClusterPlan, compile_cluster
-from lattice_common.devcluster import ControlPlane
+from lattice_dev import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[2]
 

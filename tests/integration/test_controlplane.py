@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from lattice_common.devcluster import ControlPlane, KubectlError
+from lattice_dev import ControlPlane, KubectlError
 
 
 def _ns(cp: ControlPlane, prefix: str) -> str:

@@ -16,16 +16,16 @@ import httpx
 import orjson
 import pytest
 
-from hooks.app import create_app
+from hooks.context import ClusterIdentity
 from hooks.controllers import CONTROLLERS, latticeservice
-from hooks.controllers._base import Answer, HookConfig
-from hooks.service.context import ClusterIdentity
+from hooks.controllers.definition import Answer, HookConfig
+from hooks.server.app import create_app
 from hooks.wire import SyncRequest, SyncResponse
 
 # tests/integration is not a package: make the repository root importable for the shared fake.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.unit.hooks.controllers.test_latticeservice import PAYMENTS, SHOP
 from tests.unit.hooks.support import FakeMetacontroller, docs
-from tests.unit.hooks.test_latticeservice import PAYMENTS, SHOP
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -24,10 +24,10 @@ import yaml
 from conftest import HookServer
 from metacontroller_standin import MetacontrollerStandin
 
-from hooks.app import create_app
+from hooks.context import ClusterIdentity
 from hooks.controllers_manifest import controller_objects
-from hooks.service.context import ClusterIdentity
-from lattice_common.devcluster import ControlPlane
+from hooks.server.app import create_app
+from lattice_dev import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -626,7 +626,7 @@ def test_deleted_service_children_garbage_collected(env: Env, record_property: C
 
 def test_finalize_hook_through_the_standin(env: Env) -> None:
     """No Lattice controller declares finalize; this drives the stand-in's finalize path (and the
-    default finalize of hooks.controllers._base) with the external-service controller plus a
+    default finalize of hooks.controllers.definition) with the external-service controller plus a
     finalize hook, in a namespace the main stand-in leaves alone."""
     ns = env.namespace("fin")
     ctrl = next(c for c in controller_objects(env.hooks_url)

@@ -18,10 +18,10 @@ import pytest
 from tunnel_procs import CellProc, Proc, bootstrap, start_agent, start_cell
 
 from lattice_cell.capi_proxy import CAPI_GROUPS, CAPI_USER
-from lattice_common import pki
-from lattice_common.devcluster import ControlPlane
+from lattice_dev import ControlPlane
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
+from lattice_tunnel import pki
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

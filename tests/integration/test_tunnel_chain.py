@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tunnel_procs import Proc, bootstrap, start_agent, start_cell
+from tunnel_procs import Proc, bootstrap, start_agent, start_cell, start_operator
 
-from lattice_common.devcluster import ControlPlane
+from lattice_dev import ControlPlane
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -38,7 +38,7 @@ def chain(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         procs.append(cells[0])
         for depth, name in enumerate(NAMES[1:3], start=1):
             bootstrap(cells[-1], name, planes[depth])
-            cells.append(start_cell(name, planes[depth], logs))  # finds its parent config: runs its agent too
+            cells.append(start_operator(name, planes[depth], logs))  # finds its parent config: runs its agent too
             procs.append(cells[-1])
         bootstrap(cells[-1], "leaf", planes[3])
         procs.append(start_agent(planes[3], logs, "leaf"))

@@ -1,5 +1,6 @@
-"""Real lattice-cell / lattice-agent processes on loopback for the tunnel integration tests
-(and bench/tunnel.py): start, wait for readiness, kill, bootstrap a child through the webhook."""
+"""Real lattice-cell / lattice-operator / lattice-agent processes on loopback for the tunnel
+integration tests (and bench/): start, wait for readiness, kill, bootstrap a child through the
+webhook."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from typing import Any
 import attrs
 import httpx
 
-from lattice_common import pki
-from lattice_common.devcluster import ControlPlane, free_port
+from lattice_dev import ControlPlane, free_port
+from lattice_tunnel import pki
 
 
 def _die_with_parent() -> None:
@@ -28,7 +29,11 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-FAST = ["--heartbeat-interval", "2", "--keepalive-time", "5", "--keepalive-timeout", "5", "--backoff-max", "1"]
+# Shorter than the defaults so tests notice a lost peer in seconds: the cell's heartbeat, and the
+# agent's keepalive and reconnect backoff.
+FAST_CELL = ["--heartbeat-interval", "2"]
+FAST_AGENT = ["--keepalive-time", "5", "--keepalive-timeout", "5", "--backoff-max", "1"]
+FAST = [*FAST_CELL, *FAST_AGENT]
 
 
 @attrs.define
@@ -158,13 +163,17 @@ def start_cell(
     logdir: Path,
     ports: tuple[int, int, int, int] | None = None,
     extra: list[str] | None = None,
+    *,
+    operator: bool = False,
 ) -> CellProc:
+    """``lattice-cell serve`` (a root), or with ``operator`` ``lattice-operator``: the cell plus,
+    when the cluster has a parent config, its agent (a mid-tier cluster)."""
     grpc_port, boot, proxy, health = ports or (free_port(), free_port(), free_port(), free_port())
+    command = ["lattice_operator.main"] if operator else ["lattice_cell.main", "serve"]
     argv = [
         sys.executable,
         "-m",
-        "lattice_cell.main",
-        "serve",
+        *command,
         "--kubeconfig",
         str(cp.kubeconfig),
         "--cluster",
@@ -181,11 +190,11 @@ def start_cell(
         str(proxy),
         "--health-port",
         str(health),
-        *FAST,
+        *(FAST if operator else FAST_CELL),
         *(extra or []),
     ]
     proc = CellProc(
-        f"cell-{cluster}",
+        f"{'operator' if operator else 'cell'}-{cluster}",
         argv,
         logdir / f"cell-{cluster}.log",
         health,
@@ -198,6 +207,16 @@ def start_cell(
     proc.start()
     proc.wait_ready(60)
     return proc
+
+
+def start_operator(
+    cluster: str,
+    cp: ControlPlane,
+    logdir: Path,
+    ports: tuple[int, int, int, int] | None = None,
+    extra: list[str] | None = None,
+) -> CellProc:
+    return start_cell(cluster, cp, logdir, ports, extra, operator=True)
 
 
 def start_agent(

@@ -10,12 +10,12 @@ import pytest_asyncio
 from prometheus_client import REGISTRY
 
 from lattice_agent.agent import Agent
-from lattice_cell import server as server_module
+from lattice_cell import servicer as servicer_module
 from lattice_cell.cell import Cell
-from lattice_common import pki
-from lattice_common.tunnel import MAX_BODY, ClusterNotFound, KubeRequest, ResponseStream, TunnelTimeout
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
+from lattice_tunnel import pki
+from lattice_tunnel.kube_request import MAX_BODY, ClusterNotFound, KubeRequest, ResponseStream, TunnelTimeout
 from tests.unit.tunnel_support import (
     FakeApi,
     Relay,
@@ -178,15 +178,15 @@ async def test_a_version_1_agent_never_receives_a_batch(cell: Cell) -> None:
 
 async def test_an_agent_never_sends_a_batch_to_a_version_1_cell(
         cell: Cell, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(server_module, "PROTOCOL_VERSION", 1)  # what an older cell announces in Welcome
+    monkeypatch.setattr(servicer_module, "PROTOCOL_VERSION", 1)  # what an older cell announces in Welcome
     kinds: list[str | None] = []
-    handle = server_module.CellServicer._handle
+    handle = servicer_module.CellServicer._handle
 
-    def recording(self: server_module.CellServicer, session: object, msg: pb.AgentMessage) -> None:
+    def recording(self: servicer_module.CellServicer, session: object, msg: pb.AgentMessage) -> None:
         kinds.append(msg.WhichOneof("payload"))
         handle(self, session, msg)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(server_module.CellServicer, "_handle", recording)
+    monkeypatch.setattr(servicer_module.CellServicer, "_handle", recording)
     api = FakeApi("a")
     async with running(Agent(agent_config(cell, "a"), local=api)):
         await eventually(lambda: connected(cell, "a"))

@@ -12,8 +12,8 @@ import httpx
 from lattice_agent.agent import Agent, AgentConfig
 from lattice_cell.bootstrap_tokens import MemoryTokenStore
 from lattice_cell.cell import Cell, CellConfig
-from lattice_common import pki
-from lattice_common.tunnel import KubeRequest, ResponseStream
+from lattice_tunnel import pki
+from lattice_tunnel.kube_request import KubeRequest, ResponseStream
 
 
 @attrs.define

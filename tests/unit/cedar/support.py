@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
+import attrs
 import yaml
 
-from crds._base import ObjectMeta
+from crds import ObjectMeta
 from crds.cedar_policy import CedarPolicy, CedarPolicySpec
 from crds.convert import parse_as
-from hooks.service.context import SecretRequest
 
 ROOT = Path(__file__).resolve().parents[3]
 SECRET = 'action == Lattice::Action::"AccessSecret"'
@@ -32,5 +32,16 @@ def example(name: str, *, enabled: bool | None = None) -> CedarPolicy:
     return cp
 
 
+@attrs.frozen
+class SecretRequest:
+    """A ``lattice_cedar.SecretAccess``: service ``namespace/service`` asks for ``provider:path``."""
+
+    namespace: str
+    service: str
+    provider: str
+    path: str
+    resource: str = "s"
+
+
 def secret(namespace: str, service: str, provider: str, path: str, resource: str = "s") -> SecretRequest:
-    return SecretRequest(resource=resource, namespace=namespace, service=service, provider=provider, path=path)
+    return SecretRequest(namespace=namespace, service=service, provider=provider, path=path, resource=resource)

@@ -3,7 +3,7 @@
 import pytest
 
 from crds.cedar_policy import CedarPolicyPhase
-from lattice_common.cedar import DenyReason, PolicyStore, validate_policy
+from lattice_cedar import DenyReason, PolicyStore, validate_policy
 
 from .support import example, secret
 
@@ -51,14 +51,14 @@ def test_the_shipped_forbid_example_is_disabled_and_so_not_in_force() -> None:
 
 def test_provider_scoped_permit() -> None:
     store = PolicyStore.from_policies([example("admin-vault-platform-only")])
-    platform_admin, payments_admin, platform_prod = store.authorize_secrets([
+    platform_admin, payments_admin, platform_prod = store.decide_secrets([
         secret("platform", "ops", "vault-admin", "any/path", "a"),
         secret("payments", "checkout", "vault-admin", "any/path", "b"),
         secret("platform", "ops", "vault-prod", "any/path", "c"),
     ])
-    assert platform_admin.allowed and platform_admin.reason == ""
+    assert platform_admin.allowed and platform_admin.reason_text == ""
     assert not payments_admin.allowed
-    assert payments_admin.reason == "no permit policy for this service and secret path"
+    assert payments_admin.reason_text == "no permit policy for this service and secret path"
     assert not platform_prod.allowed
 
 

@@ -1,4 +1,4 @@
-"""``lattice dev up`` and ``python -m lattice_common.devcluster``: option wiring and help, without
+"""``lattice dev up`` and ``python -m lattice_dev``: option wiring and help, without
 starting a control plane (``dev_up`` is replaced by a recorder)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from cli.main import run
-from lattice_common.devcluster import DevClusterError
-from lattice_common.devcluster import binaries as devcluster_binaries
-from lattice_common.devcluster import up as devcluster_up
+from lattice_dev import DevClusterError
+from lattice_dev import binaries as devcluster_binaries
+from lattice_dev import up as devcluster_up
 
 
 def _flat(text: str) -> str:
@@ -29,14 +29,14 @@ def _help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, a
     return _flat(out)
 
 
-def test_dev_up_help_lists_options_and_says_metacontroller_cannot_be_built(
+def test_dev_up_help_lists_options_and_says_when_no_metacontroller_binary_is_found(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = _help(capsys, monkeypatch, available=False)
     for option in ("--metacontroller", "--no-crds", "--workdir"):
         assert option in out
-    assert "Metacontroller cannot be built here" in out
-    assert "LATTICE_METACONTROLLER_BIN" in out
+    assert "No Metacontroller binary was found: set LATTICE_METACONTROLLER_BIN to one." in out
+    assert "export KUBECONFIG=" in out
 
 
 def test_dev_up_help_without_the_note_when_metacontroller_is_available(
@@ -44,7 +44,7 @@ def test_dev_up_help_without_the_note_when_metacontroller_is_available(
 ) -> None:
     out = _help(capsys, monkeypatch, available=True)
     assert "--metacontroller" in out
-    assert "cannot be built" not in out
+    assert "No Metacontroller binary" not in out
 
 
 def test_dev_lists_up(capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,9 +89,9 @@ def test_dev_up_exit_code_and_errors(
 
 
 def test_python_m_devcluster_up_help(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(sys, "argv", ["python -m lattice_common.devcluster", "up", "--help"])
+    monkeypatch.setattr(sys, "argv", ["python -m lattice_dev", "up", "--help"])
     with pytest.raises(SystemExit) as exc:
-        runpy.run_module("lattice_common.devcluster", run_name="__main__")
+        runpy.run_module("lattice_dev", run_name="__main__")
     assert exc.value.code == 0
     out = capsys.readouterr().out
     for option in ("--metacontroller", "--no-crds", "--no-controller-manager", "--apply-strategy", "--workdir"):

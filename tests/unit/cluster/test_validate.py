@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 import crds
-from crds import CloudProvider
-from crds._base import Phase
+from crds import CloudProvider, Phase
 from crds.cloud_provider import CloudProviderStatus
 
 from .support import base_doc, compile_doc, example_docs, providers

@@ -20,19 +20,18 @@ from typing import Any
 import orjson
 import yaml
 
-from cli import offline
-from hooks import wire
+from crds import KubeObject
+from hooks import simulator, wire
 from hooks.controllers import CONTROLLERS, by_name
-from hooks.controllers._base import Composite, HookConfig
+from hooks.controllers.definition import Composite, HookConfig
 from hooks.controllers_manifest import composite_object
 
-Obj = dict[str, Any]
 Ident = tuple[str, str, str]  # kind, namespace, name
 # (controller, hook, body) -> (HTTP status, decoded JSON answer)
 Send = Callable[[str, str, bytes], tuple[int, Any]]
 
 
-def docs(text: str) -> list[Obj]:
+def docs(text: str) -> list[KubeObject]:
     return [d for d in yaml.safe_load_all(text) if d]
 
 
@@ -46,7 +45,7 @@ def in_process(cfg: HookConfig | None = None) -> Send:
     return send
 
 
-def ident(obj: Obj) -> Ident:
+def ident(obj: KubeObject) -> Ident:
     meta = obj.get("metadata") or {}
     return (str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
 
@@ -61,15 +60,15 @@ def _controller_for(kind: str) -> Composite:
 class FakeMetacontroller:
     def __init__(self, send: Send) -> None:
         self.send = send
-        self.objects: dict[Ident, Obj] = {}
-        self.children: dict[Ident, dict[str, dict[str, Obj]]] = {}
+        self.objects: dict[Ident, KubeObject] = {}
+        self.children: dict[Ident, dict[str, dict[str, KubeObject]]] = {}
         self._rv = itertools.count(100)
 
     # ---- the apiserver side ----------------------------------------------------------------
 
-    def apply(self, *objs: Obj) -> None:
+    def apply(self, *objs: KubeObject) -> None:
         """Create or update objects (``kubectl apply``): spec changes bump the generation."""
-        for obj in offline.normalise(objs):
+        for obj in simulator.normalise(objs):
             key = ident(obj)
             old = self.objects.get(key)
             meta = obj["metadata"]
@@ -90,24 +89,24 @@ class FakeMetacontroller:
     def delete(self, kind: str, namespace: str, name: str) -> None:
         self.objects.pop((kind, namespace, name), None)
 
-    def get(self, kind: str, namespace: str, name: str) -> Obj:
+    def get(self, kind: str, namespace: str, name: str) -> KubeObject:
         return self.objects[(kind, namespace, name)]
 
     # ---- the Metacontroller side -----------------------------------------------------------
 
-    def customize(self, parent: Obj) -> Any:
+    def customize(self, parent: KubeObject) -> Any:
         controller = _controller_for(str(parent["kind"]))
         code, answer = self.send(controller.name, "customize", orjson.dumps({"parent": parent}))
         assert code == 200, answer
         return answer
 
-    def request(self, kind: str, namespace: str, name: str) -> Obj:
+    def request(self, kind: str, namespace: str, name: str) -> KubeObject:
         """The v2 sync request Metacontroller would send for this parent now."""
         parent = self.get(kind, namespace, name)
         controller = _controller_for(kind)
         rules = [wire.RelatedRule.from_json(r) for r in self.customize(parent)["relatedResources"]] \
             if controller.customize else []
-        related = offline.related_objects(rules, parent, list(self.objects.values()))
+        related = simulator.related_objects(rules, parent, list(self.objects.values()))
         children = self.children.get(ident(parent), {})
         for rule in controller.children:
             children.setdefault(rule.kind.group_key, {})
@@ -130,8 +129,8 @@ class FakeMetacontroller:
             parent["metadata"]["resourceVersion"] = str(next(self._rv))
         return answer
 
-    def _record(self, parent: Obj, desired: Iterable[Obj]) -> None:
-        observed: dict[str, dict[str, Obj]] = {}
+    def _record(self, parent: KubeObject, desired: Iterable[KubeObject]) -> None:
+        observed: dict[str, dict[str, KubeObject]] = {}
         previous = self.children.get(ident(parent), {})
         for child in desired:
             child = copy.deepcopy(child)
@@ -149,7 +148,7 @@ class FakeMetacontroller:
             observed.setdefault(group, {})[key] = child
         self.children[ident(parent)] = observed
 
-    def child(self, parent: Ident, kind: str, name: str) -> Obj | None:
+    def child(self, parent: Ident, kind: str, name: str) -> KubeObject | None:
         for group, objs in self.children.get(parent, {}).items():
             if group.startswith(kind + "."):
                 for obj in objs.values():

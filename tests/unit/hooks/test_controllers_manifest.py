@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from hooks.controllers import CONTROLLERS
-from hooks.controllers._base import Composite
+from hooks.controllers.definition import Composite
 from hooks.controllers_manifest import IN_CLUSTER_URL, controller_objects, stale_files
 
 ROOT = Path(__file__).resolve().parents[3]

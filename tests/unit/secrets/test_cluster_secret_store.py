@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from crds._base import Phase
+from crds import Phase
 from hooks.secrets import (
     compile_secrets_provider,
     desired_stores,

@@ -13,7 +13,7 @@ import yaml
 import crds
 from crds.external_service import LatticeExternalService
 from crds.service import LatticeService
-from hooks.service.context import ClusterIdentity, SecretAuthorizer, SecretDecision, SecretRequest, ServiceContext
+from hooks.context import ClusterIdentity, SecretAuthorizer, SecretDecision, SecretRequest, ServiceContext
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples" / "services"

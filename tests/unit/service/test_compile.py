@@ -11,8 +11,8 @@ import yaml
 import crds
 from crds import FieldError
 from crds.service import Direction, ResolvedDependency
+from hooks.context import SecretDecision, ServiceContext
 from hooks.service.compile import compile_service, failed_result
-from hooks.service.context import SecretDecision, ServiceContext
 
 from .support import FixedAuthorizer, example, gateway_ctx, main, make_ctx, one
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from crds.service import SecurityContext
 from hooks.service.containers import container, container_ports, env_vars, escape_env, security_context
-from hooks.service.render import render_workload
-from hooks.service.templates import Rendered, SecretKeyRef
+from hooks.service.expansion import expand_workload
+from hooks.service.templates import Expanded, SecretKeyRef
 
 from .support import main, make_ctx
 
@@ -67,11 +67,11 @@ def test_escaped_text_expands_back_to_itself(text: str) -> None:
 
 def test_env_sorted_plain_single_secret_and_mixed() -> None:
     env = {
-        "Z_PLAIN": Rendered(("x $(y)",)),
-        "DB_PASS": Rendered((PASS,)),
-        "DSN": Rendered(("postgres://", USER, ":", PASS, "@db:5432")),
-        "AUTH": Rendered(("Bearer ", TOKEN)),
-        "EMPTY": Rendered(()),
+        "Z_PLAIN": Expanded(("x $(y)",)),
+        "DB_PASS": Expanded((PASS,)),
+        "DSN": Expanded(("postgres://", USER, ":", PASS, "@db:5432")),
+        "AUTH": Expanded(("Bearer ", TOKEN)),
+        "EMPTY": Expanded(()),
     }
     assert env_vars(env) == [
         {"name": "LATTICE_SECRET_0", "valueFrom": {"secretKeyRef": {"name": "api-api", "key": "token"}}},
@@ -120,7 +120,7 @@ def test_security_context(sc: SecurityContext | None, expected: dict[str, Any]) 
 
 
 def _container(**fields: Any) -> dict[str, Any]:
-    rc = render_workload(make_ctx(main(**fields))).containers[0]
+    rc = expand_workload(make_ctx(main(**fields))).containers[0]
     return container(rc, ports=[], mounts=[])
 
 
@@ -154,14 +154,14 @@ def test_command_args_resources() -> None:
 def test_init_sidecar_has_no_probes() -> None:
     probe = {"exec": {"command": ["x"]}}
     spec = main({"sidecars": {"setup": {"image": "busybox", "init": True, "readinessProbe": probe}}})
-    rc = render_workload(make_ctx(spec)).containers[1]
+    rc = expand_workload(make_ctx(spec)).containers[1]
     assert "readinessProbe" not in container(rc, ports=[], mounts=[])
 
 
 def test_secret_variables_become_secret_key_refs() -> None:
     spec = main({"resources": DB}, variables={"USER": "${resources.db.username}",
                                               "URL": "pg://${resources.db.username}:${resources.db.password}@h"})
-    c = container(render_workload(make_ctx(spec)).containers[0], ports=[], mounts=[])
+    c = container(expand_workload(make_ctx(spec)).containers[0], ports=[], mounts=[])
     assert c["env"] == [
         {"name": "LATTICE_SECRET_0", "valueFrom": {"secretKeyRef": {"name": "api-db", "key": "password"}}},
         {"name": "LATTICE_SECRET_1", "valueFrom": {"secretKeyRef": {"name": "api-db", "key": "username"}}},

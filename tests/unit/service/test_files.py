@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from hooks.service.expansion import expand_workload
 from hooks.service.files import file_keys, go_template_text, plan_files
-from hooks.service.render import render_workload
 
 from .support import assert_valid_k8s, main, make_ctx
 
@@ -21,7 +21,7 @@ SECRETS = {
 
 def _plan(spec: dict[str, Any], denied: tuple[str, ...] = ()) -> Any:
     ctx = make_ctx(spec)
-    return plan_files(ctx, render_workload(ctx), denied=denied)
+    return plan_files(ctx, expand_workload(ctx), denied=denied)
 
 
 def test_plain_and_binary_files_go_to_a_configmap() -> None:

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 import crds
 from crds.service import LatticeService
+from hooks.context import ServiceContext
 from hooks.service.compile import ServiceResult, compile_service
-from hooks.service.context import ServiceContext
 
 from .support import ROOT, FixedAuthorizer, assert_valid_k8s, parse_external
 from .test_compile import FakeMesh

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from hooks.service.templates import (
+    Expanded,
     Mode,
     Path,
     Placeholder,
-    Rendered,
     Resolved,
     SecretKeyRef,
     Unresolved,
+    expand,
     placeholders,
-    render,
     single_placeholder,
 )
 
@@ -52,33 +52,33 @@ def never(path: Path) -> Resolved:
     pytest.param("{x} $ {y}", "{x} $ {y}", id="braces"),
     pytest.param("", "", id="empty"),
 ])
-def test_render_text(text: str, expected: str) -> None:
-    rendered = render(text, stub)
-    assert rendered.ok, rendered.errors
-    assert rendered.text == expected
+def test_expand_text(text: str, expected: str) -> None:
+    expanded = expand(text, stub)
+    assert expanded.ok, expanded.errors
+    assert expanded.text == expected
 
 
 def test_no_expand_is_verbatim() -> None:
     text = "${metadata.name} $${x} ${"
-    assert render(text, never, Mode.NO_EXPAND) == Rendered((text,))
+    assert expand(text, never, Mode.NO_EXPAND) == Expanded((text,))
 
 
 def test_reverse_expand_swaps_roles() -> None:
-    rendered = render("literal ${HOME}, resolved $${metadata.name}", stub, Mode.REVERSE_EXPAND)
-    assert rendered.text == "literal ${HOME}, resolved api"
+    expanded = expand("literal ${HOME}, resolved $${metadata.name}", stub, Mode.REVERSE_EXPAND)
+    assert expanded.text == "literal ${HOME}, resolved api"
 
 
 def test_secret_reference_stays_a_reference() -> None:
-    rendered = render("user:${resources.db-creds.password}@host", stub)
-    assert rendered.parts == ("user:", PASSWORD, "@host")
-    assert rendered.secret_refs == (PASSWORD,)
-    assert rendered.has_secrets
+    expanded = expand("user:${resources.db-creds.password}@host", stub)
+    assert expanded.parts == ("user:", PASSWORD, "@host")
+    assert expanded.secret_refs == (PASSWORD,)
+    assert expanded.has_secrets
     with pytest.raises(ValueError, match="secret references"):
-        _ = rendered.text
+        _ = expanded.text
 
 
 def test_single_secret_is_one_part() -> None:
-    assert render("${resources.db-creds.password}", stub).parts == (PASSWORD,)
+    assert expand("${resources.db-creds.password}", stub).parts == (PASSWORD,)
 
 
 @pytest.mark.parametrize(("text", "messages"), [
@@ -92,9 +92,9 @@ def test_single_secret_is_one_part() -> None:
     pytest.param("x ${resources.db", ["unterminated placeholder '${resources.db' (missing '}')"], id="unterminated"),
 ])
 def test_errors(text: str, messages: list[str]) -> None:
-    rendered = render(text, stub)
-    assert not rendered.ok
-    assert [str(e) for e in rendered.errors] == messages
+    expanded = expand(text, stub)
+    assert not expanded.ok
+    assert [str(e) for e in expanded.errors] == messages
 
 
 def test_missing_dependency_is_carried() -> None:
@@ -102,7 +102,7 @@ def test_missing_dependency_is_carried() -> None:
         missing = "LatticeExternalService shop/stripe"
         raise Unresolved(f"{missing} does not exist yet", missing=missing)
 
-    (error,) = render("${resources.stripe.url}", resolve).errors
+    (error,) = expand("${resources.stripe.url}", resolve).errors
     assert error.missing == "LatticeExternalService shop/stripe"
     assert error.reference == "${resources.stripe.url}"
 
@@ -129,4 +129,4 @@ def test_resolved_values_are_not_rescanned() -> None:
     def resolve(path: Path) -> Resolved:
         return "${metadata.name}"
 
-    assert render("${x}", resolve).text == "${metadata.name}"
+    assert expand("${x}", resolve).text == "${metadata.name}"

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from crds.service import Canary, DeploySpec, Strategy
-from hooks.service.context import ServiceContext
+from hooks.context import ServiceContext
+from hooks.service.expansion import expand_workload
 from hooks.service.files import plan_files
-from hooks.service.render import render_workload
 from hooks.service.volumes import plan_volumes
 from hooks.service.workload import (
     build_deployment,
@@ -26,8 +26,8 @@ LABELS = {"app.kubernetes.io/name": "api", "app.kubernetes.io/managed-by": "latt
 
 
 def deployment(ctx: ServiceContext) -> dict[str, Any]:
-    rendering = render_workload(ctx)
-    obj = build_deployment(ctx, rendering, plan_volumes(ctx), plan_files(ctx, rendering))
+    expansion = expand_workload(ctx)
+    obj = build_deployment(ctx, expansion, plan_volumes(ctx), plan_files(ctx, expansion))
     assert_valid_k8s(obj)
     return obj
 

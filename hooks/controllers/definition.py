@@ -1,0 +1,257 @@
+"""What a Lattice controller is, as data: its parent (or targets), its child kinds with their
+update strategies, and its hooks as pure functions of the request.
+
+The same objects feed the hook server (``hooks.server.app``), the Metacontroller objects
+(``hooks.controllers_manifest``) and ``lattice render``. Running a hook goes through
+``Composite.run`` / ``Decorator.run``, which turn a compiler exception or an undeclared child kind
+into a Failed answer that keeps the observed children, so bad input never becomes an HTTP error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, Literal, TypeVar
+
+import attrs
+
+import crds
+from crds import Condition, ConditionStatus, KubeObject
+from hooks import wire
+from hooks.context import ClusterIdentity
+from hooks.wire import (
+    CustomizeRequest,
+    CustomizeResponse,
+    DecoratorSyncRequest,
+    DecoratorSyncResponse,
+    SyncRequest,
+    SyncResponse,
+)
+
+log = logging.getLogger("hooks")
+
+Hook = Literal["sync", "finalize", "customize"]
+HOOKS: tuple[Hook, ...] = ("sync", "customize", "finalize")
+UpdateMethod = Literal["OnDelete", "Recreate", "InPlace"]
+INTERNAL_ERROR = "InternalError"
+
+R = TypeVar("R")
+
+
+@attrs.frozen
+class Kind:
+    """A Kubernetes kind as Metacontroller names it (apiVersion + plural resource)."""
+
+    api_version: str
+    kind: str
+    resource: str
+    namespaced: bool = True
+
+    @property
+    def group_key(self) -> str:
+        return wire.group_key(self.api_version, self.kind)
+
+
+@attrs.frozen
+class ChildRule:
+    """A child (or attachment) kind and how Metacontroller updates an existing one."""
+
+    kind: Kind
+    update: UpdateMethod = "InPlace"
+    why: str = ""
+
+
+@attrs.frozen
+class HookConfig:
+    """What every hook may use besides its request."""
+
+    cluster: ClusterIdentity = attrs.field(factory=ClusterIdentity)
+
+
+@attrs.frozen
+class Answer(Generic[R]):
+    """A hook response plus, when the parent is reported as failed, the reason (for metrics)."""
+
+    response: R
+    failure: str | None = None
+
+
+SyncFn = Callable[[SyncRequest, HookConfig], Answer[SyncResponse]]
+DecoratorSyncFn = Callable[[DecoratorSyncRequest, HookConfig], Answer[DecoratorSyncResponse]]
+CustomizeFn = Callable[[CustomizeRequest, HookConfig], CustomizeResponse]
+# The status of a parent that cannot be compiled: (messages, generation, reason) -> status.
+FailedStatusFn = Callable[[list[str], "int | None", str], KubeObject]
+
+
+class UnknownHook(Exception):
+    pass
+
+
+def no_related(_req: CustomizeRequest, _cfg: HookConfig) -> CustomizeResponse:
+    return CustomizeResponse(())
+
+
+def declared_kinds(rules: Iterable[ChildRule]) -> dict[str, Kind]:
+    return {r.kind.group_key: r.kind for r in rules}
+
+
+def _check_children(declared: dict[str, Kind], parent: KubeObject, children: list[KubeObject]) -> str | None:
+    """Why the desired children cannot be handed to Metacontroller, or None."""
+    parent_ns = (parent.get("metadata") or {}).get("namespace")
+    for child in children:
+        kind = declared.get(f"{child.get('kind')}.{child.get('apiVersion')}")
+        meta = child.get("metadata") or {}
+        ns = meta.get("namespace")
+        problem = None
+        if kind is None:
+            problem = "kind is not a declared child resource of this controller"
+        elif not meta.get("name"):
+            problem = "metadata.name is missing"
+        elif kind.namespaced and parent_ns and ns and ns != parent_ns:
+            problem = f"a child of a namespaced parent must live in namespace {parent_ns!r}"
+        elif kind.namespaced and not parent_ns and not ns:
+            problem = "a namespaced child of a cluster-scoped parent needs metadata.namespace"
+        elif not kind.namespaced and ns:
+            problem = "cluster-scoped kind cannot have metadata.namespace"
+        if problem is not None:
+            return f"{child.get('kind')}.{child.get('apiVersion')} {wire.object_key(child)}: {problem}"
+    return None
+
+
+def _internal(exc: BaseException | str) -> str:
+    if isinstance(exc, str):
+        return f"internal compile error: {exc}"
+    return f"internal compile error: {type(exc).__name__}: {exc}"
+
+
+def default_finalize(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
+    """Delete every child; finalized once none is observed. The status is kept as it is."""
+    observed = any(True for _ in wire.iter_objects(req.children))
+    status = req.parent.get("status")
+    return Answer(SyncResponse(status=status if isinstance(status, dict) else None,
+                               children=[], finalized=not observed))
+
+
+@attrs.frozen
+class Composite:
+    """A CompositeController: one parent kind owning children of the declared kinds."""
+
+    name: str
+    parent: Kind
+    children: tuple[ChildRule, ...]
+    sync: SyncFn
+    failed_status: FailedStatusFn
+    customize: CustomizeFn | None = None
+    finalize: SyncFn = default_finalize
+    # Declare the finalize hook to Metacontroller (it then holds a finalizer on every parent).
+    declare_finalize: bool = False
+    resync_period_seconds: int = 300
+    doc: str = ""
+    declared: dict[str, Kind] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "declared", declared_kinds(self.children))
+
+    def run(self, hook: Hook, body: bytes, cfg: HookConfig) -> Answer[Any]:
+        """Decode ``body`` (raising ``wire.BadRequest``) and run one hook."""
+        if hook == "customize":
+            return Answer((self.customize or no_related)(wire.decode_customize(body), cfg))
+        if hook not in ("sync", "finalize"):
+            raise UnknownHook(hook)
+        req = wire.decode_sync(body)
+        return self.run_sync(req, cfg, finalize=hook == "finalize")
+
+    def run_sync(self, req: SyncRequest, cfg: HookConfig, *, finalize: bool = False) -> Answer[SyncResponse]:
+        fn = self.finalize if finalize else self.sync
+        try:
+            answer = fn(req, cfg)
+            problem = _check_children(self.declared, req.parent, answer.response.children)
+        except Exception as exc:  # a compiler bug must not become an HTTP error
+            log.exception("%s %s of %s failed", self.name, "finalize" if finalize else "sync",
+                          wire.object_key(req.parent))
+            return self.internal_error(req, _internal(exc), finalize=finalize)
+        if problem is not None:
+            return self.internal_error(req, _internal(problem), finalize=finalize)
+        return answer
+
+    def internal_error(self, req: SyncRequest, message: str, *, finalize: bool = False) -> Answer[SyncResponse]:
+        status = self.failed_status([message], wire.generation(req.parent), INTERNAL_ERROR)
+        children = wire.observed_unchanged(req.children)
+        return Answer(SyncResponse(status=status, children=children,
+                                   finalized=False if finalize else None), INTERNAL_ERROR)
+
+    def failed(self, req: SyncRequest, messages: list[str], reason: str) -> Answer[SyncResponse]:
+        """The parent cannot be compiled: Failed status with every message, children unchanged."""
+        status = self.failed_status(messages, wire.generation(req.parent), reason)
+        return Answer(SyncResponse(status=status, children=wire.observed_unchanged(req.children)), reason)
+
+
+@attrs.frozen
+class Target:
+    """A DecoratorController target kind, optionally narrowed by a label selector."""
+
+    kind: Kind
+    label_selector: KubeObject | None = None
+
+
+def _default_decorator_finalize(req: DecoratorSyncRequest, _cfg: HookConfig) -> Answer[DecoratorSyncResponse]:
+    observed = any(True for _ in wire.iter_objects(req.attachments))
+    return Answer(DecoratorSyncResponse(attachments=[], finalized=not observed))
+
+
+@attrs.frozen
+class Decorator:
+    """A DecoratorController: attachments (and labels) added to existing objects."""
+
+    name: str
+    targets: tuple[Target, ...]
+    attachments: tuple[ChildRule, ...]
+    sync: DecoratorSyncFn
+    customize: CustomizeFn | None = None
+    finalize: DecoratorSyncFn = _default_decorator_finalize
+    declare_finalize: bool = False
+    resync_period_seconds: int = 600
+    doc: str = ""
+    declared: dict[str, Kind] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "declared", declared_kinds(self.attachments))
+
+    def run(self, hook: Hook, body: bytes, cfg: HookConfig) -> Answer[Any]:
+        if hook == "customize":
+            return Answer((self.customize or no_related)(wire.decode_customize(body), cfg))
+        if hook not in ("sync", "finalize"):
+            raise UnknownHook(hook)
+        return self.run_sync(wire.decode_decorator_sync(body), cfg, finalize=hook == "finalize")
+
+    def run_sync(self, req: DecoratorSyncRequest, cfg: HookConfig, *,
+                 finalize: bool = False) -> Answer[DecoratorSyncResponse]:
+        fn = self.finalize if finalize else self.sync
+        try:
+            answer = fn(req, cfg)
+            problem = _check_children(self.declared, req.object, answer.response.attachments)
+        except Exception as exc:
+            log.exception("%s sync of %s failed", self.name, wire.object_key(req.object))
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is None:
+            return answer
+        log.error("%s: %s", self.name, _internal(problem))
+        # Leave everything as it is: same attachments, no label change, status untouched.
+        return Answer(DecoratorSyncResponse(attachments=wire.observed_unchanged(req.attachments),
+                                            finalized=False if finalize else None), INTERNAL_ERROR)
+
+
+Controller = Composite | Decorator
+
+
+def failed_status_for(status_cls: Callable[..., Any], phase: Any) -> FailedStatusFn:
+    """The Failed status of a kind whose status has ``phase``, ``message`` and ``conditions``."""
+
+    def failed_status(messages: list[str], generation: int | None, reason: str) -> KubeObject:
+        message = "; ".join(messages)
+        ready = Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
+                          message=message, observed_generation=generation)
+        out: KubeObject = crds.dump(status_cls(phase=phase, message=message, conditions=[ready]))
+        return out
+
+    return failed_status

@@ -1,0 +1,98 @@
+"""Expand every template of a LatticeService once: variables and file contents of each container.
+
+The result carries every error at once, each with its field path, and the dependencies that
+templates need but that do not exist yet (those block expansion rather than fail it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from crds import FieldError
+from crds.service import ContainerSpec, FileMount, SidecarSpec
+from hooks.context import ServiceContext
+from hooks.service.provisioners import resolver
+from hooks.service.templates import Expanded, Mode, Resolver, expand
+
+
+@attrs.frozen
+class ExpandedFile:
+    path: str
+    text: Expanded | None  # content or source, expanded; None for binary files
+    binary: str | None  # base64, verbatim
+    mode: int | None  # from the octal string
+
+
+@attrs.frozen
+class ExpandedContainer:
+    name: str
+    spec: ContainerSpec
+    field: str  # "spec.containers.<name>" or "spec.sidecars.<name>"
+    env: dict[str, Expanded]
+    files: dict[str, ExpandedFile]
+
+    @property
+    def is_sidecar(self) -> bool:
+        return isinstance(self.spec, SidecarSpec)
+
+    @property
+    def is_init(self) -> bool:
+        return isinstance(self.spec, SidecarSpec) and self.spec.init
+
+
+@attrs.frozen
+class WorkloadExpansion:
+    containers: tuple[ExpandedContainer, ...]  # main containers by name, then sidecars by name
+    errors: tuple[FieldError, ...] = ()
+    # Objects a template needs that do not exist yet -> the first field that needs it.
+    missing: dict[str, str] = attrs.field(factory=dict)
+
+
+def workload_containers(ctx: ServiceContext) -> list[tuple[str, str, ContainerSpec]]:
+    """(field path, name, spec) of main containers by name, then sidecars by name."""
+    spec = ctx.service.spec
+    out: list[tuple[str, str, ContainerSpec]] = [
+        (f"spec.containers.{n}", n, spec.containers[n]) for n in sorted(spec.containers)
+    ]
+    out += [(f"spec.sidecars.{n}", n, spec.sidecars[n]) for n in sorted(spec.sidecars)]
+    return out
+
+
+def expand_workload(ctx: ServiceContext) -> WorkloadExpansion:
+    resolve = resolver(ctx)
+    containers: list[ExpandedContainer] = []
+    errors: list[FieldError] = []
+    missing: dict[str, str] = {}
+
+    def keep(path: str, expanded: Expanded) -> Expanded:
+        for e in expanded.errors:
+            if e.missing is not None:
+                missing.setdefault(e.missing, path)
+            else:
+                errors.append(FieldError(path, e.message))
+        return expanded
+
+    for field, name, c in workload_containers(ctx):
+        env = {
+            var: keep(f"{field}.variables.{var}", expand(c.variables[var], resolve))
+            for var in sorted(c.variables)
+        }
+        files = {
+            path: _expand_file(f"{field}.files.{path}", path, c.files[path], resolve, keep)
+            for path in sorted(c.files)
+        }
+        containers.append(ExpandedContainer(name=name, spec=c, field=field, env=env, files=files))
+    return WorkloadExpansion(tuple(containers), tuple(errors), missing)
+
+
+def _expand_file(field: str, path: str, f: FileMount, resolve: Resolver,
+                 keep: Callable[[str, Expanded], Expanded]) -> ExpandedFile:
+    mode = int(f.mode, 8) if f.mode else None
+    if f.binary_content is not None and f.content is None and f.source is None:
+        return ExpandedFile(path=path, text=None, binary=f.binary_content, mode=mode)
+    text, where = (f.content, "content") if f.content is not None else (f.source or "", "source")
+    how = Mode.NO_EXPAND if f.no_expand else Mode.REVERSE_EXPAND if f.reverse_expand else Mode.EXPAND
+    return ExpandedFile(path=path, text=keep(f"{field}.{where}", expand(text, resolve, how)),
+                        binary=None, mode=mode)

@@ -1,0 +1,64 @@
+"""lattice-operator: a cluster's cell and, when Secret lattice-system/lattice-parent-config (or
+--parent-config-dir) names a parent, its agent towards that parent, in one process.
+
+A root cluster runs only its cell; a mid-tier cluster runs both, the agent reaching everything
+below through the cell's router. Flags: every ``lattice-cell serve`` flag plus the agent's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from lattice_agent.runner import AgentTuning, add_agent_flags, build_agent
+from lattice_cell.main import add_cell_flags, build_cell
+from lattice_tunnel.entrypoints import run_main, setup_logging, wait_for_signal
+from lattice_tunnel.kube_api import KubeApi
+from lattice_tunnel.kube_exec import KubeExecutor
+from lattice_tunnel.kube_target import resolve
+
+log = logging.getLogger("lattice_operator")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lattice-operator", description=__doc__)
+    add_cell_flags(p)
+    add_agent_flags(p, heartbeat=False)  # --heartbeat-interval is the cell's, and the agent uses it too
+    return p
+
+
+async def run(args: argparse.Namespace) -> int:
+    target = resolve(args.kubeconfig, args.context)
+    kube = await KubeApi.connect(target)
+    local = KubeExecutor(target)
+    cell = build_cell(args, kube, local)
+    await cell.start()
+    agent_task: asyncio.Task[None] | None = None
+    try:
+        built = await build_agent(kube, local, api_server=target.server, cluster=args.cluster,
+                                  parent_dir=args.parent_config_dir, credentials_dir=args.credentials_dir,
+                                  downstream=cell.router,
+                                  subtree=cell.subtree, tuning=AgentTuning.from_args(args))
+        if built is not None:
+            agent, parent = built
+            log.info("cluster %s has a parent; running its agent towards %s", args.cluster, parent.grpc_endpoint)
+            agent_task = asyncio.create_task(agent.run())
+        await wait_for_signal()
+    finally:
+        if agent_task is not None:
+            agent_task.cancel()
+        await cell.stop()
+        await local.aclose()
+        await kube.aclose()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    setup_logging(args.log_level)
+    return run_main(run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
