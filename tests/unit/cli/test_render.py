@@ -148,7 +148,7 @@ def test_kinds_without_objects_of_their_own_get_one_note_each_on_stderr(capsys: 
         "LatticeService may read (its ExternalSecrets, or a denial reported here)",
         "note: CloudProvider yields no objects of its own (4 read): validated only; it is for cluster "
         "provisioning, which is not built yet",
-        "note: LatticeCluster yields no objects of its own (4 read): validated only; cluster provisioning "
+        "note: LatticeCluster yields no objects of its own (9 read): validated only; cluster provisioning "
         "(Cluster API objects, pivot) is not built yet",
         "note: OIDCProvider yields no objects of its own (1 read): validated only; it is for the authenticating "
         "API proxy, which is not built yet",
