@@ -41,6 +41,8 @@ NO_OBJECTS = {
     "OIDCProvider": "validated only; it is for the authenticating API proxy, which is not built yet",
     "CedarPolicy": "by design: policies decide which secrets a LatticeService may read "
                    "(its ExternalSecrets, or a denial reported here)",
+    "Provisioner": "by design: it provisions the resources of the LatticeServices that use its type and class "
+                   "(their children)",
 }
 
 

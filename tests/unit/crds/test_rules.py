@@ -36,14 +36,18 @@ def test_file_mode(mode: str, ok: bool) -> None:
     assert (checks.file_mode(mode) is None) is ok
 
 
+_TYPE_FORM = "(expected 2-63 letters, digits and '-', starting and ending with a letter or digit, e.g. 'postgres')"
+
+
+# Score's pattern: any case (the spec's own samples use `Resource-One`), digits first allowed.
 @pytest.mark.parametrize(("t", "message"), [
     ("service", None), ("external-service", None), ("volume", None), ("secret", None), ("postgres", None),
-    ("my-db-", None),
-    ("Postgres", "invalid resource type 'Postgres': must start with a lowercase letter"),
-    ("postgres!", "invalid resource type 'postgres!': must be lowercase alphanumeric with hyphens"),
-    ("123db", "invalid resource type '123db': must start with a lowercase letter"),
-    ("", "invalid resource type '': must start with a lowercase letter"),
-    ("my_db", "invalid resource type 'my_db': must be lowercase alphanumeric with hyphens"),
+    ("Resource-One", None), ("123db", None), ("kafka-topic", None),
+    ("my-db-", f"invalid resource type 'my-db-' {_TYPE_FORM}"),
+    ("postgres!", f"invalid resource type 'postgres!' {_TYPE_FORM}"),
+    ("p", f"invalid resource type 'p' {_TYPE_FORM}"),
+    ("", f"invalid resource type '' {_TYPE_FORM}"),
+    ("my_db", f"invalid resource type 'my_db' {_TYPE_FORM}"),
 ])
 def test_resource_type(t: str, message: str | None) -> None:
     assert checks.resource_type(t) == message
