@@ -179,7 +179,7 @@ def run(paths: Sequence[Path], output: Output = Output.yaml, cluster_name: str |
     linked = link_notes(implied, docs)
     result = simulate(docs, HookConfig(cluster=cluster_identity(cluster_name, docs)))
     out.write(dump([*implied, *result.objects], output))
-    for note in [*notes(docs), *linked]:
+    for note in [*notes(docs), *linked, *(f"note: {w}" for w in result.waiting)]:
         print(note, file=err)
     for failure in result.failures:
         print(str(failure), file=err)
