@@ -198,3 +198,13 @@ def test_openstack_volume_type_needs_a_size() -> None:
 def test_autoscaled_pool_needs_no_replicas() -> None:
     doc = _cluster(nodes={"controlPlane": 1, "workerPools": {"gpu": {"min": 1, "max": 3}}})
     assert crds.parse(doc).ok
+
+
+def test_a_file_source_is_refused_in_the_cluster_with_what_to_do() -> None:
+    from crds import parse_as
+    from crds.service import FileMount
+
+    _, errors = parse_as(FileMount, {"source": "config.yaml"})
+    assert [str(e) for e in errors] == [
+        "source: 'config.yaml' is a path to a file next to the Score file, which does not exist in the cluster: "
+        "inline it as content (or binaryContent); `lattice render -f` and `lattice import score` do that for you"]
