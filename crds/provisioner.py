@@ -68,6 +68,9 @@ class ProvisionerSpec:
 
     def _validate(self) -> list[FieldError]:
         errs: list[FieldError] = []
+        if self.type in checks.BUILTIN_RESOURCE_TYPES:
+            errs.append(FieldError("type", f"'{self.type}' is one of Lattice's own resource types, which no "
+                                           "Provisioner serves"))
         for i, m in enumerate(self.manifests):
             where = f"manifests[{i}]"
             if not isinstance(m, dict):

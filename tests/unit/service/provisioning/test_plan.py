@@ -184,3 +184,11 @@ def test_data_service_policies_admit_only_the_workload_and_are_valid_upstream() 
             assert_valid_mesh(c)
         if c["kind"] in ("StatefulSet", "ExternalSecret", "Password"):
             assert_valid(c)
+
+
+def test_lattice_own_types_cannot_be_provisioned() -> None:
+    doc = copy.deepcopy(PROD)
+    doc["spec"]["type"] = "volume"
+    _, errors = crds.parse_as(Provisioner, doc)
+    assert [str(e) for e in errors] == ["spec.type: 'volume' is one of Lattice's own resource types, which no "
+                                        "Provisioner serves"]
