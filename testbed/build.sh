@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the upstream binaries the tests run (kube-apiserver, kube-controller-manager, kubectl, etcd,
-# Metacontroller) from published Go modules and upstream source into a cache directory outside the repository, one directory per component:
+# Metacontroller, the Cluster API managers) from published Go modules and upstream source into a cache directory outside the repository, one directory per component:
 #
 #   ${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}/<component>-<version>_<hash>/{bin,share}
 #
@@ -15,7 +15,8 @@
 # holds those of a component (e.g. kube and etcd), that component is taken from there.
 #
 # Components: kube (kube-apiserver, kube-controller-manager, kubectl), etcd, metacontroller
-# (share/metacontroller/crds). Groups: base = kube,etcd; all (default).
+# (share/metacontroller/crds), capi (capi-manager, kubeadm-bootstrap-manager,
+# kubeadm-control-plane-manager, capd-manager; share/capi/webhooks). Groups: base = kube,etcd; all (default).
 #
 # Environment:
 #   LATTICE_TESTBED_CACHE       cache root (default $HOME/.cache/lattice-testbed)
@@ -34,7 +35,7 @@ shopt -s inherit_errexit
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/.." && pwd)"
 cache_root="${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}"
-all_components=(kube etcd metacontroller)
+all_components=(kube etcd metacontroller capi)
 
 force=0
 mode=build
@@ -125,7 +126,9 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
   fi
 fi
 
-set_key="set-$(for c in "${components[@]}"; do echo "$c=${key[$c]}"; done | sha256sum | cut -c1-12)"
+# The layout version: bump when what a set directory holds changes.
+set_key="set-$( { echo "layout 2"; for c in "${components[@]}"; do echo "$c=${key[$c]}"; done; } |
+                sha256sum | cut -c1-12)"
 set_dir="$cache_root/$set_key"
 
 case "$mode" in
@@ -161,6 +164,7 @@ build_component() {
   rm -rf "$dest"/bin.tmp.* "$dest"/share.tmp.* "$dest"/work.tmp.* "$dest"/bin.old.* "$dest"/share.old.*
   tmp="$(mktemp -d "$dest/bin.tmp.XXXXXX")"
   shtmp="$(mktemp -d "$dest/share.tmp.XXXXXX")"
+  chmod 755 "$tmp" "$shtmp"
   work="$(mktemp -d "$dest/work.tmp.XXXXXX")"
   t0=$(date +%s)
   local rc
@@ -200,6 +204,7 @@ done
 if [[ ! -d "$set_dir/bin" ]]; then
   mkdir -p "$cache_root"
   stmp="$(mktemp -d "$set_dir.tmp.XXXXXX")"
+  chmod 755 "$stmp"
   mkdir "$stmp/bin" "$stmp/share"
   for c in "${components[@]}"; do
     if [[ -n "${prebuilt_paths[$c]:-}" ]]; then
@@ -209,7 +214,7 @@ if [[ ! -d "$set_dir/bin" ]]; then
     else
       # Relative links: the cache root may be restored elsewhere (CI caches).
       for b in ${bins[$c]}; do ln -s "../../${key[$c]}/bin/$b" "$stmp/bin/$b"; done
-      [[ "${has_share[$c]}" == 1 ]] && ln -s "../${key[$c]}/share" "$stmp/share/$c"
+      [[ "${has_share[$c]}" == 1 ]] && ln -s "../../${key[$c]}/share" "$stmp/share/$c"
     fi
     echo "$c ${key[$c]}" >>"$stmp/components.txt"
   done
