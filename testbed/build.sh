@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the upstream binaries the tests run (kube-apiserver, kube-controller-manager, kubectl, etcd,
-# Metacontroller, the Cluster API managers, KWOK) from published Go modules and upstream source into a cache directory outside the repository, one directory per component:
+# Metacontroller, the Cluster API managers, KWOK, Ory Hydra) from published Go modules and upstream
+# source into a cache directory outside the repository, one directory per component:
 #
 #   ${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}/<component>-<version>_<hash>/{bin,share}
 #
@@ -16,7 +17,7 @@
 #
 # Components: kube (kube-apiserver, kube-controller-manager, kubectl), etcd, metacontroller
 # (share/metacontroller/crds), capi (capi-manager, kubeadm-bootstrap-manager,
-# kubeadm-control-plane-manager, capd-manager; share/capi/webhooks), kwok (share/kwok/stages).
+# kubeadm-control-plane-manager, capd-manager; share/capi/webhooks), kwok (share/kwok/stages), hydra.
 # Groups: base = kube,etcd; all (default).
 #
 # Environment:
@@ -36,7 +37,7 @@ shopt -s inherit_errexit
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/.." && pwd)"
 cache_root="${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}"
-all_components=(kube etcd metacontroller capi kwok)
+all_components=(kube etcd metacontroller capi kwok hydra)
 
 force=0
 mode=build
