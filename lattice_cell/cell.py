@@ -20,11 +20,14 @@ from lattice_cell import manifests
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
+from lattice_cell.pivot_driver import PivotDriver
 from lattice_cell.registry import AgentRegistry
+from lattice_cell.resource_sync import ResourceSync
 from lattice_cell.router import Router
 from lattice_cell.servicer import CellServicer
 from lattice_cell.session import DEFAULT_WINDOW
 from lattice_cell.subtree import SubtreeRegistry
+from lattice_cell.unpivot import UnpivotReceiver
 from lattice_proto import agent_pb2_grpc
 from lattice_tunnel import pki
 from lattice_tunnel.embedded_uvicorn import HttpServer
@@ -50,6 +53,8 @@ class CellConfig:
     window_bytes: int = DEFAULT_WINDOW
     extra_sans: list[str] = attrs.field(factory=list)
     maintenance_interval: float = 60.0
+    pivot_interval: float = 2.0  # how often the pivot driver looks at the LatticeClusters
+    sync_interval: float = 3.0  # how often the distributable resources are read (and sent when changed)
 
 
 def grpc_server_options() -> list[tuple[str, Any]]:
@@ -79,6 +84,14 @@ class Cell:
         self.agents = AgentRegistry(config.heartbeat_interval)
         self.subtree = SubtreeRegistry(config.cluster)
         self.router = Router(config.cluster, self.subtree, self.agents, local)
+        self.resources: ResourceSync | None = None
+        self.pivots: PivotDriver | None = None
+        self.unpivots: UnpivotReceiver | None = None
+        if kube is not None:
+            self.resources = ResourceSync(kube, config.cluster, self.agents, config.namespace, config.sync_interval)
+            self.pivots = PivotDriver(kube, config.cluster, self.agents, self.subtree, self.resources,
+                                      interval=config.pivot_interval)
+            self.unpivots = UnpivotReceiver(kube, self.agents)
         self._bundle: pki.CaBundle | None = None
         self._server_creds: pki.LeafCredentials | None = None
         self._tls_generation = 0
@@ -140,7 +153,8 @@ class Cell:
     async def start(self) -> None:
         await self.refresh_pki()
         c = self.config
-        servicer = CellServicer(c.cluster, self.agents, self.subtree, self.ca, c.window_bytes)
+        servicer = CellServicer(c.cluster, self.agents, self.subtree, self.ca, c.window_bytes,
+                                on_cluster_deleting=self.unpivots)
         self._grpc = grpc.aio.server(options=grpc_server_options())
         agent_pb2_grpc.add_LatticeAgentServicer_to_server(servicer, self._grpc)  # type: ignore[no-untyped-call]
         creds = grpc.dynamic_ssl_server_credentials(
@@ -163,6 +177,9 @@ class Cell:
         for server in self._https:
             await server.start()
         self._tasks.append(asyncio.create_task(self._maintenance()))
+        if self.resources is not None and self.pivots is not None:
+            self._tasks.append(asyncio.create_task(self.resources.run()))
+            self._tasks.append(asyncio.create_task(self.pivots.run()))
         self.ready_reason = ""
         log.info("cell %s serving: grpc %d, bootstrap %d, capi-proxy %d, health %d", c.cluster, self.grpc_port,
                  self.bootstrap_port, self.proxy_port, self.health_port)
@@ -200,11 +217,14 @@ class Cell:
         return (not self.ready_reason, self.ready_reason)
 
     def status(self) -> dict[str, Any]:
-        return {
+        status: dict[str, Any] = {
             "cluster": self.config.cluster,
             "agents": self.agents.summary(),
             "subtree": [attrs.asdict(i) | {"via": self.subtree.routes[i.name].via} for i in self.subtree.snapshot()],
         }
+        if self.pivots is not None:
+            status["pivots"] = self.pivots.status()
+        return status
 
     # ---- bootstrap plumbing ----
     def _install_for(self, cluster: str, token: str) -> manifests.AgentInstall:
