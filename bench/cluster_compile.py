@@ -54,9 +54,10 @@ def main() -> None:
     args = ap.parse_args()
     rounds, per_round = (3, 50) if args.quick else (5, 400)
 
-    providers = {p.name: p for p in (crds.parse(d).obj for d in _docs(ROOT / "examples/providers/cloud-providers.yaml"))
+    providers = {p.name: p for p in (crds.parse(d).obj for d in _docs(ROOT / "examples/clusters/cloud-providers.yaml"))
                  if isinstance(p, CloudProvider)}
-    examples = {p.stem: _docs(p)[0] for p in sorted((ROOT / "examples/clusters").glob("*.yaml"))}
+    examples = {p.stem: _docs(p)[0] for p in sorted((ROOT / "examples/clusters").glob("*.yaml"))
+                if _docs(p)[0].get("kind") == "LatticeCluster"}
     observed = ObservedCapi(cluster={"status": {"initialization": {"infrastructureProvisioned": True},
                                                 "controlPlane": {"readyReplicas": 1}}})
     samples: dict[str, dict[str, list[float]]] = {e: {"parse": [], "compile": [], "status": []} for e in examples}
