@@ -199,7 +199,7 @@ def _stamp(conds: list[tuple[str, ConditionStatus, str, str]], previous: Lattice
     return out
 
 
-def _copies(plan: ClusterPlan) -> list[CredentialCopy]:
+def credential_copies(plan: ClusterPlan) -> list[CredentialCopy]:
     return [CredentialCopy(source=c.source, target=c.target, literals=dict(c.literals), purpose=c.purpose or None)
             for c in plan.secret_copies]
 
@@ -241,7 +241,7 @@ def cluster_status(cluster: LatticeCluster, plan: ClusterPlan, observed: Observe
         return phase_only(ClusterPhase.PIVOTED, "Pivoted",
                           "the cluster manages itself: its Cluster API objects were moved into it", TRUE)
     # From here on the cell has work: the credentials copies, and the agent's token until the pivot.
-    base = attrs.evolve(base, credential_copies=_copies(plan),
+    base = attrs.evolve(base, credential_copies=credential_copies(plan),
                         bootstrap_secret=None if self_managed or pivot is None else plan.bootstrap_secret)
     if _get(observed.cluster, "status", "phase") == "Failed":
         detail = _capi_condition(observed.cluster, "Available") or {}
