@@ -64,13 +64,17 @@ def observed_capi(children: ObjectMap) -> ObservedCapi:
                         machine_deployments=list(of_kinds(children, (kinds.MACHINE_DEPLOYMENT,))))
 
 
+def moving_out(obj: KubeObject) -> bool:
+    """Marked by a move for deletion on this side (the driver pauses, moves, marks, deletes)."""
+    return DELETE_FOR_MOVE in (_get(obj, "metadata", "annotations") or {})
+
+
 def live_objects(children: ObjectMap) -> list[str]:
     """``Kind/name`` of every observed object whose deletion would tear something down (objects a
     move has already marked for deletion do not count: they are on their way out)."""
     out = []
     for obj in of_kinds(children, LIVE_KINDS):
-        notes = _get(obj, "metadata", "annotations") or {}
-        if DELETE_FOR_MOVE not in notes and not _get(obj, "metadata", "deletionTimestamp"):
+        if not moving_out(obj) and not _get(obj, "metadata", "deletionTimestamp"):
             out.append(f"{obj.get('kind')}/{_get(obj, 'metadata', 'name')}")
     return out
 

@@ -141,8 +141,12 @@ class _Sync:
 
     def echo(self, *, drop: tuple[str, ...] = ()) -> list[KubeObject]:
         """Every observed child as it is (minus the groups in ``drop``): nothing to create, change
-        or delete."""
-        return wire.observed_unchanged({g: objs for g, objs in self.req.children.items() if g not in drop})
+        or delete — except children a move marked ``delete-for-move``, which are left out. Their
+        deletion is under way anyway (Metacontroller's has a UID precondition), and echoing them
+        could re-create them: under server-side apply, an apply of an object that was deleted
+        after Metacontroller read it creates it again."""
+        return [wire.keep_as_is(o) for g in sorted(self.req.children) if g not in drop
+                for o in wire.iter_objects(self.req.children, g) if not seen.moving_out(o)]
 
 
 def _held(status: LatticeClusterStatus, reason: str, message: str, now: str,

@@ -244,6 +244,11 @@ def test_pivot_started_echoes_exactly_what_is_observed() -> None:
     md = next(c for c in answer["children"] if c["metadata"]["name"] == "dev-pool-default")
     assert md["spec"]["replicas"] == 2
     assert answer["status"]["phase"] == "Pivoting"
+    # Marked delete-for-move: left out (being deleted anyway), never applied again.
+    kcp = mc.child(DEV, "KubeadmControlPlane", "dev-control-plane")
+    assert kcp is not None
+    kcp["metadata"]["annotations"]["clusterctl.cluster.x-k8s.io/delete-for-move"] = ""
+    assert "KubeadmControlPlane/dev-control-plane" not in kinds_of(mc.sync(*DEV))
 
 
 def test_pivot_complete_emits_nothing_once_the_objects_moved_but_keeps_live_ones() -> None:
