@@ -219,7 +219,8 @@ def cluster_status(cluster: LatticeCluster, plan: ClusterPlan, observed: Observe
     base = LatticeClusterStatus(
         provider=cluster.spec.provider.config.provider_type,
         observed_generation=generation,
-        bootstrap_complete=previous.bootstrap_complete if previous else False,
+        # The agent connecting is what proves its install worked (the cell's Lease says so).
+        bootstrap_complete=bool((previous and previous.bootstrap_complete) or (pivot and pivot.agent_connected)),
         unpivot_import_complete=previous.unpivot_import_complete if previous else False,
         pivot_complete=complete,
         pivot=PivotStatus(phase=pivot.phase) if pivot is not None and pivot.phase is not None else None,

@@ -104,6 +104,7 @@ def test_pivoting_then_ready() -> None:
     connected = status(observed, PivotProgress(agent_connected=True))
     assert connected.message is not None and connected.message.startswith("the agent is connected; waiting for")
     assert _conds(connected)["AgentConnected"][0] == "True"
+    assert connected.bootstrap_complete and not waiting.bootstrap_complete  # the agent's install worked
     moving = status(observed, PivotProgress(agent_connected=True, phase=PivotPhase.STARTED))
     assert moving.phase is ClusterPhase.PIVOTING and moving.pivot is not None
     assert moving.pivot.phase is PivotPhase.STARTED
