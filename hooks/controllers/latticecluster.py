@@ -99,12 +99,20 @@ def customize(req: CustomizeRequest, cfg: HookConfig) -> CustomizeResponse:
     return CustomizeResponse(tuple(related_rules(cluster, cfg)))
 
 
+_statuses: LRU[tuple[LatticeClusterStatus | None]] = LRU(1024)
+
+
 def _previous(parent: KubeObject) -> LatticeClusterStatus | None:
+    """The status last written (transition times, flags), parsed once per parent version."""
     raw = parent.get("status")
     if not isinstance(raw, dict) or not raw:
         return None
-    status, errors = crds.parse_as(LatticeClusterStatus, raw)
-    return status if not errors else None
+
+    def parse() -> tuple[LatticeClusterStatus | None]:
+        status, errors = crds.parse_as(LatticeClusterStatus, raw)
+        return (status if not errors else None,)
+
+    return _statuses.get_or_make(version(parent), parse)[0]
 
 
 def plan_for(cluster: LatticeCluster, req: SyncRequest) -> ClusterPlan:

@@ -26,9 +26,10 @@ from lattice_dev.launch import start_hook_server
 
 # The cluster the hook server believes it runs in: a LatticeCluster of this name is "its own".
 HOOKS_CLUSTER_NAME = "mgmt"
-# What Lattice's Metacontroller runs with (as manifests/ will ship it): server-side apply, and only
-# Lattice's controllers.
-METACONTROLLER_ARGS = ("--target-label-selector=app.kubernetes.io/part-of=lattice", "--workers=8")
+# What Lattice's Metacontroller runs with (as manifests/ will ship it, branch real-mc): server-side
+# apply, only Lattice's controllers, 8 workers, client QPS 200 / burst 400.
+METACONTROLLER_ARGS = ("--target-label-selector=app.kubernetes.io/part-of=lattice", "--workers=8",
+                       "--client-go-qps=200", "--client-go-burst=400")
 DOCKER_PROVIDER = {"apiVersion": "lattice.dev/v1alpha1", "kind": "CloudProvider",
                    "metadata": {"name": "docker", "namespace": "lattice-system"}, "spec": {"type": "docker"}}
 
