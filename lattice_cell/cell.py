@@ -21,6 +21,7 @@ from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
 from lattice_cell.pivot_driver import PivotDriver
+from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.resource_sync import ResourceSync
 from lattice_cell.router import Router
@@ -32,7 +33,7 @@ from lattice_proto import agent_pb2_grpc
 from lattice_tunnel import pki
 from lattice_tunnel.embedded_uvicorn import HttpServer
 from lattice_tunnel.health import health_app
-from lattice_tunnel.kube_api import KubeApi, KubeApiError
+from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_request import Forwarder
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ class CellConfig:
     maintenance_interval: float = 60.0
     pivot_interval: float = 2.0  # how often the pivot driver looks at the LatticeClusters
     sync_interval: float = 3.0  # how often the distributable resources are read (and sent when changed)
+    # Seconds between passes of the cluster provisioning shell (bootstrap tokens, credentials
+    # copies, CloudProvider checks); 0 turns it off. Needs an API server (``kube``).
+    provisioning_interval: float = 5.0
 
 
 def grpc_server_options() -> list[tuple[str, Any]]:
@@ -102,6 +106,7 @@ class Cell:
         self._ssl_contexts: list[tuple[Any, bool]] = []
         self.grpc_port = config.grpc_port
         self.ready_reason = "starting"
+        self.provisioning: ClusterProvisioning | None = None
 
     # ---- CA and TLS material ----
     def ca(self) -> pki.CaBundle:
@@ -180,6 +185,10 @@ class Cell:
         if self.resources is not None and self.pivots is not None:
             self._tasks.append(asyncio.create_task(self.resources.run()))
             self._tasks.append(asyncio.create_task(self.pivots.run()))
+        if self.kube is not None and c.provisioning_interval > 0:
+            self.provisioning = ClusterProvisioning(self.kube, self.tokens, self.bootstrap_endpoint,
+                                                    interval=c.provisioning_interval)
+            self._tasks.append(asyncio.create_task(self.provisioning.run()))
         self.ready_reason = ""
         log.info("cell %s serving: grpc %d, bootstrap %d, capi-proxy %d, health %d", c.cluster, self.grpc_port,
                  self.bootstrap_port, self.proxy_port, self.health_port)
@@ -242,11 +251,14 @@ class Cell:
             docs += manifests.propagated_policies(items or [], self.config.cluster)  # None: no CRD
         return docs
 
+    def bootstrap_endpoint(self) -> BootstrapEndpoint:
+        """What a new child's installer dials (the bootstrap Secret's ``url`` and ``ca.crt``)."""
+        return BootstrapEndpoint(url=f"https://{self.config.advertise_host}:{self.bootstrap_port}",
+                                 ca_pem=self.ca().trust_pem())
+
     async def _on_bootstrapped(self, cluster: str) -> None:
-        if self.kube is None:
-            return
-        try:  # a LatticeCluster that does not exist (registered by hand) is not an error
-            await self.kube.merge_patch_status(crds.API_VERSION, "latticeclusters", cluster,
-                                               {"bootstrapComplete": True})
-        except (KubeApiError, OSError) as exc:
-            log.warning("could not record bootstrapComplete for %s: %s", cluster, exc)
+        # The token is spent: blank it in the child's bootstrap Secret now rather than at the next
+        # pass. (The LatticeCluster's status is the hook's alone; it learns "bootstrapped" from the
+        # agent's Lease.)
+        if self.provisioning is not None:
+            self.provisioning.poke()

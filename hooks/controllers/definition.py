@@ -10,6 +10,7 @@ into a Failed answer that keeps the observed children, so bad input never become
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -63,9 +64,11 @@ class ChildRule:
 
 @attrs.frozen
 class HookConfig:
-    """What every hook may use besides its request."""
+    """What every hook may use besides its request: the cluster the hooks run in, and the clock
+    (condition transition times, Lease freshness; tests pass a fixed one)."""
 
     cluster: ClusterIdentity = attrs.field(factory=ClusterIdentity)
+    clock: Callable[[], float] = time.time
 
 
 @attrs.frozen

@@ -39,7 +39,7 @@ def install_capi(cp: lattice_dev.ControlPlane) -> None:
 
 
 def docker_provider() -> CloudProvider:
-    docs = [d for d in yaml.safe_load_all((ROOT / "examples" / "providers" / "cloud-providers.yaml").read_text()) if d]
+    docs = [d for d in yaml.safe_load_all((ROOT / "examples" / "clusters" / "cloud-providers.yaml").read_text()) if d]
     providers = [crds.parse(d).obj for d in docs]
     return next(p for p in providers if isinstance(p, CloudProvider) and p.name == "docker")
 
