@@ -113,7 +113,7 @@ class LocalCloud:
         self.say(f"{name}: booting its machines (a local control plane)")
         try:
             child = LocalCluster.start(name, self.workdir / name, bin_dir=self.bin_dir, operator=False,
-                                       kwok=self.kwok)
+                                       kwok=self.kwok, docker_provider=False)
         except Exception as exc:
             self.failed[name] = str(exc)
             raise

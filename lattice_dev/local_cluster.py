@@ -88,7 +88,10 @@ class LocalCluster:
 
     @classmethod
     def start(cls, name: str, workdir: Path | None = None, *, bin_dir: Path | None = None, operator: bool = True,
-              operator_args: Sequence[str] = OPERATOR_ARGS, kwok: bool = False, timeout: float = 240.0) -> LocalCluster:
+              operator_args: Sequence[str] = OPERATOR_ARGS, kwok: bool = False, docker_provider: bool = True,
+              timeout: float = 240.0) -> LocalCluster:
+        """``docker_provider``: create the CloudProvider ``docker`` here (a root); a child gets its
+        parent's instead, with the distributable resources."""
         workdir = Path(tempfile.mkdtemp(prefix=f"lattice-{name}-")) if workdir is None else workdir
         cp = ControlPlane.start(workdir, controller_manager=True, metacontroller=True, upstream_crds=True,
                                 extra_crds=[*lattice_crds(), *capi_crds(PROVIDER_CRDS)],
@@ -110,7 +113,8 @@ class LocalCluster:
                                          capture_output=True, text=True, check=True, timeout=120).stdout
             cp.kubectl("create", "namespace", "lattice-system")
             cp.apply(controllers)
-            cp.apply(DOCKER_PROVIDER)
+            if docker_provider:
+                cp.apply(DOCKER_PROVIDER)
             cluster = cls(name, cp, url, CellPorts.free(), tuple(operator_args), hooks=cp.processes["lattice-hooks"])
             if kwok:
                 cluster.start_kwok()

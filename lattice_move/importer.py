@@ -190,12 +190,14 @@ class Importer:
     # ---- the end ----
     async def complete(self, move_id: str, namespace: str, cluster: str, manifests: list[KubeObject],
                        apply_resources: Callable[[], Awaitable[int]] | None = None) -> int:
-        """Create ``manifests`` (the target's copy of the LatticeCluster), add the owner references
-        that waited for them, resume Cluster API and apply the distributable resources. Returns
-        how many resources were applied."""
+        """Apply the distributable resources, create ``manifests`` (the target's copy of the
+        LatticeCluster), add the owner references that waited for them and resume Cluster API.
+        Returns how many resources were applied."""
         if await self.released(cluster):
             self._moves.pop(move_id, None)
             return 0
+        # The resources first: the LatticeCluster's controller finds its CloudProvider at once.
+        created = await apply_resources() if apply_resources is not None else 0
         for manifest in manifests:
             rtype = await self.api.resource_of(manifest)
             body = without_server_fields(manifest)
@@ -205,7 +207,6 @@ class Importer:
         await bounded(self.concurrency, [functools.partial(self._adopt, move, p) for p in move.pending])
         exporter = Exporter(self.api, self.concurrency)
         await exporter.set_paused(namespace, cluster, False)
-        created = await apply_resources() if apply_resources is not None else 0
         await self.api.merge_patch(LATTICE_CLUSTER, None, cluster,
                                    {"metadata": {"annotations": {names.IMPORT_COMPLETE: "true"}}})
         self._moves.pop(move_id, None)
