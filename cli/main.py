@@ -124,7 +124,18 @@ def dev_up(
         "--workdir", metavar="DIR",
         help="Certificates, kubeconfigs, etcd data and logs/ go here (default: a new temporary "
              "directory, removed on a clean stop).")] = None,
+    clusters: Annotated[int, typer.Option(
+        "--clusters", metavar="N",
+        help="A fleet instead: a root cluster and N children, each a local control plane running its own "
+             "Lattice (Metacontroller, hooks, lattice-operator) with KWOK nodes, provisioned by the root, connected "
+             "through real tunnels and pivoted into themselves; prints one kubeconfig with a context per cluster.")
+    ] = 0,
 ) -> None:
+    if clusters:
+        from cli import fleet_up
+
+        fleet_up.up(clusters, workdir=workdir)
+        return
     code = dev_mod.up(workdir=workdir, metacontroller=metacontroller, upstream_crds=not no_crds)
     if code:
         raise typer.Exit(code)
@@ -172,6 +183,44 @@ def install(
                                registry_credentials=registry_credentials_file, kubeconfig_out=kubeconfig_out,
                                dry_run=dry_run, keep_on_failure=keep_bootstrap_on_failure,
                                keep_bootstrap=keep_bootstrap, run_id=run_id, workdir=workdir, timeout=timeout)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("uninstall", short_help="Tear a self-managing cluster down (the reverse of install).")
+def uninstall(
+    kubeconfig: Annotated[Path, typer.Option(
+        "-k", "--kubeconfig", metavar="PATH", help="Kubeconfig of the cluster to destroy.")],
+    name: Annotated[str | None, typer.Option(
+        "-n", "--name", metavar="NAME", help="The cluster's name, when its API holds several LatticeClusters.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Skip the confirmation prompt.")] = False,
+    bootstrap: Annotated[str | None, typer.Option(
+        "--bootstrap", metavar="VALUE",
+        help="local, kind or kubeconfig=PATH: hand the cluster to a bootstrap cluster even if it has a parent "
+             "(default: its parent when it has one, else a local bootstrap cluster).")] = None,
+    keep_bootstrap_on_failure: Annotated[bool, typer.Option(
+        "--keep-bootstrap-on-failure", help="Keep the bootstrap cluster when a phase fails.")] = False,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", envvar="LATTICE_RUN_ID", metavar="ID", help="Names this run's work directory.")] = None,
+    workdir: Annotated[Path | None, typer.Option("--workdir", metavar="DIR", help="Logs and kubeconfigs.")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", help="Longest wait for each step.")] = 1800.0,
+) -> None:
+    """Move the cluster's Cluster API objects out of it (the unpivot) to a cluster that can delete it -- its parent,
+    or a temporary bootstrap cluster -- which then tears its infrastructure down. Refused while the cluster has
+    child clusters."""
+    import secrets
+    import tempfile
+
+    from cli import uninstall as uninstall_mod
+    from cli.install_plan import parse_bootstrap
+
+    run = run_id or secrets.token_hex(3)
+    code = uninstall_mod.uninstall(
+        kubeconfig, name=name, yes=yes, bootstrap_choice=parse_bootstrap(bootstrap) if bootstrap else None,
+        keep_on_failure=keep_bootstrap_on_failure, run_id=run,
+        workdir=workdir or Path(tempfile.gettempdir()) / f"lattice-uninstall-{run}", timeout=timeout)
     if code:
         raise typer.Exit(code)
 

@@ -20,8 +20,8 @@ from lattice_cell import manifests
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
-from lattice_cell.pivot_driver import PivotDriver
 from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
+from lattice_cell.pivot_driver import PivotDriver
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.resource_sync import ResourceSync
 from lattice_cell.router import Router

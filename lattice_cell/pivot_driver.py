@@ -118,6 +118,8 @@ class PivotDriver:
         phase = _annotations(lc).get(names.PIVOT_PHASE)
         if not name or name == self.cluster or meta.get("deletionTimestamp"):
             return
+        if names.UNPIVOT_PHASE in _annotations(lc):
+            return  # coming back from the child (lattice_cell.unpivot): never send it there again
         if phase == COMPLETE:
             self._mark_pivoted(name)
             return

@@ -6,7 +6,8 @@ the infrastructure down.
 The handshake with the LatticeCluster hook is the pivot's: ``lattice.dev/pivot-phase=Started``
 (acknowledged in status) while objects arrive, so Metacontroller neither deletes the half-imported
 set nor applies anything to it; then the driver's marks go and the hook manages the objects again
-(``lattice.dev/unpivot-phase=Imported`` records that the import is done). The child repeats its
+(``lattice.dev/unpivot-phase``: ``Importing``, then ``Imported``; the pivot driver leaves a
+cluster with this mark alone). The child repeats its
 message until it hears back; each step here may be repeated.
 """
 
@@ -114,7 +115,9 @@ class UnpivotReceiver:
         await self._delete(cluster)
 
     async def _hold(self, cluster: str, lc: KubeObject) -> None:
-        """``pivot-phase=Started`` and wait for the hook to acknowledge it."""
+        """``unpivot-phase=Importing`` (the pivot driver keeps away), ``pivot-phase=Started``, and
+        wait for the hook to acknowledge it."""
+        await self._annotate(cluster, {names.UNPIVOT_PHASE: "Importing"})
         await self._annotate(cluster, {names.PIVOT_PHASE: "Started"})
         deadline = self.clock() + self.ack_wait
         while True:

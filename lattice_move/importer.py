@@ -32,6 +32,7 @@ from lattice_move.manifest import OwnerRef, for_import, source_uid, without_serv
 from lattice_move.resources import ResourceType
 from lattice_move.wire import manifest_of, owners_of
 from lattice_proto import agent_pb2 as pb
+from lattice_tunnel.kube_api import KubeApiError
 
 log = logging.getLogger(__name__)
 
@@ -170,22 +171,32 @@ class Importer:
             created = await _retrying(what, lambda: self.api.replace(rtype, body))
             if created is None:
                 raise ObjectFailed(f"{what}: deleted while being updated", retry=True)
-        if status is not None:
-            with_status = {**created, "status": status}
-            try:
-                await _retrying(f"{what} status", lambda: self.api.replace(rtype, with_status, "status"))
-            except ObjectFailed as exc:
-                if not exc.retry or "409" not in str(exc):
-                    raise
-                fresh = await self.api.get(rtype, namespace, body["metadata"]["name"])
-                if fresh is not None:
-                    await _retrying(f"{what} status", lambda: self.api.replace(rtype, {**fresh, "status": status},
-                                                                               "status"))
+        if status is not None and rtype.group:  # core kinds carry none of their own (a Namespace's is the server's)
+            await self._write_status(rtype, namespace, created, status, what)
         uid = str(created["metadata"]["uid"])
         move.uids[msg.source_uid] = uid
         if waiting:
             move.pending.append(_Pending(rtype, namespace, str(body["metadata"]["name"]), waiting))
         return uid
+
+    async def _write_status(self, rtype: ResourceType, namespace: str | None, current: KubeObject, status: Any,
+                            what: str) -> None:
+        """PUT the status subresource; on a conflict (someone wrote the object since), read it again."""
+        for _ in range(RETRIES):
+            try:
+                await _retrying(f"{what} status", functools.partial(self.api.replace, rtype,
+                                                                     {**current, "status": status}, "status"))
+                return
+            except ObjectFailed as exc:
+                cause = exc.__cause__
+                if not (isinstance(cause, KubeApiError) and cause.status == 409):
+                    raise
+            fresh = await _retrying(what, functools.partial(self.api.get, rtype, namespace,
+                                                            str(current["metadata"]["name"])))
+            if fresh is None:
+                raise ObjectFailed(f"{what}: deleted while its status was written", retry=True)
+            current = fresh
+        raise ObjectFailed(f"{what}: its status kept changing under us", retry=True)
 
     # ---- the end ----
     async def complete(self, move_id: str, namespace: str, cluster: str, manifests: list[KubeObject],
