@@ -21,18 +21,20 @@ from cli.errors import LatticeError
 class Kubectl:
     kubeconfig: Path
     binary: str = "kubectl"
+    context: str | None = None
 
     @classmethod
-    def for_kubeconfig(cls, kubeconfig: Path, kubectl: str | None = None) -> Kubectl:
+    def for_kubeconfig(cls, kubeconfig: Path, kubectl: str | None = None, context: str | None = None) -> Kubectl:
         found = kubectl or shutil.which("kubectl")
         if found is None:
             raise LatticeError("kubectl is not on PATH (lattice install drives the clusters with it)")
-        return cls(kubeconfig, found)
+        return cls(kubeconfig, found, context)
 
     def run(self, *args: str, input: str | None = None, check: bool = True,
             timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
-        proc = subprocess.run([self.binary, f"--kubeconfig={self.kubeconfig}", *args], input=input,
+        context = [f"--context={self.context}"] if self.context else []
+        proc = subprocess.run([self.binary, f"--kubeconfig={self.kubeconfig}", *context, *args], input=input,
                               capture_output=True, text=True, timeout=timeout, env=env, check=False)
         if check and proc.returncode != 0:
             raise LatticeError(f"kubectl {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")

@@ -191,6 +191,8 @@ def install(
 def uninstall(
     kubeconfig: Annotated[Path, typer.Option(
         "-k", "--kubeconfig", metavar="PATH", help="Kubeconfig of the cluster to destroy.")],
+    context: Annotated[str | None, typer.Option(
+        "--context", metavar="NAME", help="The kubeconfig context to use (default: its current one).")] = None,
     name: Annotated[str | None, typer.Option(
         "-n", "--name", metavar="NAME", help="The cluster's name, when its API holds several LatticeClusters.")
     ] = None,
@@ -218,7 +220,8 @@ def uninstall(
 
     run = run_id or secrets.token_hex(3)
     code = uninstall_mod.uninstall(
-        kubeconfig, name=name, yes=yes, bootstrap_choice=parse_bootstrap(bootstrap) if bootstrap else None,
+        kubeconfig, context=context, name=name, yes=yes,
+        bootstrap_choice=parse_bootstrap(bootstrap) if bootstrap else None,
         keep_on_failure=keep_bootstrap_on_failure, run_id=run,
         workdir=workdir or Path(tempfile.gettempdir()) / f"lattice-uninstall-{run}", timeout=timeout)
     if code:

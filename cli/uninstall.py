@@ -178,12 +178,12 @@ class Uninstaller:
             time.sleep(self.poll)
 
 
-def uninstall(kubeconfig: Path, *, name: str | None, yes: bool, bootstrap_choice: BootstrapChoice | None,
-              keep_on_failure: bool, run_id: str, workdir: Path, timeout: float,
-              confirm: Any = None) -> int:
+def uninstall(kubeconfig: Path, *, context: str | None = None, name: str | None, yes: bool,
+              bootstrap_choice: BootstrapChoice | None, keep_on_failure: bool, run_id: str, workdir: Path,
+              timeout: float, confirm: Any = None) -> int:
     from cli import bootstrap as bootstraps
 
-    target = Kubectl.for_kubeconfig(kubeconfig, _kubectl())
+    target = Kubectl.for_kubeconfig(kubeconfig, _kubectl(), context)
     titles = dict(TITLES)
     with Progress(PHASES, titles) as progress:
         progress.phase("inspect")

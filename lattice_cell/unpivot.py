@@ -34,12 +34,13 @@ log = logging.getLogger(__name__)
 
 
 def creation_order(objects: list[pb.MoveObject]) -> list[list[pb.MoveObject]]:
-    """Groups such that every object comes after its owners among ``objects`` (as the child sent
-    them in order already, this is a safety net, not a sort that must work hard)."""
+    """Groups such that the namespace comes first and every object after its owners among
+    ``objects`` (the child sends them in this order already; this keeps it when batching)."""
     present = {o.source_uid for o in objects}
-    placed: set[str] = set()
-    remaining = list(objects)
-    groups = []
+    namespaces = [o for o in objects if b'"kind":"Namespace"' in o.manifest]
+    placed: set[str] = {o.source_uid for o in namespaces}
+    remaining = [o for o in objects if o.source_uid not in placed]
+    groups = [namespaces] if namespaces else []
     while remaining:
         group = [o for o in remaining if all(r.source_uid in placed or r.source_uid not in present for r in o.owners)]
         if not group:

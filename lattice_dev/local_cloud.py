@@ -41,6 +41,7 @@ LATTICE = "lattice.dev/v1alpha1"
 KCP = "controlplane.cluster.x-k8s.io/v1beta2"
 NODE_ROOT_PATHS = ("/etc/lattice",)
 ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
+UNPIVOT = "lattice.dev/unpivot-phase"
 GONE_PASSES = 3  # a Cluster absent everywhere this many passes in a row was deleted, not moved
 
 
@@ -103,6 +104,8 @@ class LocalCloud:
         if not isinstance(docker, dict) or docker.get("backend") == "inMemory":
             return False
         name = str(lc["metadata"]["name"])
+        if _get(lc, "metadata", "deletionTimestamp") or UNPIVOT in (_get(lc, "metadata", "annotations") or {}):
+            return False  # going away, or coming back from its own machines: nothing to boot
         secret_name = _get(lc, "status", "bootstrapSecret")
         if not secret_name or rest.get(KCP, "KubeadmControlPlane", f"capi-{name}", f"{name}-control-plane") is None:
             return False

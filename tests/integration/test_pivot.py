@@ -37,9 +37,11 @@ from fleet_support import (
 from pivot_world import cluster_doc
 
 from cli.bootstrap import LocalBootstrap
+from cli.errors import LatticeError
 from cli.install import Installer
-from cli.install_plan import PHASES, read_inputs
+from cli.install_plan import PHASES, parse_bootstrap, read_inputs
 from cli.progress import Progress
+from cli.uninstall import uninstall
 from lattice_dev.local_cluster import LocalCluster
 from lattice_move import names
 
@@ -243,6 +245,25 @@ def test_a_pivot_survives_a_killed_agent_or_cell(fleet: Fleet, victim: str) -> N
         assert mgmt.operator is not None and f"pivot of {name} failed" in mgmt.operator.tail(400)
 
 
+def test_uninstall_refuses_a_cluster_with_children(fleet: Fleet, tmp_path: Path) -> None:
+    with pytest.raises(LatticeError, match="cluster mgmt has child clusters: killagent, killcell"):
+        uninstall(fleet.mgmt.cp.kubeconfig, name=None, yes=True, bootstrap_choice=None, keep_on_failure=False,
+                  run_id="t1", workdir=tmp_path, timeout=60)
+
+
+def test_uninstall_hands_a_cluster_to_its_parent_which_deletes_it(fleet: Fleet, tmp_path: Path) -> None:
+    child = fleet.child("killagent")
+    asked: list[str] = []
+    refused = uninstall(child.cp.kubeconfig, name=None, yes=False, bootstrap_choice=None, keep_on_failure=False,
+                        run_id="t2", workdir=tmp_path, timeout=60, confirm=lambda q: asked.append(q) or False)
+    assert refused == 1 and "permanently delete cluster 'killagent'" in asked[0] and "Provider: docker" in asked[0]
+    assert lattice_cluster(child, "killagent") is not None  # nothing happened
+    assert uninstall(child.cp.kubeconfig, name=None, yes=True, bootstrap_choice=None, keep_on_failure=False,
+                     run_id="t3", workdir=tmp_path, timeout=600) == 0
+    wait_for("killagent gone from mgmt", lambda: lattice_cluster(fleet.mgmt, "killagent") is None, 300)
+    wait_for("killagent's machines torn down", lambda: "killagent" not in fleet.boot.cloud.booted, 120)
+
+
 def test_a_workload_keeps_reconciling_without_its_management_cluster(fleet: Fleet) -> None:
     mgmt = fleet.mgmt
     child = fleet.child("killcell")
@@ -261,3 +282,11 @@ def test_a_workload_keeps_reconciling_without_its_management_cluster(fleet: Flee
     assert child.cp.get_json("deployment", "hello", "-n", "default")["metadata"]["name"] == "hello"
     own = lattice_cluster(child, "killcell")
     assert own is not None and own["status"]["phase"] == "Ready"
+
+
+def test_uninstall_of_an_orphan_goes_through_a_local_bootstrap_cluster(fleet: Fleet, tmp_path: Path) -> None:
+    """killcell's parent (mgmt) is dead: a local bootstrap cluster takes the objects and deletes it."""
+    child = fleet.child("killcell")
+    assert uninstall(child.cp.kubeconfig, name=None, yes=True, bootstrap_choice=parse_bootstrap("local"),
+                     keep_on_failure=False, run_id="t4", workdir=tmp_path, timeout=900) == 0
+    assert lattice_cluster(child, "killcell") is None or not child.cp.processes["kube-apiserver"].alive()
