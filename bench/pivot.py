@@ -15,7 +15,10 @@ infrastructure machines and Secrets with their statuses).
 rebuilt, status written), MoveComplete (the child's LatticeCluster, owners added, resumed,
 resources), and the source deleted with delete-for-move — median over the rounds, for ~50 objects
 (target < 2 s); then the same for ~500 objects, and the ratio. Between rounds the child is emptied
-and the parent's cluster made again. ``clusterctl move`` is not compared: see docs/benchmarks.md.
+and the parent's cluster made again. The baseline, in the same run and interleaved:
+``direct_move_seconds``, the same move with the exporter and importer in this process talking to
+each API server directly (what the tunnel, the agent and the cell add is the difference).
+``clusterctl move`` is not compared: see docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -37,8 +40,14 @@ from pivot_world import install_capi, make_world, rest_for  # noqa: E402
 from tunnel_procs import Proc, start_agent  # noqa: E402
 
 import lattice_dev  # noqa: E402
+from crds import KubeObject  # noqa: E402
 from lattice_cell.bootstrap_tokens import SecretTokenStore, issue_token  # noqa: E402
 from lattice_cell.cell import Cell, CellConfig  # noqa: E402
+from lattice_cell.pivot_driver import child_copy  # noqa: E402
+from lattice_move.exporter import Exporter  # noqa: E402
+from lattice_move.importer import Importer  # noqa: E402
+from lattice_move.kube import MoveApi  # noqa: E402
+from lattice_move.wire import batches  # noqa: E402
 from lattice_tunnel import pki  # noqa: E402
 from lattice_tunnel.kube_api import KubeApi, SecretCaStorage  # noqa: E402
 from lattice_tunnel.kube_exec import KubeExecutor  # noqa: E402
@@ -59,21 +68,53 @@ def reset_child(child: lattice_dev.ControlPlane) -> None:
     child.kubectl("delete", "latticecluster", CHILD, "--ignore-not-found")
 
 
-async def one_round(cell: Cell, parent: lattice_dev.ControlPlane, child: lattice_dev.ControlPlane,
-                    workers: int) -> tuple[float, int]:
+def fresh_world(parent: lattice_dev.ControlPlane, child: lattice_dev.ControlPlane, workers: int) -> KubeObject:
     reset_child(child)
     with rest_for(parent) as rest:
         parent.kubectl("delete", "namespace", f"capi-{CHILD}", "--ignore-not-found", "--wait=true", timeout=300)
         parent.kubectl("delete", "latticecluster", CHILD, "--ignore-not-found")
-        lc = make_world(rest, CHILD, workers=workers)
+        lc: KubeObject = make_world(rest, CHILD, workers=workers)
+    return lc
+
+
+def emptied(parent: lattice_dev.ControlPlane) -> None:
+    assert not parent.get_json("machines", "-n", f"capi-{CHILD}")["items"], "the source was not emptied"
+
+
+async def one_round(cell: Cell, parent: lattice_dev.ControlPlane, child: lattice_dev.ControlPlane,
+                    workers: int) -> tuple[float, int]:
+    """Through the tunnel: the cell's driver, the agent's importer."""
+    lc = fresh_world(parent, child, workers)
     session = await cell.agents.wait_session(CHILD, 60)
     assert cell.pivots is not None
     began = time.perf_counter()
     moved = await cell.pivots.pivot(CHILD, lc, session)
     seconds = time.perf_counter() - began
-    left = parent.get_json("machines,secrets", "-n", f"capi-{CHILD}")["items"]
-    assert not [o for o in left if o["kind"] == "Machine"], "the source was not emptied"
+    print("  tunnel steps: " + ", ".join(f"{k} {v:.3f}s" for k, v in cell.pivots.steps[CHILD].items()),
+          file=sys.stderr)
+    emptied(parent)
     return seconds, moved
+
+
+async def direct_round(source: MoveApi, target: MoveApi, parent: lattice_dev.ControlPlane,
+                       child: lattice_dev.ControlPlane, workers: int) -> float:
+    """The same move with no tunnel: exporter and importer in this process, each on its API server
+    (the baseline: what the tunnel, the agent and the cell add)."""
+    lc = fresh_world(parent, child, workers)
+    ns = f"capi-{CHILD}"
+    began = time.perf_counter()
+    exporter = Exporter(source)
+    graph = await exporter.pause_and_collect(ns, CHILD)
+    importer = Importer(target)
+    for group in batches(graph, "direct", CHILD, ns):
+        acks = await asyncio.gather(*(importer.apply_batch(b) for b in group))
+        errors = [e.message for a in acks for e in a.errors]
+        assert not errors, errors
+    await importer.complete("direct", ns, CHILD, [child_copy(lc)])
+    await exporter.delete_source(graph)
+    seconds = time.perf_counter() - began
+    emptied(parent)
+    return seconds
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -101,26 +142,36 @@ async def main_async(args: argparse.Namespace) -> None:
         child.apply(resp.text)
         agent = start_agent(child, workdir, CHILD)
         await cell.agents.wait_session(CHILD, 120)
+        source = MoveApi(kube)
+        child_kube = await KubeApi.connect(resolve(str(child.kubeconfig), None))
+        target_api = MoveApi(child_kube)
         sizes = [(50, 1 if args.quick else 3)] + ([] if args.quick else [(500, 2)])
         results: dict[int, list[float]] = {}
+        direct: dict[int, list[float]] = {}
         counts: dict[int, int] = {}
         for size, rounds in sizes:
-            for _ in range(rounds):
+            for _ in range(rounds):  # interleaved: tunnel, direct, tunnel, direct, ...
                 seconds, moved = await one_round(cell, parent, child, workers_for(size))
                 results.setdefault(size, []).append(seconds)
                 counts[size] = moved
-                print(f"  {moved} objects: {seconds:.3f}s", file=sys.stderr)
-        small = statistics.median(results[50])
+                base = await direct_round(source, target_api, parent, child, workers_for(size))
+                direct.setdefault(size, []).append(base)
+                print(f"  {moved} objects: tunnel {seconds:.3f}s, direct {base:.3f}s", file=sys.stderr)
+        small, small_direct = statistics.median(results[50]), statistics.median(direct[50])
         print(f"objects={counts[50]}")
         print(f"pivot_seconds={small:.3f}")
-        print(f"pivot_seconds_min={min(results[50]):.3f}")
+        print(f"pivot_seconds_range={min(results[50]):.3f}-{max(results[50]):.3f}")
         print("pivot_target_seconds=2.0")
+        print(f"direct_move_seconds={small_direct:.3f}")
+        print(f"pivot_vs_direct_ratio={small / small_direct:.2f}")
         if 500 in results:
-            large = statistics.median(results[500])
+            large, large_direct = statistics.median(results[500]), statistics.median(direct[500])
             print(f"objects_large={counts[500]}")
             print(f"pivot_seconds_large={large:.3f}")
+            print(f"direct_move_seconds_large={large_direct:.3f}")
             print(f"pivot_large_vs_small_ratio={large / small:.2f}")
             print(f"pivot_ms_per_object_large={1000 * large / counts[500]:.2f}")
+        await child_kube.aclose()
         await cell.stop()
         await kube.aclose()
     finally:

@@ -85,6 +85,7 @@ class PivotDriver:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._retry: dict[str, tuple[float, float]] = {}  # cluster -> (not before, last delay)
         self.last: dict[str, dict[str, Any]] = {}  # cluster -> what the last attempt did (for /status)
+        self.steps: dict[str, dict[str, float]] = {}  # cluster -> seconds per step of its last pivot
 
     async def run(self) -> None:
         while True:
@@ -161,10 +162,20 @@ class PivotDriver:
         """Move ``name``'s objects into it and clean up here; returns how many objects moved."""
         ns = f"capi-{name}"
         exporter = Exporter(self.api)
+        steps: dict[str, float] = {}
+        mark = time.monotonic()
+
+        def step(what: str) -> None:
+            nonlocal mark
+            now = time.monotonic()
+            steps[what] = now - mark
+            mark = now
+
         if _annotations(lc).get(names.PIVOT_IMPORTED) != "true":
             graph = await exporter.pause_and_collect(ns, name)
+            step("collect")
             try:
-                await self._send(session, name, ns, graph, lc)
+                await self._send(session, name, ns, graph, lc, step)
             except BaseException:
                 await exporter.set_paused(ns, name, False)  # the child's copies stay paused
                 raise
@@ -173,12 +184,15 @@ class PivotDriver:
             graph = await exporter.collect(ns, name, require_cluster=False)
         deleted = await exporter.delete_source(graph)
         await self._annotate(name, {names.PIVOT_PHASE: COMPLETE, names.PIVOT_MESSAGE: None})
+        step("cleanup")
         self._mark_pivoted(name)
-        log.info("pivot of %s complete: %d objects moved, %d deleted here with delete-for-move", name,
-                 len(graph.ordered()), deleted)
+        self.steps[name] = steps
+        log.info("pivot of %s complete: %d objects moved, %d deleted here with delete-for-move (%s)", name,
+                 len(graph.ordered()), deleted, ", ".join(f"{k} {v:.2f}s" for k, v in steps.items()))
         return len(graph.ordered())
 
-    async def _send(self, session: AgentSession, name: str, ns: str, graph: Any, lc: KubeObject) -> None:
+    async def _send(self, session: AgentSession, name: str, ns: str, graph: Any, lc: KubeObject,
+                    step: Any = lambda _what: None) -> None:
         move_id = uuid.uuid4().hex
         for group in batches(graph, move_id, name, ns):
             acks = await asyncio.gather(*(session.call(pb.CellCommand(move_batch=b), self.ack_timeout)
@@ -187,11 +201,13 @@ class PivotDriver:
             if errors:
                 first = errors[0]
                 raise PivotFailed(f"{len(errors)} objects not imported, e.g. {first.message}")
+        step("batches")
         complete = pb.MoveComplete(move_id=move_id, cluster_name=name, target_namespace=ns,
                                    resources=await self.resources.current(), manifests=manifests([child_copy(lc)]))
         ack = (await session.call(pb.CellCommand(move_complete=complete), self.ack_timeout)).move_complete_ack
         if not ack.success:
             raise PivotFailed(f"the child could not finish the move: {ack.error}")
+        step("complete")
 
     def status(self) -> dict[str, Any]:
         return {"running": sorted(self._running), "last": self.last}

@@ -1,10 +1,11 @@
 """The source side of a move: pause, collect the graph, and — once the target has everything —
 delete the source objects so that no infrastructure goes with them.
 
-Deletion runs in reverse creation order (dependents before their owners, so the garbage collector
-never deletes anything behind our back), each object patched in one step with clusterctl's
-``delete-for-move`` annotation and no finalizers (the providers then delete the object, never the
-machine, load balancer or network it stands for), then deleted with a UID precondition. The
+Deletion first marks every object, in one patch each, with clusterctl's ``delete-for-move``
+annotation and no finalizers (the providers then delete the object, never the machine, load
+balancer or network it stands for), and only then deletes them, in reverse creation order, with a
+UID precondition: whoever deletes a marked object (the garbage collector after its owner went,
+Metacontroller) deletes only the object. The
 namespace stays: its owner (the LatticeCluster controller) removes it once the pivot is complete.
 Every step may be repeated.
 """
@@ -75,15 +76,19 @@ class Exporter:
         return graph
 
     async def delete_source(self, graph: MoveGraph) -> int:
-        deleted = 0
-        for group in reversed(graph.groups):
-            nodes = [n for n in group if n.rtype is not NAMESPACE and n.rtype.kind != "Namespace"]
-            results = await bounded(self.concurrency, [functools.partial(self._delete, n) for n in nodes])
-            deleted += sum(results)
-        return deleted
+        """Mark every object first (``delete-for-move``, no finalizers), then delete them, dependents
+        before owners: once all are marked, whatever deletes one (us, the garbage collector after
+        its owner went, Metacontroller leaving it out of the echo) deletes only the object."""
+        nodes = [n for group in reversed(graph.groups) for n in group
+                 if n.rtype is not NAMESPACE and n.rtype.kind != "Namespace"]
+        marked = await bounded(self.concurrency, [functools.partial(self._mark, n) for n in nodes])
+        live = [n for n, ok in zip(nodes, marked, strict=True) if ok]
+        results = await bounded(self.concurrency, [functools.partial(self._delete, n) for n in live])
+        return sum(results)
+
+    async def _mark(self, node: Node) -> bool:
+        patch: KubeObject = {"metadata": {"annotations": {names.DELETE_FOR_MOVE: ""}, "finalizers": None}}
+        return await self.api.merge_patch(node.rtype, node.namespace, node.name, patch) is not None
 
     async def _delete(self, node: Node) -> bool:
-        patch: KubeObject = {"metadata": {"annotations": {names.DELETE_FOR_MOVE: ""}, "finalizers": None}}
-        if await self.api.merge_patch(node.rtype, node.namespace, node.name, patch) is None:
-            return False
         return await self.api.delete(node.rtype, node.namespace, node.name, node.uid)

@@ -52,6 +52,8 @@ class _Pending:
 class _Move:
     uids: dict[str, str] = attrs.field(factory=dict)  # source UID -> target UID (a cache of the annotations)
     pending: list[_Pending] = attrs.field(factory=list)
+    absent: set[str] = attrs.field(factory=set)  # source UIDs of cluster-scoped owners not here (yet)
+    released: bool | None = None  # the move already finished here (asked once per move)
 
 
 class ObjectFailed(Exception):
@@ -91,7 +93,9 @@ class Importer:
     async def apply_batch(self, batch: pb.MoveObjectBatch) -> pb.MoveObjectAck:
         move = self._move(batch.move_id)
         ack = pb.MoveObjectAck()
-        frozen = await self.released(batch.cluster_name) if batch.cluster_name else False
+        if move.released is None:
+            move.released = await self.released(batch.cluster_name) if batch.cluster_name else False
+        frozen = move.released
         results = await bounded(self.concurrency, [
             functools.partial(self._one, move, o, batch.target_namespace, frozen) for o in batch.objects])
         for obj, result in zip(batch.objects, results, strict=True):
@@ -129,6 +133,8 @@ class Importer:
         """The owner's UID here, or None when it is a cluster-scoped owner that does not exist yet."""
         if owner.source_uid in move.uids:
             return move.uids[owner.source_uid]
+        if owner.source_uid in move.absent:
+            return None
         rtype = await _retrying(f"owner {owner.kind} {owner.name}",
                                 lambda: self.api.resource(owner.api_version, owner.kind))
         found = await _retrying(f"owner {owner.kind} {owner.name}",
@@ -139,6 +145,7 @@ class Importer:
             return move.uids[owner.source_uid]
         if rtype.namespaced:
             raise ObjectFailed(f"its owner {owner.kind} {owner.name} has not been moved here (yet)", retry=True)
+        move.absent.add(owner.source_uid)
         return None
 
     async def _import(self, move: _Move, msg: pb.MoveObject, manifest: KubeObject, rtype: ResourceType,
@@ -215,6 +222,7 @@ class Importer:
             what = f"{rtype.kind} {body['metadata'].get('name')}"
             await _retrying(what, functools.partial(self.api.create, rtype, body))
         move = self._move(move_id)
+        move.absent.clear()  # the manifests may have created them
         await bounded(self.concurrency, [functools.partial(self._adopt, move, p) for p in move.pending])
         exporter = Exporter(self.api, self.concurrency)
         await exporter.set_paused(namespace, cluster, False)

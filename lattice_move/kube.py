@@ -7,6 +7,7 @@ Errors: ``KubeApiError`` with the HTTP status; ``retryable`` says whether trying
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.parse
 from typing import Any
 
@@ -35,16 +36,22 @@ def _path(rtype: ResourceType, name: str = "", sub: str = "") -> str:
 class MoveApi:
     """One API server, as a move sees it."""
 
-    def __init__(self, kube: KubeApi) -> None:
+    def __init__(self, kube: KubeApi, types_ttl: float = 60.0) -> None:
         self.kube = kube
+        self.types_ttl = types_ttl
         self._discovered: dict[str, dict[str, ResourceType]] = {}
+        self._types: tuple[float, list[ResourceType]] | None = None
 
     def _ns(self, rtype: ResourceType, namespace: str | None) -> str | None:
         return namespace if rtype.namespaced else None
 
     async def move_types(self) -> list[ResourceType]:
-        listing = await self.kube.request("GET", CRDS.plural, version=CRDS.api_version)
-        return move_types((listing or {}).get("items") or [])
+        """The move kinds; the CRD list (megabytes of schemas) is read at most once a minute."""
+        now = time.monotonic()
+        if self._types is None or now - self._types[0] > self.types_ttl:
+            listing = await self.kube.request("GET", CRDS.plural, version=CRDS.api_version)
+            self._types = (now, move_types((listing or {}).get("items") or []))
+        return list(self._types[1])
 
     async def resource(self, api_version: str, kind: str) -> ResourceType:
         """The kind's plural and scope from the API server's discovery."""
