@@ -18,14 +18,22 @@ resources), and the source deleted with delete-for-move — median over the roun
 and the parent's cluster made again. The baseline, in the same run and interleaved:
 ``direct_move_seconds``, the same move with the exporter and importer in this process talking to
 each API server directly (what the tunnel, the agent and the cell add is the difference).
-``clusterctl move`` is not compared: see docs/benchmarks.md.
+``clusterctl_move_seconds`` (when a clusterctl v1.13.6 binary is given with --clusterctl or
+$LATTICE_CLUSTERCTL_BIN, docs/benchmarks.md says how it was built): ``clusterctl move`` of the same
+cluster between the same two API servers, directly (it cannot go through the tunnel), after the
+CRDs got clusterctl's label and both sides its (empty) provider inventory; its cluster's objects are
+plain Cluster API objects (no LatticeCluster owner, which clusterctl would leave dangling on the
+target, where the garbage collector deletes what it owns).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -117,6 +125,39 @@ async def direct_round(source: MoveApi, target: MoveApi, parent: lattice_dev.Con
     return seconds
 
 
+def clusterctl_setup(parent: lattice_dev.ControlPlane, child: lattice_dev.ControlPlane) -> None:
+    """What ``clusterctl init`` would have left: its label on the Cluster API CRDs (what it moves)
+    and its inventory CRD on both sides."""
+    gomodcache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout
+    inventory = Path(gomodcache.strip()) / "sigs.k8s.io" / "cluster-api@v1.13.6" / "cmd" / "clusterctl" / "config" \
+        / "manifest" / "clusterctl-api.yaml"
+    for cp in (parent, child):
+        cp.kubectl("apply", "--server-side", "-f", str(inventory))
+    crds = [c["metadata"]["name"] for c in parent.get_json("crd")["items"]
+            if c["spec"]["group"].endswith("cluster.x-k8s.io")]
+    parent.kubectl("label", "crd", *crds, "clusterctl.cluster.x-k8s.io=", "--overwrite")
+
+
+def clusterctl_round(clusterctl: str, parent: lattice_dev.ControlPlane, child: lattice_dev.ControlPlane,
+                     workers: int) -> float:
+    reset_child(child)
+    with rest_for(parent) as rest:
+        parent.kubectl("delete", "namespace", f"capi-{CHILD}", "--ignore-not-found", "--wait=true", timeout=300)
+        parent.kubectl("delete", "latticecluster", CHILD, "--ignore-not-found")
+        make_world(rest, CHILD, workers=workers, owned=False)
+    env = {**os.environ, "HOME": tempfile.mkdtemp(prefix="bench-clusterctl-"),
+           "CLUSTERCTL_DISABLE_VERSIONCHECK": "true"}
+    began = time.perf_counter()
+    done = subprocess.run([clusterctl, "move", "--kubeconfig", str(parent.kubeconfig), "--to-kubeconfig",
+                           str(child.kubeconfig), "--namespace", f"capi-{CHILD}"], capture_output=True, text=True,
+                          env=env, timeout=1800, check=False)
+    seconds = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"clusterctl move failed: {done.stderr[-2000:]}")
+    emptied(parent)
+    return seconds
+
+
 async def main_async(args: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-pivot-"))
     planes: list[lattice_dev.ControlPlane] = []
@@ -157,6 +198,13 @@ async def main_async(args: argparse.Namespace) -> None:
                 base = await direct_round(source, target_api, parent, child, workers_for(size))
                 direct.setdefault(size, []).append(base)
                 print(f"  {moved} objects: tunnel {seconds:.3f}s, direct {base:.3f}s", file=sys.stderr)
+        clusterctl = args.clusterctl or os.environ.get("LATTICE_CLUSTERCTL_BIN") or shutil.which("clusterctl")
+        moved_by_clusterctl: dict[int, float] = {}
+        if clusterctl:
+            clusterctl_setup(parent, child)
+            for size, _ in sizes:
+                moved_by_clusterctl[size] = clusterctl_round(clusterctl, parent, child, workers_for(size))
+                print(f"  clusterctl move, ~{size} objects: {moved_by_clusterctl[size]:.3f}s", file=sys.stderr)
         small, small_direct = statistics.median(results[50]), statistics.median(direct[50])
         print(f"objects={counts[50]}")
         print(f"pivot_seconds={small:.3f}")
@@ -164,6 +212,11 @@ async def main_async(args: argparse.Namespace) -> None:
         print("pivot_target_seconds=2.0")
         print(f"direct_move_seconds={small_direct:.3f}")
         print(f"pivot_vs_direct_ratio={small / small_direct:.2f}")
+        if 50 in moved_by_clusterctl:
+            print(f"clusterctl_move_seconds={moved_by_clusterctl[50]:.3f}")
+            print(f"pivot_vs_clusterctl_ratio={small / moved_by_clusterctl[50]:.2f}")
+        else:
+            print("clusterctl_move_seconds=unavailable")
         if 500 in results:
             large, large_direct = statistics.median(results[500]), statistics.median(direct[500])
             print(f"objects_large={counts[500]}")
@@ -171,6 +224,8 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"direct_move_seconds_large={large_direct:.3f}")
             print(f"pivot_large_vs_small_ratio={large / small:.2f}")
             print(f"pivot_ms_per_object_large={1000 * large / counts[500]:.2f}")
+            if 500 in moved_by_clusterctl:
+                print(f"clusterctl_move_seconds_large={moved_by_clusterctl[500]:.3f}")
         await child_kube.aclose()
         await cell.stop()
         await kube.aclose()
@@ -184,6 +239,8 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one round of ~50 objects (a smoke check)")
+    parser.add_argument("--clusterctl", help="a clusterctl v1.13.6 binary to compare with "
+                        "(else $LATTICE_CLUSTERCTL_BIN, else clusterctl on PATH, else none)")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -109,7 +109,7 @@ class SelfManagement:
                 return await apply_resources(self.kube, origin, msg.resources)
 
             ack.resources_created = await self.importer.complete(msg.move_id, msg.target_namespace, self.cluster,
-                                                                 manifests, resources)
+                                                                 manifests, resources, source=origin)
             ack.success = True
             self.pivoted = True
             self.on_pivoted()

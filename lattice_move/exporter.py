@@ -3,9 +3,9 @@ delete the source objects so that no infrastructure goes with them.
 
 Deletion first marks every object, in one patch each, with clusterctl's ``delete-for-move``
 annotation and no finalizers (the providers then delete the object, never the machine, load
-balancer or network it stands for), and only then deletes them, in reverse creation order, with a
-UID precondition: whoever deletes a marked object (the garbage collector after its owner went,
-Metacontroller) deletes only the object. The
+balancer or network it stands for) — dependents before their owners, so that no owner's deletion
+(by Metacontroller, which drops marked children at once) can cascade to an unmarked dependent —
+and only then deletes them, with a UID precondition. The
 namespace stays: its owner (the LatticeCluster controller) removes it once the pivot is complete.
 Every step may be repeated.
 """
@@ -76,13 +76,16 @@ class Exporter:
         return graph
 
     async def delete_source(self, graph: MoveGraph) -> int:
-        """Mark every object first (``delete-for-move``, no finalizers), then delete them, dependents
-        before owners: once all are marked, whatever deletes one (us, the garbage collector after
-        its owner went, Metacontroller leaving it out of the echo) deletes only the object."""
-        nodes = [n for group in reversed(graph.groups) for n in group
-                 if n.rtype is not NAMESPACE and n.rtype.kind != "Namespace"]
-        marked = await bounded(self.concurrency, [functools.partial(self._mark, n) for n in nodes])
-        live = [n for n, ok in zip(nodes, marked, strict=True) if ok]
+        """Mark every object first (``delete-for-move``, no finalizers), dependents before their
+        owners, then delete them all: whatever deletes a marked object (us; Metacontroller, which
+        leaves marked children out of the echo and deletes them at once; the garbage collector after
+        an owner went) deletes only the object, and an owner is marked only once everything below
+        it is."""
+        live: list[Node] = []
+        for group in reversed(graph.groups):  # dependents marked before their owners
+            nodes = [n for n in group if n.rtype is not NAMESPACE and n.rtype.kind != "Namespace"]
+            marked = await bounded(self.concurrency, [functools.partial(self._mark, n) for n in nodes])
+            live += [n for n, ok in zip(nodes, marked, strict=True) if ok]
         results = await bounded(self.concurrency, [functools.partial(self._delete, n) for n in live])
         return sum(results)
 

@@ -207,10 +207,11 @@ class Importer:
 
     # ---- the end ----
     async def complete(self, move_id: str, namespace: str, cluster: str, manifests: list[KubeObject],
-                       apply_resources: Callable[[], Awaitable[int]] | None = None) -> int:
+                       apply_resources: Callable[[], Awaitable[int]] | None = None, source: str = "") -> int:
         """Apply the distributable resources, create ``manifests`` (the target's copy of the
         LatticeCluster), add the owner references that waited for them and resume Cluster API.
-        Returns how many resources were applied."""
+        Returns how many resources were applied. ``source``: the cluster the move came from, recorded
+        on the LatticeCluster (``lattice.dev/imported-from``)."""
         if await self.released(cluster):
             self._moves.pop(move_id, None)
             return 0
@@ -219,6 +220,8 @@ class Importer:
         for manifest in manifests:
             rtype = await self.api.resource_of(manifest)
             body = without_server_fields(manifest)
+            if rtype.key == LATTICE_CLUSTER.key and source:  # which LatticeCluster is this cluster's own, later
+                body["metadata"].setdefault("annotations", {})[names.IMPORTED_FROM] = source
             what = f"{rtype.kind} {body['metadata'].get('name')}"
             await _retrying(what, functools.partial(self.api.create, rtype, body))
         move = self._move(move_id)

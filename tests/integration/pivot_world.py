@@ -53,8 +53,10 @@ def cluster_doc(name: str, workers: int = 2, control_plane: int = 1) -> Obj:
 
 
 def make_world(rest: Rest, name: str, workers: int = 2, control_plane: int = 1,
-               endpoint: tuple[str, int] | None = None) -> Obj:
-    """Create the cluster ``name`` as a parent sees it once provisioned; returns its LatticeCluster."""
+               endpoint: tuple[str, int] | None = None, owned: bool = True) -> Obj:
+    """Create the cluster ``name`` as a parent sees it once provisioned; returns its LatticeCluster.
+    ``owned``: the compiler's objects are owned by the LatticeCluster, as Metacontroller owns its
+    children (False: plain Cluster API objects, as clusterctl expects them)."""
     doc = cluster_doc(name, workers, control_plane)
     cluster = crds.parse(copy.deepcopy(doc)).obj
     plan = compile_cluster(ClusterInputs(cluster, docker_provider(), AgentBootstrap()))  # type: ignore[arg-type]
@@ -63,6 +65,9 @@ def make_world(rest: Rest, name: str, workers: int = 2, control_plane: int = 1,
     uid = lc["metadata"]["uid"]
     for obj in plan.objects:
         obj = copy.deepcopy(obj)
+        if not owned:
+            rest.ensure(obj)
+            continue
         obj["metadata"].setdefault("labels", {})["controller-uid"] = uid
         obj["metadata"]["ownerReferences"] = [{"apiVersion": crds.API_VERSION, "kind": "LatticeCluster", "name": name,
                                                "uid": uid, "controller": True, "blockOwnerDeletion": True}]

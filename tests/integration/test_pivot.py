@@ -121,6 +121,7 @@ def test_install_leaves_a_self_managing_management_cluster(fleet: Fleet) -> None
     mgmt = fleet.mgmt
     own = lattice_cluster(mgmt, "mgmt")
     assert own is not None and own["status"]["phase"] == "Ready" and own["status"]["pivotComplete"]
+    assert own["metadata"]["annotations"][names.IMPORTED_FROM] == "lattice-bootstrap"
     assert len(imported(mgmt, "capi-mgmt")) >= 10  # its Cluster API objects came from the bootstrap cluster
     assert mgmt.cp.kubectl("get", "secret", "lattice-parent-config", "-n", "lattice-system",
                            check=False).returncode != 0  # a root now
