@@ -15,6 +15,7 @@ Refused while the cluster has child clusters (named). Asks for confirmation unle
 from __future__ import annotations
 
 import base64
+import ssl
 import subprocess
 import sys
 import time
@@ -152,7 +153,8 @@ class Uninstaller:
         ca_file = self.workdir / "bootstrap-ca.crt"
         ca_file.write_bytes(ca)
         url = f"https://127.0.0.1:{cell.ports.bootstrap}/api/clusters/{name}/manifests"
-        resp = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, verify=str(ca_file), timeout=30)
+        resp = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30,
+                         verify=ssl.create_default_context(cafile=str(ca_file)))
         if resp.status_code != 200:
             raise LatticeError(f"the bootstrap webhook answered {resp.status_code}: {resp.text[:300]}")
         return [d for d in yaml.safe_load_all(resp.text) if isinstance(d, dict)]

@@ -5,6 +5,7 @@ afford a kubectl process per object."""
 
 from __future__ import annotations
 
+import ssl
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ class RestError(Exception):
 
 class Rest:
     def __init__(self, server: str, token: str, ca_file: Path | str) -> None:
-        self.client = httpx.Client(base_url=server, verify=str(ca_file), timeout=30,
+        self.client = httpx.Client(base_url=server, verify=ssl.create_default_context(cafile=str(ca_file)), timeout=30,
                                    headers={"Authorization": f"Bearer {token}"})
         self._plurals: dict[tuple[str, str], tuple[str, bool]] = {}
 

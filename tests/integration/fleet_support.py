@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -60,7 +61,8 @@ class Watch:
         opened = False
         while not self._stop.is_set():
             try:
-                with httpx.stream("GET", f"{cp.server}{path}?{query}", verify=str(cp.ca_file), timeout=None,
+                with httpx.stream("GET", f"{cp.server}{path}?{query}", timeout=None,
+                                  verify=ssl.create_default_context(cafile=str(cp.ca_file)),
                                   headers={"Authorization": f"Bearer {cp.token}"}) as resp:
                     if not opened:
                         opened = True
