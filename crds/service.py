@@ -430,6 +430,19 @@ class ResolvedDependency:
 
 
 @attrs.define(kw_only=True)
+class OneSidedDeclaration:
+    """A declaration the peer has not matched: no traffic flows until the peer adds `fix`."""
+
+    resource: str = field(doc="Our resource key declaring it.")
+    direction: Direction = field(doc="`outbound` (we call the peer) or `inbound` (we accept the peer).")
+    kind: str = field(doc="`LatticeService` or `LatticeExternalService`.")
+    name: str = field(doc="Peer name.")
+    namespace: str = field(doc="Peer namespace.")
+    missing: str = field(doc="What the peer lacks, in words.")
+    fix: str = field(doc="The YAML the peer must add (under its `spec`).")
+
+
+@attrs.define(kw_only=True)
 class LatticeServiceStatus:
     phase: ServicePhase = field(ServicePhase.PENDING, doc="Pending, Compiling, Ready or Failed.")
     message: str | None = field(None, doc="Why the service is in this phase.")
@@ -437,6 +450,8 @@ class LatticeServiceStatus:
     last_compiled_at: str | None = field(None, doc="When the children were last generated.")
     observed_generation: int | None = field(None, doc="Generation last acted on.")
     resolved_dependencies: list[ResolvedDependency] = field(factory=list, doc="Agreed edges.")
+    one_sided: list[OneSidedDeclaration] = field(
+        factory=list, doc="Declarations the peer has not matched (also the `MeshAgreed` condition).")
 
 
 @attrs.define(kw_only=True)
@@ -452,6 +467,8 @@ class LatticeService(LatticeObject):
         columns=(
             PrinterColumn("Phase", ".status.phase"),
             PrinterColumn("Strategy", ".spec.deploy.strategy"),
+            PrinterColumn("Mesh", '.status.conditions[?(@.type=="MeshAgreed")].reason',
+                          description="AllAgreed, or OneSided when a declaration is not matched by its peer."),
             PrinterColumn("Message", ".status.message", description="Why the service is in this phase."),
         ),
         doc="A workload with its dependencies, compiled into locked-down Kubernetes objects.",
