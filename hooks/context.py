@@ -54,6 +54,23 @@ class SecretAuthorizer(Protocol):
 
 
 @attrs.frozen
+class SecretAudit:
+    """An Audit-mode CedarPolicy would decide ``resource`` differently: ``would_allow`` it, by
+    ``statements``, instead of what is in force. Reported, never enforced."""
+
+    resource: str
+    policy: str
+    would_allow: bool
+    statements: tuple[str, ...] = ()
+
+
+class SecretAuditor(Protocol):
+    """Reports what Audit-mode policies would change (``CedarSecretAuthorizer`` is one)."""
+
+    def audit_secrets(self, requests: list[SecretRequest]) -> list[SecretAudit]: ...
+
+
+@attrs.frozen
 class ServiceContext:
     """Everything one sync of one LatticeService may look at.
 
@@ -67,6 +84,7 @@ class ServiceContext:
     external_services: Mapping[Key, LatticeExternalService] = attrs.field(factory=dict)
     cluster: ClusterIdentity = attrs.field(factory=ClusterIdentity)
     authorizer: SecretAuthorizer | None = None
+    auditor: SecretAuditor | None = None
 
     @property
     def name(self) -> str:

@@ -90,7 +90,7 @@ def context(service: LatticeService, req: SyncRequest, cfg: HookConfig) -> Servi
     has_secrets = any(r.type == "secret" for r in service.spec.resources.values())
     authorizer = authorizer_from_related(req.related) if has_secrets else None
     return ServiceContext(service=service, services=services, external_services=externals,
-                          cluster=cfg.cluster, authorizer=authorizer)
+                          cluster=cfg.cluster, authorizer=authorizer, auditor=authorizer)
 
 
 def failed_status(messages: list[str], generation: int | None, reason: str) -> KubeObject:

@@ -30,7 +30,7 @@ import attrs
 
 from crds import Condition, ConditionStatus, FieldError, KubeObject
 from crds.service import LatticeServiceStatus, OneSidedDeclaration, ResolvedDependency, ServicePhase
-from hooks.context import SecretDecision, ServiceContext
+from hooks.context import SecretAudit, SecretDecision, ServiceContext
 from hooks.mesh.compile import resolve_mesh
 from hooks.secrets import compile_secrets
 from hooks.service.checks import check_service
@@ -74,16 +74,20 @@ class SecretsOutcome(Protocol):
     def denied(self) -> list[SecretDecision]: ...
     @property
     def errors(self) -> list[str]: ...
+    @property
+    def audit(self) -> list[SecretAudit]: ...
 
 
 @attrs.frozen
 class ServiceResult:
-    """What one sync answers. ``keep_observed``: leave the running children unchanged."""
+    """What one sync answers. ``keep_observed``: leave the running children unchanged; ``audit``:
+    what Audit-mode CedarPolicies would change about the secrets (reported, never enforced)."""
 
     children: list[KubeObject]
     status: LatticeServiceStatus
     resync_after_seconds: float | None = None
     keep_observed: bool = False
+    audit: tuple[SecretAudit, ...] = ()
 
 
 def compile_service(
@@ -113,22 +117,24 @@ def compile_service(
     children += volumes.claims + files.objects + secret_outcome.children + mesh_outcome.children
     children = sorted(children, key=_object_key)
     agreement = _MeshStatus(list(mesh_outcome.resolved), list(mesh_outcome.one_sided))
+    audit = tuple(secret_outcome.audit)
 
     problems = [f"'{d.resource}': {d.reason}" for d in denied]
     if problems or secret_outcome.errors:
         parts = list(secret_outcome.errors) + ([f"secret access denied: {'; '.join(problems)}"] if problems else [])
         reason = REASON_DENIED if problems else REASON_SECRET_CONFIG
         status = _status(ServicePhase.FAILED, reason, "; ".join(parts), generation, agreement)
-        return ServiceResult(children, status, DENIED_RESYNC_SECONDS)
+        return ServiceResult(children, status, DENIED_RESYNC_SECONDS, audit=audit)
     notes = "".join(f"; {w}" for w in mesh_outcome.warnings)
     if agreement.one_sided:
         notes += f"; {_one_sided_count(agreement.one_sided)} (see status.oneSided)"
     if mesh_outcome.missing:
         message = f"waiting for {', '.join(sorted(mesh_outcome.missing))}{notes}"
         status = _status(ServicePhase.COMPILING, REASON_MISSING, message, generation, agreement)
-        return ServiceResult(children, status, COMPILING_RESYNC_SECONDS)
+        return ServiceResult(children, status, COMPILING_RESYNC_SECONDS, audit=audit)
     message = f"compiled {len(children)} objects{notes}"
-    return ServiceResult(children, _status(ServicePhase.READY, REASON_COMPILED, message, generation, agreement))
+    return ServiceResult(children, _status(ServicePhase.READY, REASON_COMPILED, message, generation, agreement),
+                         audit=audit)
 
 
 def failed_result(

@@ -11,7 +11,7 @@ import yaml
 import crds
 from crds import FieldError
 from crds.service import Direction, OneSidedDeclaration, ResolvedDependency
-from hooks.context import SecretDecision, ServiceContext
+from hooks.context import SecretAudit, SecretDecision, ServiceContext
 from hooks.service.compile import compile_service, failed_result
 
 from .support import FixedAuthorizer, example, gateway_ctx, main, make_ctx, one
@@ -41,6 +41,7 @@ class FakeSecrets:
     children: list[dict[str, Any]] = attrs.field(factory=list)
     denied: list[SecretDecision] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
+    audit: list[SecretAudit] = attrs.field(factory=list)
 
     def __call__(self, ctx: ServiceContext) -> FakeSecrets:
         return self
