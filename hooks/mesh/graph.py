@@ -63,8 +63,13 @@ def outbound(namespace: str, svc: LatticeService) -> list[Declaration]:
 
 def accepting_resource(namespace: str, callee: LatticeService, caller: Key) -> str | None:
     """The callee's resource key that accepts ``caller`` (an explicit one before a wildcard)."""
+    return accepting(declarations(namespace, callee), caller)
+
+
+def accepting(callee_declarations: list[Declaration], caller: Key) -> str | None:
+    """``accepting_resource`` over a callee's already computed ``declarations``."""
     wildcard = None
-    for d in declarations(namespace, callee):
+    for d in callee_declarations:
         if d.type != SERVICE or not d.spec.direction.accepts_in:
             continue
         if d.target == caller:
@@ -197,7 +202,13 @@ def _inbound(key: Key, svc: LatticeService, peers: Mapping[Key, LatticeService])
 
 def calls(caller_key: Key, caller: LatticeService, callee: Key) -> bool:
     """Whether ``caller`` declares ``callee`` (a LatticeService) outbound."""
-    return any(d.type == SERVICE and d.target == callee for d in outbound(caller_key[0], caller))
+    return calling(declarations(caller_key[0], caller), callee)
+
+
+def calling(caller_declarations: list[Declaration], callee: Key) -> bool:
+    """``calls`` over a caller's already computed ``declarations``."""
+    return any(d.type == SERVICE and d.target == callee and d.spec.direction.calls_out and not d.wildcard
+               for d in caller_declarations)
 
 
 def one_sided(
