@@ -5,21 +5,30 @@
 same name and namespace) over every request in scope:
 
 * every secret every service declares (``SecretAccess``), and
-* every (principal, cluster) pair: the principals are each user any statement of either set names
-  (alone, and in each named group), a member of each named group, any given ones, and "any other
-  user" (no name a statement mentions, no group), so an unconditional permit or forbid is seen
-  too; clusters are the directory's. A user no statement names is decided like "any other user"
-  or "any member of" its group, so this covers every principal in at most one named group;
-  memberships of several named groups at once are checked only for principals given explicitly.
+* every (principal, cluster) pair: the principals are each user any statement of either set names,
+  a member of each named group, any given ones, "any other user" (no name a statement mentions,
+  no group), so an unconditional permit or forbid is seen too, and each named user in each named
+  group when the change names that user or that group; clusters are the directory's. A user no
+  statement names is decided like "any other user" or "any member of" its group. A change open
+  to every principal (``principal`` unconstrained) treats all alike: when it adds or removes one
+  such statement, a user-in-group that flips implies the user alone or the group's members flip
+  too (a permit can only flip where no permit and no forbid matched, which then holds for the
+  user alone; a forbid only where a permit matched and no forbid, which then holds for the group
+  member or the user alone), so those rows show it. Memberships of several named groups at once
+  are checked only for principals given explicitly (``--user U --group A --group B``).
 
-Only requests that a changed statement can apply to are evaluated (a statement that is the same,
-with the same id, in both sets decides both alike), which keeps a 1,000-service fleet well under
-a second. A change in Audit mode flips nothing; its would-be flips, as if it were enforced, are
-reported beside (``WhatIf.audit``). Pure.
+Pruning keeps it fast: a statement that is the same, with the same id, in both sets decides both
+alike, so only requests a *changed* statement can apply to (by action and service namespace) are
+considered, and of those only the ones a changed statement is satisfied on (screened with the
+changed statements alone, ``screen_store``) are decided in full, before and after.
+
+A change in Audit mode flips nothing; its would-be flips, as if it were enforced, are reported
+beside (``WhatIf.audit``). Pure.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 
@@ -108,17 +117,29 @@ def changed_statements(before: PolicyStore, after: PolicyStore) -> list[PolicySt
 _NAMED = re.compile(r'Lattice::(User|Group)\s*::\s*"((?:[^"\\]|\\.)*)"')
 
 
-def named_principals(stores: Iterable[PolicyStore], extra: Iterable[Principal] = ()) -> list[Principal]:
-    """The users the statements name (alone and in each named group), a member of each named
-    group, the given principals, and ``ANY_OTHER_USER``; in a stable order."""
+def _names(statements: Iterable[PolicyStatement]) -> tuple[set[str], set[str]]:
     users: set[str] = set()
     groups: set[str] = set()
-    for store in stores:
-        for s in store.statements:
-            for kind, name in _NAMED.findall(s.text):
-                (users if kind == "User" else groups).add(_unescape(name))
+    for s in statements:
+        for kind, name in _NAMED.findall(s.text):
+            (users if kind == "User" else groups).add(_unescape(name))
+    return users, groups
+
+
+def named_principals(stores: Iterable[PolicyStore], extra: Iterable[Principal] = (),
+                     changed: Iterable[PolicyStatement] | None = None) -> list[Principal]:
+    """The users the statements name, a member of each named group, the given principals, and
+    ``ANY_OTHER_USER``; and users in groups: every named user in every named group, or, given the
+    ``changed`` statements, the pairs in which the change names the user or the group (see the
+    module doc for why that suffices for one added or removed statement). Stable order."""
+    users, groups = _names(s for store in stores for s in store.statements)
+    if changed is None:
+        pairs = {(u, g) for u in users for g in groups}
+    else:
+        hot_users, hot_groups = _names(changed)
+        pairs = {(u, g) for u in users for g in groups if u in hot_users or g in hot_groups}
     out = [Principal(u, (), f"user {u}") for u in sorted(users)]
-    out += [Principal(u, (g,), f"user {u} in group {g}") for u in sorted(users) for g in sorted(groups)]
+    out += [Principal(u, (g,), f"user {u} in group {g}") for u, g in sorted(pairs)]
     out += [Principal(f"(a member of {g})", (g,), f"any member of group {g}") for g in sorted(groups)]
     out += list(extra)
     out.append(Principal(ANY_OTHER_USER, (), ANY_OTHER_USER))
@@ -135,29 +156,66 @@ def _unescape(literal: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}.get(m.group(1), m.group(1)), literal)
 
 
+def screen_store(changed: Sequence[PolicyStatement]) -> PolicyStore:
+    """The changed statements alone, each as a permit: a request this store allows (or on which a
+    statement errors) is one a changed statement is satisfied on; on any other request the
+    satisfied statements of the two sets are the same, so their decisions are too."""
+    as_permits = []
+    for i, st in enumerate(changed):  # a statement replaced under its id is there twice: new ids
+        est = json.loads(st.est)
+        est["effect"] = "permit"
+        as_permits.append(attrs.evolve(st, id=f"changed.{i}", effect="permit",
+                                       est=json.dumps(est, separators=(",", ":"))))
+    return PolicyStore(as_permits)
+
+
+def _principal_blind(statement: PolicyStatement) -> bool:
+    """Unconstrained principal scope and no other mention of ``principal`` anywhere."""
+    scope = json.loads(statement.est).get("principal") or {}
+    return scope.get("op") == "All" and len(re.findall(r"\bprincipal\b", statement.text)) == 1
+
+
+def _touched(d: Decision) -> bool:
+    return d.allowed or bool(d.errors)
+
+
 def flips(before: PolicyStore, after: PolicyStore, secrets: Sequence[SecretAccess],
           principals: Sequence[Principal] = (), clusters: ClusterDirectory | None = None) -> tuple[list[Flip], int]:
-    """Every decision that differs between ``before`` and ``after``, and how many were evaluated."""
+    """Every decision that differs between ``before`` and ``after``, and how many full decisions
+    were made: only on requests a changed statement can apply to (action, service namespace)
+    and is satisfied on (``screen_store``)."""
     changed = changed_statements(before, after)
+    screen = screen_store(changed)
     out: list[Flip] = []
     evaluated = 0
     if any(PolicyStore.applies(s, ACCESS_SECRET) for s in changed):
         namespaces = {r.namespace for r in secrets}
         touched = {ns for ns in namespaces if any(PolicyStore.applies(s, ACCESS_SECRET, ns) for s in changed)}
         picked = [r for r in secrets if r.namespace in touched]
+        picked = [r for r, d in zip(picked, screen.decide_secrets(picked), strict=True) if _touched(d)]
         evaluated += 2 * len(picked)
         for r, b, a in zip(picked, before.decide_secrets(picked), after.decide_secrets(picked), strict=True):
             if b.allowed != a.allowed:
                 out.append(Flip(ACCESS_SECRET, entities.service_id(r.namespace, r.service),
                                 entities.secret_path_id(r.provider, r.path), b, a,
                                 str(getattr(r, "resource", ""))))
-    if clusters is not None and clusters.labels and any(PolicyStore.applies(s, ACCESS_CLUSTER) for s in changed):
+    cluster_changes = [s for s in changed if PolicyStore.applies(s, ACCESS_CLUSTER)]
+    if clusters is not None and clusters.labels and cluster_changes:
+        # Statements that never look at the principal are satisfied on the same clusters for all.
+        blind = all(_principal_blind(s) for s in cluster_changes)
+        shared = [n for n, d in screen.authorize_clusters(ANY_OTHER_USER, (), clusters).items() if _touched(d)] \
+            if blind else []
         for p in principals:
-            evaluated += 2 * len(clusters.labels)
-            old = before.authorize_clusters(p.user, p.groups, clusters)
-            new = after.authorize_clusters(p.user, p.groups, clusters)
+            hit = shared if blind else \
+                [n for n, d in screen.authorize_clusters(p.user, p.groups, clusters).items() if _touched(d)]
+            if not hit:
+                continue
+            subset = ClusterDirectory.from_labels({n: clusters.labels[n] for n in hit})
+            evaluated += 2 * len(hit)
+            old = before.authorize_clusters(p.user, p.groups, subset)
+            new = after.authorize_clusters(p.user, p.groups, subset)
             out += [Flip(ACCESS_CLUSTER, p.shown, name, old[name], new[name])
-                    for name in clusters.labels if old[name].allowed != new[name].allowed]
+                    for name in hit if old[name].allowed != new[name].allowed]
     return out, evaluated
 
 
@@ -172,11 +230,11 @@ def what_if(current: Sequence[CedarPolicy], change: CedarPolicy, secrets: Sequen
         enforced = attrs.evolve(change, spec=attrs.evolve(change.spec, mode=PolicyMode.ENFORCE))
         would_policies, _ = apply_change(current, enforced)
         would = PolicyStore.from_sources(enforced_sources(would_policies))
-        people = named_principals((before, would), principals)
+        people = named_principals((before, would), principals, changed_statements(before, would))
         done, n = flips(before, after, secrets, people, clusters)
         audit, m = flips(before, would, secrets, people, clusters)
         return WhatIf(verb, PolicyMode.AUDIT, tuple(done), tuple(audit), n + m)
-    people = named_principals((before, after), principals)
+    people = named_principals((before, after), principals, changed_statements(before, after))
     done, n = flips(before, after, secrets, people, clusters)
     return WhatIf(verb, change.spec.mode, tuple(done), (), n)
 

@@ -1,12 +1,15 @@
 """The flip list of a policy change, on the README's examples."""
 
 import attrs
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crds.cedar_policy import PolicyMode
 from lattice_cedar import PolicyStore, what_if
 from lattice_cedar.store import ClusterDirectory, enforced_sources
 from lattice_cedar.what_if import ANY_OTHER_USER, apply_change, changed_statements, named_principals, principal_of
 
+from .support import CLUSTER as CLUSTER_ACTION
 from .support import SECRET, example, policy, secret
 
 EXAMPLES = ["admin-vault-platform-only", "allow-platform-team", "deny-intern-prod", "forbid-prod-secrets",
@@ -103,3 +106,64 @@ def test_named_principals() -> None:
     shown = [p.shown for p in named_principals([store], [principal_of("bob", ["dev", "dev"])])]
     assert shown == [f"user {INTERN}", f"user {INTERN} in group {PLATFORM}", f"any member of group {PLATFORM}",
                      "user bob (groups dev)", ANY_OTHER_USER]
+
+
+def test_user_group_pairs_follow_what_the_change_names() -> None:
+    store = PolicyStore.from_policies(current())
+    everything = changed_statements(PolicyStore.from_policies([]), store)
+    open_scope = [s for s in everything if s.source == "payments-secrets"]
+    assert not any(" in group " in p.shown for p in named_principals([store], changed=open_scope))
+    only_intern = [s for s in everything if s.source == "deny-intern-prod"]
+    assert f"user {INTERN} in group {PLATFORM}" in [p.shown for p in named_principals([store], changed=only_intern)]
+    unrelated = policy("x", 'permit(principal == Lattice::User::"zed", action, resource);')
+    after = PolicyStore.from_policies([*current(), unrelated])
+    shown = [p.shown for p in named_principals([store, after], changed=changed_statements(store, after))]
+    assert f"user {INTERN} in group {PLATFORM}" not in shown and f"user zed in group {PLATFORM}" in shown
+
+
+USERS, GROUPS = ("u0", "u1"), ("g0", "g1")
+CLUSTER_LABELS = {"c0": {"lattice.dev/environment": "production"}, "c1": {"lattice.dev/environment": "staging"},
+                  "c2": {}}
+SCOPES = ["principal", *(f'principal == Lattice::User::"{u}"' for u in USERS),
+          *(f'principal in Lattice::Group::"{g}"' for g in GROUPS)]
+CONDITIONS = ["", ' when { resource has environment && resource.environment == "production" }',
+              ' unless { resource.name == "c1" }']
+statement = st.builds(lambda effect, scope, cond: f"{effect}({scope}, {CLUSTER_ACTION}, resource){cond};",
+                      st.sampled_from(["permit", "forbid"]), st.sampled_from(SCOPES), st.sampled_from(CONDITIONS))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(statement, max_size=5), statement, st.booleans())
+def test_flip_list_is_exact_for_representatives_and_covers_every_user_in_a_group(
+        base: list[str], one: str, remove: bool) -> None:
+    """Against brute force: every listed principal's flips are exactly the decisions that change;
+    a user in a group the list leaves out only flips where a listed principal flips the same way."""
+    if remove and not base:
+        return
+    existing = [policy(f"p{i}", text) for i, text in enumerate(base)]
+    change = policy("p0", "permit(principal == Lattice::User::\"nobody\", action, resource);" if remove else one)
+    if not remove:
+        change = policy("new", one)
+    directory = ClusterDirectory.from_labels(CLUSTER_LABELS)
+    result = what_if(existing, change, [], clusters=directory)
+    after_policies, _ = apply_change(existing, change)
+    before = PolicyStore.from_policies(existing)
+    after = PolicyStore.from_policies(after_policies)
+    listed = {(f.principal, f.resource, f.change) for f in result.flips}
+    everyone = [principal_of(u, [g]) for u in USERS for g in GROUPS]
+    people = named_principals((before, after), (), changed_statements(before, after))
+    judged = {(p.user, p.groups) for p in people}
+    for p in [*people, *everyone]:
+        old = before.authorize_clusters(p.user, p.groups, directory)
+        new = after.authorize_clusters(p.user, p.groups, directory)
+        for c in CLUSTER_LABELS:
+            if old[c].allowed == new[c].allowed:
+                continue
+            change_text = f"{'allow' if old[c].allowed else 'deny'} -> {'allow' if new[c].allowed else 'deny'}"
+            if (p.user, p.groups) in judged:
+                shown = next(q.shown for q in people if (q.user, q.groups) == (p.user, p.groups))
+                assert (shown, c, change_text) in listed
+            else:  # an unlisted user-in-group: a representative shows the same flip
+                reps = {f"user {p.user}", f"any member of group {p.groups[0]}", ANY_OTHER_USER}
+                assert any((r, c, change_text) in listed for r in reps), (p, c, listed)
+    assert len(listed) == len(result.flips)
