@@ -103,9 +103,9 @@ GLOBAL_FORBID = cedar("freeze-prod", (
     f'forbid(principal, {SECRET}, resource) when {{ resource.path like "*/prod/*" }};\n'
     f'forbid(principal, {CLUSTER}, resource) when {{ resource has environment && '
     f'resource.environment == "production" }};'))
-NAMESPACE_PERMIT = cedar("team-3-shared", (
+NAMESPACE_PERMIT = cedar("team-3-dev", (
     f'permit(principal, {SECRET}, resource) when {{ principal.namespace == "team-3" && '
-    f'resource.path like "secret/data/shared/*" }};'))
+    f'resource.path like "secret/data/team-3/dev/*" }};'))
 
 
 def raw_service(ns: str, name: str, resources: dict[str, Any]) -> dict[str, Any]:
@@ -120,10 +120,12 @@ def mesh(rng: random.Random, n: int) -> list[dict[str, Any]]:
     calls: dict[Key, list[Key]] = {k: [] for k in keys}
     accepts: dict[Key, list[Key]] = {k: [] for k in keys}
     wild = {keys[i] for i in range(0, n, 500)}
-    for k in keys:
+    for i, k in enumerate(keys):
         for _ in range(rng.randrange(4)):
-            peer = keys[rng.randrange(n)] if rng.random() < 0.2 else (k[0], f"svc-{rng.randrange(n)}")
-            if peer not in calls or peer == k:
+            # 80 % in the caller's own namespace (svc-j lives in ns-(j % 50)), 20 % anywhere
+            j = rng.randrange(n) if rng.random() < 0.2 else rng.randrange(n // 50) * 50 + i % 50
+            peer = keys[j]
+            if peer == k or peer in calls[k]:
                 continue
             calls[k].append(peer)
             if rng.random() < 0.9 and peer not in wild:

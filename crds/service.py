@@ -16,11 +16,15 @@ class Direction(StrEnum):
 
     @property
     def calls_out(self) -> bool:
-        return self in (Direction.OUTBOUND, Direction.BOTH)
+        return self in _CALLS_OUT  # a plain str set: enum member lookups are slow in a hot loop
 
     @property
     def accepts_in(self) -> bool:
-        return self in (Direction.INBOUND, Direction.BOTH)
+        return self in _ACCEPTS_IN
+
+
+_CALLS_OUT = frozenset({"outbound", "both"})
+_ACCEPTS_IN = frozenset({"inbound", "both"})
 
 
 class Strategy(StrEnum):

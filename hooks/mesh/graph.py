@@ -41,6 +41,9 @@ class Declaration:
     type: str
     target: Key
     spec: ResourceSpec = attrs.field(eq=False)
+    # Read from the spec once (the graph asks them for every pair it judges).
+    calls_out: bool = attrs.field(default=False, eq=False)
+    accepts_in: bool = attrs.field(default=False, eq=False)
 
     @property
     def wildcard(self) -> bool:
@@ -53,12 +56,14 @@ def declarations(namespace: str, svc: LatticeService) -> list[Declaration]:
     for key in sorted(svc.spec.resources):
         res = svc.spec.resources[key]
         if res.type in (SERVICE, EXTERNAL):
-            out.append(Declaration(key, res.type, (res.namespace or namespace, res.id or key), res))
+            direction = res.direction
+            out.append(Declaration(key, res.type, (res.namespace or namespace, res.id or key), res,
+                                   direction.calls_out, direction.accepts_in))
     return out
 
 
 def outbound(namespace: str, svc: LatticeService) -> list[Declaration]:
-    return [d for d in declarations(namespace, svc) if d.spec.direction.calls_out and not d.wildcard]
+    return [d for d in declarations(namespace, svc) if d.calls_out and not d.wildcard]
 
 
 def accepting_resource(namespace: str, callee: LatticeService, caller: Key) -> str | None:
@@ -70,7 +75,7 @@ def accepting(callee_declarations: list[Declaration], caller: Key) -> str | None
     """``accepting_resource`` over a callee's already computed ``declarations``."""
     wildcard = None
     for d in callee_declarations:
-        if d.type != SERVICE or not d.spec.direction.accepts_in:
+        if d.type != SERVICE or not d.accepts_in:
             continue
         if d.target == caller:
             return d.resource
@@ -207,7 +212,7 @@ def calls(caller_key: Key, caller: LatticeService, callee: Key) -> bool:
 
 def calling(caller_declarations: list[Declaration], callee: Key) -> bool:
     """``calls`` over a caller's already computed ``declarations``."""
-    return any(d.type == SERVICE and d.target == callee and d.spec.direction.calls_out and not d.wildcard
+    return any(d.type == SERVICE and d.target == callee and d.calls_out and not d.wildcard
                for d in caller_declarations)
 
 
@@ -226,7 +231,7 @@ def one_sided(
             continue
         if d.type == EXTERNAL:
             ext = external_services.get(d.target)
-            if d.spec.direction.calls_out and ext is not None and d.target[0] == key[0] \
+            if d.calls_out and ext is not None and d.target[0] == key[0] \
                     and not external_accepts(d.target, ext, key):
                 found.append(OneSided(
                     key, d.resource, Direction.OUTBOUND, KIND_EXTERNAL, d.target,
@@ -234,12 +239,12 @@ def one_sided(
                     external_fix(ext, key)))
             continue
         peer = services.get(d.target) if d.target != key else svc
-        if d.spec.direction.calls_out and peer is not None and accepting_resource(d.target[0], peer, key) is None:
+        if d.calls_out and peer is not None and accepting_resource(d.target[0], peer, key) is None:
             found.append(OneSided(
                 key, d.resource, Direction.OUTBOUND, KIND_SERVICE, d.target,
                 f"{_show(d.target)} does not accept {_show(key)} (it declares no inbound resource for it)",
                 callee_fix(d.target, peer, key)))
-        if d.spec.direction.accepts_in:
+        if d.accepts_in:
             if peer is None:
                 found.append(OneSided(
                     key, d.resource, Direction.INBOUND, KIND_SERVICE, d.target,
@@ -311,10 +316,10 @@ def peer_query(key: Key, svc: LatticeService) -> PeerQuery:
     everywhere = False
     for d in declarations(key[0], svc):
         if d.type == EXTERNAL:
-            if d.spec.direction.calls_out:
+            if d.calls_out:
                 externals.add(d.target)
         elif d.wildcard:
-            if d.spec.direction.accepts_in:
+            if d.accepts_in:
                 everywhere = everywhere or d.spec.namespace is None
                 if d.spec.namespace is not None:
                     wild.add(d.spec.namespace)

@@ -134,26 +134,42 @@ def build_graph(services: Mapping[Key, LatticeService],
                 externals: Mapping[Key, LatticeExternalService]) -> MeshGraph:
     """Every declaration of ``services`` as an edge (see the module doc), sorted."""
     decls = {k: declarations(k[0], s) for k, s in services.items()}
+    ports = _PortCache(services)
     edges: list[MeshEdge] = []
     wildcards: list[Wildcard] = []
     for key in sorted(services):
         for d in decls[key]:
             if d.wildcard:
-                if d.type == SERVICE and d.spec.direction.accepts_in:
+                if d.type == SERVICE and d.accepts_in:
                     wildcards.append(Wildcard(key, d.resource, d.spec.namespace))
                 continue
-            if d.spec.direction.calls_out:
-                edges.append(_outbound(key, d, services, externals, decls))
-            if d.type == SERVICE and d.spec.direction.accepts_in:
-                edge = _inbound(key, services[key], d, services, decls)
+            if d.calls_out:
+                edges.append(_outbound(key, d, services, externals, decls, ports))
+            if d.type == SERVICE and d.accepts_in:
+                edge = _inbound(key, d, services, decls, ports)
                 if edge is not None:
                     edges.append(edge)
     edges.sort(key=lambda e: (e.caller, e.callee, e.caller_resource or "", e.callee_resource or ""))
     return MeshGraph(tuple(sorted(services)), tuple(sorted(externals)), tuple(edges), tuple(wildcards))
 
 
+class _PortCache:
+    """Each callee's ports, formatted once."""
+
+    def __init__(self, services: Mapping[Key, LatticeService]) -> None:
+        self.services = services
+        self.known: dict[Key, tuple[str, ...]] = {}
+
+    def __getitem__(self, key: Key) -> tuple[str, ...]:
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = _ports(self.services[key])
+        return found
+
+
 def _outbound(key: Key, d: Declaration, services: Mapping[Key, LatticeService],
-              externals: Mapping[Key, LatticeExternalService], decls: Mapping[Key, list[Declaration]]) -> MeshEdge:
+              externals: Mapping[Key, LatticeExternalService], decls: Mapping[Key, list[Declaration]],
+              port_cache: _PortCache) -> MeshEdge:
     if d.type == EXTERNAL:
         ext = externals.get(d.target)
         if ext is None:
@@ -175,7 +191,7 @@ def _outbound(key: Key, d: Declaration, services: Mapping[Key, LatticeService],
                         detail=f"no {KIND_SERVICE} {_show(d.target)} exists",
                         fix=callee_fix(d.target, None, key))
     accepted = accepting(decls[d.target], key)
-    ports = _ports(callee)
+    ports = port_cache[d.target]
     if accepted is not None:
         wild = callee.spec.resources[accepted]
         is_wild = (wild.id or accepted) == "*"
@@ -185,11 +201,11 @@ def _outbound(key: Key, d: Declaration, services: Mapping[Key, LatticeService],
                     fix=callee_fix(d.target, callee, key), ports=ports)
 
 
-def _inbound(key: Key, svc: LatticeService, d: Declaration, services: Mapping[Key, LatticeService],
-             decls: Mapping[Key, list[Declaration]]) -> MeshEdge | None:
+def _inbound(key: Key, d: Declaration, services: Mapping[Key, LatticeService],
+             decls: Mapping[Key, list[Declaration]], port_cache: _PortCache) -> MeshEdge | None:
     """The edge of an explicit inbound declaration, unless the caller's side already yields it."""
     caller = services.get(d.target)
-    ports = _ports(svc)
+    ports = port_cache[key]
     if caller is None:
         return MeshEdge(d.target, key, KIND_SERVICE, EdgeStatus.MISSING, None, d.resource, missing_side=CALLER,
                         detail=f"no {KIND_SERVICE} {_show(d.target)} exists", fix=caller_fix(d.target, None, key),
