@@ -11,7 +11,7 @@ from hooks.mesh.compile import resolve_mesh
 from hooks.mesh.graph import KIND_EXTERNAL
 from hooks.mesh.view import CALLEE, CALLER, EdgeStatus, build_graph
 from tests.unit.mesh.support import context, dep, ext, readme_context, svc
-from tests.unit.mesh.test_compile import _related, meshes
+from tests.unit.mesh.test_compile import customize_related, meshes
 
 
 def graph(*services: LatticeService, externals: tuple = ()) -> list[tuple]:
@@ -86,7 +86,7 @@ def test_the_graph_agrees_with_every_services_own_sync(mesh: list[LatticeService
     reported: set[tuple] = set()
     for s in mesh:
         key = (s.namespace, s.name)
-        result = resolve_mesh(context(s, _related(s, mesh)))
+        result = resolve_mesh(context(s, customize_related(s, mesh)))
         compiled |= {(key, (d.namespace, d.name)) for d in result.resolved if d.direction.value == "outbound"}
         for o in result.one_sided:
             peer = (o.namespace, o.name)
