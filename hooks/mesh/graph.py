@@ -282,7 +282,7 @@ def _fix(own_key: Key, own: LatticeService | None, peer: Key, direction: Directi
     # A resource already naming the peer the other way round only needs `direction: both`.
     existing = declarations(own_key[0], own) if own is not None else []
     for d in existing:
-        if d.type == SERVICE and d.target == peer:
+        if d.type == SERVICE and d.spec.type == SERVICE and d.target == peer:  # not a Score service-port
             return f"resources:\n  {d.resource}:\n    direction: both   # was {d.spec.direction.value}\n"
     taken = {d.resource for d in existing} | set(own.spec.resources if own is not None else ())
     key = peer[1] if peer[1] not in taken else f"{peer[0]}-{peer[1]}"
