@@ -12,9 +12,10 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from cli import dev as dev_mod
-from cli import import_score
+from cli import get_mesh, import_score, policy
 from cli import render as render_mod
 from cli.errors import LatticeError
+from cli.get import get_app
 
 app = typer.Typer(
     name="lattice",
@@ -86,6 +87,11 @@ def import_score_cmd(
     code = import_score.run(filename, options, output)
     if code:
         raise typer.Exit(code)
+
+
+app.add_typer(get_app)  # lattice get ...
+get_mesh.register(get_app)  # lattice get mesh
+app.add_typer(policy.policy_app)  # lattice policy check
 
 
 dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True,
