@@ -64,7 +64,8 @@ def kube_request_from_scope(scope: MutableMapping[str, Any], body: bytes, user: 
                             timeout: float | None = 30.0) -> KubeRequest:
     """A KubeRequest for an ASGI `/clusters/{name}/<k8s path>` request (raw path and query kept)."""
     cluster, path = split_cluster_path(scope.get("raw_path") or scope["path"].encode())
-    # The caller's credentials and Impersonate-* never enter the tunnel; identity travels as user/groups.
+    # No identity-bearing header (credentials, Impersonate-*, X-Remote-*, method overrides: the
+    # shared lattice_tunnel.identity_headers) enters the tunnel; identity travels as user/groups.
     headers = forwardable_request_headers(
         tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]))
     return KubeRequest(

@@ -21,6 +21,9 @@ def test_caller_credentials_never_enter_the_tunnel() -> None:
         "method": "GET", "path": "/clusters/a/api/v1/pods", "raw_path": b"/clusters/a/api/v1/pods",
         "query_string": b"watch=true&limit=5",
         "headers": [(b"authorization", b"Bearer stolen"), (b"impersonate-user", b"admin"),
+                    (b"x-remote-user", b"admin"), (b"x-remote-group", b"system:masters"),
+                    (b"x-remote-extra-scopes", b"all"), (b"x-http-method-override", b"DELETE"),
+                    (b"x-forwarded-for", b"10.0.0.1"),
                     (b"accept", b"application/json"), (b"connection", b"keep-alive")],
     }
     req = kube_request_from_scope(scope, b"", "system:capi-proxy", ("g",))
