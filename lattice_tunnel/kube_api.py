@@ -119,6 +119,13 @@ class KubeApi:
         assert replaced is not None
         return str(replaced["metadata"]["resourceVersion"])
 
+    async def drop_secret_keys(self, namespace: str, name: str, keys: list[str]) -> bool:
+        """Remove `keys` from a Secret's data (a JSON merge patch); False when it does not exist."""
+        patch = {"data": dict.fromkeys(keys)}
+        patched = await self._request("PATCH", f"secrets/{name}", namespace=namespace, body=patch,
+                                      content_type="application/merge-patch+json", allow=(404,))
+        return patched is not None
+
     async def list_objects(self, group_version: str, plural: str, namespace: str) -> list[dict[str, Any]] | None:
         """The objects of a namespaced custom kind; None when the kind is not served."""
         listing = await self._request("GET", plural, version=group_version, base="/apis", namespace=namespace,
