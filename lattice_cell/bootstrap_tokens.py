@@ -27,6 +27,7 @@ from lattice_tunnel import pki
 from lattice_tunnel.kube_api import KubeApi, KubeApiError
 
 TOKEN_TTL = 3600.0
+CLUSTER_LABEL = "lattice.dev/cluster"
 
 
 class BootstrapError(Exception):
@@ -51,6 +52,10 @@ class BootstrapRecord:
 class TokenStore(Protocol):
     async def get(self, cluster: str) -> BootstrapRecord | None: ...
 
+    async def clusters(self) -> set[str]:
+        """Every cluster with a bootstrap record (registered here as a direct child)."""
+        ...
+
     async def put(self, record: BootstrapRecord) -> bool:
         """Write `record` if the stored version still equals `record.version` ('' = absent).
         False on a concurrent write."""
@@ -63,6 +68,9 @@ class MemoryTokenStore:
 
     async def get(self, cluster: str) -> BootstrapRecord | None:
         return self.records.get(cluster)
+
+    async def clusters(self) -> set[str]:
+        return set(self.records)
 
     async def put(self, record: BootstrapRecord) -> bool:
         current = self.records.get(record.cluster)
@@ -79,6 +87,10 @@ class SecretTokenStore:
 
     def _name(self, cluster: str) -> str:
         return f"lattice-bootstrap-{cluster}"
+
+    async def clusters(self) -> set[str]:
+        labels = await self.client.secret_labels(self.namespace, CLUSTER_LABEL)
+        return {found[CLUSTER_LABEL] for found in labels if found.get(CLUSTER_LABEL)}
 
     async def get(self, cluster: str) -> BootstrapRecord | None:
         found = await self.client.get_secret(self.namespace, self._name(cluster))
@@ -104,7 +116,7 @@ class SecretTokenStore:
                 await self.client.ensure_namespace(self.namespace)
             await self.client.put_secret(self.namespace, self._name(record.cluster), data,
                                          resource_version=record.version or None,
-                                         labels={"lattice.dev/cluster": record.cluster})
+                                         labels={CLUSTER_LABEL: record.cluster})
         except KubeApiError as exc:
             if exc.status == 409:
                 return False

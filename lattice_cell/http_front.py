@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.responses import Response
 
 from lattice_tunnel.kube_request import (
     MAX_BODY,
+    BadRequest,
     ClusterNotFound,
     KubeRequest,
     PayloadTooLarge,
@@ -49,9 +51,17 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(parts)
 
 
+# `.` or `..` as a whole segment, also percent-encoded (`%2e`, `.%2E`, ...).
+_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
+
+
 def split_cluster_path(raw_path: bytes, prefix: str = "/clusters/") -> tuple[str, str]:
-    """(cluster, remaining raw path) from `/clusters/{name}/...`, keeping percent-encoding."""
+    """(cluster, remaining raw path) from `/clusters/{name}/...`, keeping percent-encoding. A dot
+    segment anywhere is refused (400): no front may check one path while the target serves
+    another once it normalised `..` away."""
     path = raw_path.decode("latin-1").split("?", 1)[0]
+    if _DOT_SEGMENT.search(path):
+        raise BadRequest(f"path {path[:256]!r} has a '.' or '..' segment")
     if not path.startswith(prefix):
         raise ClusterNotFound(f"path {path!r} does not start with {prefix}")
     cluster, _, rest = path[len(prefix):].partition("/")

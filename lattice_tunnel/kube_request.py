@@ -89,6 +89,10 @@ class TunnelTimeout(TunnelError):
     status, reason = 504, "Timeout"
 
 
+class BadRequest(TunnelError):
+    status, reason = 400, "BadRequest"
+
+
 class PayloadTooLarge(TunnelError):
     status, reason = 413, "RequestEntityTooLarge"
 
