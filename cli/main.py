@@ -42,9 +42,12 @@ def render(
     cluster_name: Annotated[str | None, typer.Option(
         "--cluster-name", metavar="NAME",
         help="Cluster the objects are compiled for (trust domain lattice.<name>.local).")] = None,
+    partial: Annotated[bool, typer.Option(
+        "--partial", help="When an input fails, still print the objects that compiled (a partial result).")] = False,
 ) -> None:
-    """Compile Lattice objects into the Kubernetes objects the controllers would create, offline."""
-    code = render_mod.run(filename, output, cluster_name)
+    """Compile Lattice objects into the Kubernetes objects the controllers would create, offline.
+    When any input fails, nothing is printed on stdout (unless --partial) and the exit code is 1."""
+    code = render_mod.run(filename, output, cluster_name, partial=partial)
     if code:
         raise typer.Exit(code)
 

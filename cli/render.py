@@ -3,8 +3,10 @@
 Reading and printing only; the simulation is ``hooks.simulator``. Folders are read recursively
 (``*.yaml``, ``*.yml``, ``*.json``, sorted by path). A document that is not a Lattice object
 (another apiVersion group) is skipped with a warning; every Lattice object that fails is reported
-on stderr as ``<Kind> <namespace>/<name>: <message>`` and makes the exit code 1, while everything
-else is still printed. Kinds that yield no objects of their own get one note each on stderr saying why
+on stderr as ``<Kind> <namespace>/<name>: <message>`` and makes the exit code 1. Output is all or
+nothing: when any file or object fails, stdout stays empty, so ``lattice render ... | kubectl
+apply -f -`` never applies half a result; ``--partial`` prints what did compile anyway, with a
+warning. Kinds that yield no objects of their own get one note each on stderr saying why
 (``NO_OBJECTS``): stdout is only ever the objects, ready for ``kubectl apply -f -``.
 """
 
@@ -121,17 +123,28 @@ def dump(objects: list[dict[str, Any]], output: Output) -> str:
 
 
 def run(paths: Sequence[Path], output: Output = Output.yaml, cluster_name: str | None = None,
-        out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Render and print; the exit code (1 when any file or object failed)."""
+        out: TextIO | None = None, err: TextIO | None = None, partial: bool = False) -> int:
+    """Render and print; the exit code (1 when any file or object failed). With a failure nothing
+    is printed on ``out`` unless ``partial``."""
     out = out or sys.stdout
     err = err or sys.stderr
     if not paths:
         raise LatticeError("give at least one file or folder with -f")
     docs, broken = read_documents(files_of(paths), err)
     result = simulate(docs, HookConfig(cluster=cluster_identity(cluster_name, docs)))
-    out.write(dump(result.objects, output))
+    failed = broken + len(result.failures)
     for note in notes(docs):
         print(note, file=err)
     for failure in result.failures:
         print(str(failure), file=err)
-    return 1 if broken or result.failures else 0
+    if not failed:
+        out.write(dump(result.objects, output))
+        return 0
+    what = f"{failed} input{'s' if failed != 1 else ''} failed"
+    if partial:
+        print(f"warning: {what}; --partial: printing the {len(result.objects)} objects that compiled, "
+              "which are not the whole result", file=err)
+        out.write(dump(result.objects, output))
+    else:
+        print(f"error: {what}; nothing printed (--partial prints the objects that compiled)", file=err)
+    return 1
