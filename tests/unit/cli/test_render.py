@@ -104,7 +104,8 @@ def test_broken_inputs_are_reported_and_nothing_is_printed(tmp_path: Path,
     (tmp_path / "objects.yaml").write_text(BROKEN)
     code, out, err = _render(capsys, "-f", str(tmp_path))
     assert code == 1 and out == ""
-    assert err.splitlines()[-1] == "error: 4 inputs failed; nothing printed (--partial prints the objects that compiled)"
+    assert err.splitlines()[-1] == ("error: 4 inputs failed; nothing printed "
+                                    "(--partial prints the objects that compiled)")
     code, out, err = _render(capsys, "-f", str(tmp_path), "--partial")
     assert code == 1
     lines = err.splitlines()
