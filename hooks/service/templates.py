@@ -109,20 +109,26 @@ def _tokens(text: str, mode: Mode) -> list[Token]:
     literal: list[str] = []
     i, n = 0, len(text)
     while i < n:
+        j = text.find("$", i)  # everything up to the next '$' is literal: jump over it at C speed
+        if j < 0:
+            literal.append(text[i:])
+            break
+        literal.append(text[i:j])
+        i = j
         if mode is Mode.EXPAND and text.startswith("$${", i):
             literal.append("${")
             i += 3
             continue
         if not text.startswith(opener, i):
-            literal.append(text[i])
+            literal.append("$")
             i += 1
             continue
-        if literal:
+        if any(literal):
             out.append("".join(literal))
-            literal = []
+        literal = []
         token, i = _placeholder(text, i, len(opener))
         out.append(token)
-    if literal:
+    if any(literal):
         out.append("".join(literal))
     return out
 
