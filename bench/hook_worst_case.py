@@ -71,15 +71,11 @@ def start_server() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def rss_mib(pid: int) -> float:
+    """VmRSS of the server (taskset execs python, so the pid is the same process)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def server_pid(proc: subprocess.Popen[bytes]) -> int:
-    """The Python process itself (taskset execs it, so the pid is the same)."""
-    return proc.pid
 
 
 class Syncer:
@@ -170,7 +166,7 @@ def main() -> int:
         idle = probe.take()
         worst = Syncer(port, template)
         first = worst.sync()
-        rss_first = rss_mib(server_pid(proc))
+        rss_first = rss_mib(proc.pid)
         probe.take()
         times = [worst.sync() for _ in range(timed)]
         during = probe.take()
@@ -178,12 +174,16 @@ def main() -> int:
         for i in range(max(0, syncs - timed - 1)):
             worst.sync()
             if not args.quick and (i + 1) % 100 == 0:
-                print(f"  {i + timed + 2} syncs, RSS {rss_mib(server_pid(proc)):.0f} MiB", file=sys.stderr)
-        rss_after = rss_mib(server_pid(proc))
+                print(f"  {i + timed + 2} syncs, RSS {rss_mib(proc.pid):.0f} MiB", file=sys.stderr)
+        rss_after = rss_mib(proc.pid)
     finally:
         probe.stop.set()
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
     median = statistics.median(times)
     print(f"baseline (examples/services/redis.yaml) sync: median {baseline * 1e3:.1f} ms; "
           f"worst case: first {first:.3f} s, median {median:.3f} s, max {max(times):.3f} s over {timed}")
