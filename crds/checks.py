@@ -19,9 +19,12 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _HOSTNAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _K8S_VERSION = re.compile(r"^v?1\.\d+(\.\d+)?$")
+_K8S_RELEASE = re.compile(r"^v?1\.\d+\.\d+$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _MODE = re.compile(r"^[0-7]{3,4}$")
 _POOL_ID = re.compile(r"^[a-z][a-z0-9-]*$")
-_CUSTOM_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")
+# Score's patterns for resource types and classes (any case), ids (dot-separated DNS labels).
+_SCORE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$")
 
 
 def cpu_quantity(v: str) -> str | None:
@@ -84,6 +87,36 @@ def k8s_version(v: str) -> str | None:
     return f"invalid Kubernetes version '{v}' (expected e.g. '1.32.0' or 'v1.32')"
 
 
+def k8s_release(v: str) -> str | None:
+    if _K8S_RELEASE.match(v):
+        return None
+    return f"invalid Kubernetes version '{v}' (expected a release like '1.32.0' or 'v1.32.0')"
+
+
+def label_key(v: str) -> str | None:
+    prefix, _, name = v.rpartition("/")
+    if _LABEL_NAME.match(name) and len(name) <= 63 and (
+        not prefix or (_DNS_SUBDOMAIN.match(prefix) and len(prefix) <= 253)
+    ):
+        return None
+    return f"invalid label key '{v}' (expected [prefix/]name, e.g. 'gpu' or 'example.com/tier')"
+
+
+def label_value(v: str) -> str | None:
+    if v == "" or (_LABEL_NAME.match(v) and len(v) <= 63):
+        return None
+    return f"invalid label value '{v}' (expected up to 63 letters, digits, '-', '_' or '.')"
+
+
+def labels(v: dict[str, str]) -> str | None:
+    """Label keys and values (errors name the first bad entry)."""
+    for k, val in v.items():
+        msg = label_key(k) or label_value(val)
+        if msg:
+            return msg
+    return None
+
+
 def env_name(v: str) -> str | None:
     if _ENV_NAME.match(v):
         return None
@@ -137,11 +170,17 @@ BUILTIN_RESOURCE_TYPES = ("service", "external-service", "volume", "secret")
 
 
 def resource_type(v: str) -> str | None:
-    if v in BUILTIN_RESOURCE_TYPES or _CUSTOM_TYPE.match(v):
+    if v in BUILTIN_RESOURCE_TYPES or _SCORE_NAME.match(v):
         return None
-    if not v or not v[0].islower():
-        return f"invalid resource type '{v}': must start with a lowercase letter"
-    return f"invalid resource type '{v}': must be lowercase alphanumeric with hyphens"
+    return (f"invalid resource type '{v}' (expected 2-63 letters, digits and '-', starting and ending "
+            "with a letter or digit, e.g. 'postgres')")
+
+
+def resource_class(v: str) -> str | None:
+    if _SCORE_NAME.match(v):
+        return None
+    return (f"invalid resource class '{v}' (expected 2-63 letters, digits and '-', starting and ending "
+            "with a letter or digit, e.g. 'production')")
 
 
 def cidr(v: str) -> str | None:

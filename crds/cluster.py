@@ -34,7 +34,8 @@ class ClusterPhase(StrEnum):
 
 @attrs.define(kw_only=True)
 class KubernetesSpec:
-    version: str = field(doc="Kubernetes version, e.g. `1.32.0`.", check=checks.k8s_version)
+    version: str = field(doc="Kubernetes version `MAJOR.MINOR.PATCH`, e.g. `1.32.0` (a leading `v` is accepted).",
+                         check=checks.k8s_release)
     cert_sans: list[str] = field(factory=list, wire="certSANs", doc="Extra API server certificate SANs.")
     bootstrap: Bootstrap = field(Bootstrap.KUBEADM, doc="`kubeadm` or `rke2` (FIPS).")
 
@@ -48,17 +49,21 @@ class ProviderSpec:
 
 @attrs.define(kw_only=True)
 class Taint:
-    key: str = field(doc="Taint key.")
-    value: str | None = field(None, doc="Taint value.")
+    key: str = field(doc="Taint key.", check=checks.label_key)
+    value: str | None = field(None, doc="Taint value.", check=checks.label_value)
     effect: TaintEffect = field(doc="NoSchedule, PreferNoSchedule or NoExecute.")
 
 
 @attrs.define(kw_only=True)
 class WorkerPoolSpec:
-    replicas: int = field(doc="Worker count (ignored when autoscaling).", minimum=0)
+    replicas: int | None = field(
+        None, minimum=0,
+        doc="Worker count; required unless `min` and `max` are set (then the autoscaler owns the count and a "
+            "`replicas` given anyway is ignored with a warning).")
     display_name: str | None = field(None, doc="Human-readable name.")
-    node_class: str | None = field(None, doc="Instance type / flavor override for this pool.")
-    labels: dict[str, str] = field(factory=dict, doc="Node labels.")
+    node_class: str | None = field(None, doc="Instance type (aws) or flavor (openstack) for this pool, instead of "
+                                             "the provider's worker default.")
+    labels: dict[str, str] = field(factory=dict, doc="Node labels.", check=checks.labels)
     taints: list[Taint] = field(factory=list, doc="Node taints.")
     min: int | None = field(None, doc="Autoscaler minimum (with max).", minimum=0)
     max: int | None = field(None, doc="Autoscaler maximum (with min).", minimum=1)
@@ -75,6 +80,8 @@ class WorkerPoolSpec:
                 return [FieldError("min", f"min ({self.min}) cannot exceed max ({self.max})")]
             if self.min < 1:
                 return [FieldError("min", "scale-from-zero not supported (min must be >= 1)")]
+        elif self.replicas is None:
+            return [FieldError("replicas", "required unless the pool is autoscaled (min and max set)")]
         return []
 
 

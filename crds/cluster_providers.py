@@ -6,9 +6,16 @@ import re
 import attrs
 
 from crds import checks
-from crds._base import FieldError, field
+from crds._base import FieldError, StrEnum, field
 
 _DEFAULT_DNS = ("8.8.8.8", "8.8.4.4")
+
+
+class AwsLoadBalancerType(StrEnum):
+    NLB = "nlb"
+    ELB = "elb"
+    ALB = "alb"
+    CLASSIC = "classic"
 
 
 @attrs.define(kw_only=True)
@@ -23,7 +30,7 @@ class AwsConfig:
                                              doc="Worker instance profile.")
     vpc_id: str | None = field(None, doc="Bring your own VPC.")
     subnet_ids: list[str] = field(factory=list, doc="Subnets of the VPC.")
-    load_balancer_type: str = field("nlb", doc="API server load balancer type.")
+    load_balancer_type: AwsLoadBalancerType = field(AwsLoadBalancerType.NLB, doc="API server load balancer type.")
     internal_load_balancer: bool = field(False, doc="Internal (not internet-facing) load balancer.")
     cp_root_volume_size_gb: int = field(80, doc="Control-plane root volume (GiB).", minimum=8)
     worker_root_volume_size_gb: int = field(80, doc="Worker root volume (GiB).", minimum=8)
@@ -38,9 +45,21 @@ class AwsConfig:
         return []
 
 
+class DockerBackend(StrEnum):
+    DOCKER = "docker"
+    IN_MEMORY = "inMemory"
+
+
 @attrs.define(kw_only=True)
 class DockerConfig:
-    """Docker (CAPD) has no settings."""
+    """Development clusters (CAPD `DevCluster`): real Docker containers, or Cluster API's in-memory backend."""
+
+    backend: DockerBackend = field(
+        DockerBackend.DOCKER,
+        doc="`docker`: nodes are containers on the management host's Docker. `inMemory`: Cluster API's "
+            "in-memory backend simulates machines and a partial workload API server (CI, `lattice dev up`; "
+            "kubeadm only, nothing runs on the simulated nodes).",
+    )
 
 
 @attrs.define(kw_only=True)
@@ -64,6 +83,15 @@ class OpenStackConfig:
     worker_root_volume_size_gb: int | None = field(None, doc="Worker root volume (GiB).", minimum=1)
     worker_root_volume_type: str | None = field(None, doc="Worker root volume type.")
     ssh_authorized_keys: list[str] = field(factory=list, doc="Extra SSH keys for root.")
+
+    def _validate(self) -> list[FieldError]:
+        errors: list[FieldError] = []
+        for role in ("cp", "worker"):
+            vtype, size = getattr(self, f"{role}_root_volume_type"), getattr(self, f"{role}_root_volume_size_gb")
+            if vtype is not None and size is None:
+                message = f"requires {role}RootVolumeSizeGb (a root volume is only created with a size)"
+                errors.append(FieldError(f"{role}RootVolumeType", message))
+        return errors
 
 
 _RANGE = re.compile(r"^(?P<start>\d+\.\d+\.\d+\.\d+)-(?P<end>\d+(\.\d+\.\d+\.\d+)?)/(?P<prefix>\d+)$")
@@ -97,9 +125,29 @@ class IpPool:
     gateway: str = field(doc="Gateway address.", check=checks.ip_address)
 
 
+def parse_ipv6_range(v: str) -> tuple[str, str, int] | None:
+    """`2001:db8::10-2001:db8::20/64` → (start, end, prefix)."""
+    addresses, _, prefix_text = v.partition("/")
+    start_text, _, end_text = addresses.partition("-")
+    try:
+        a, b = ipaddress.IPv6Address(start_text), ipaddress.IPv6Address(end_text)
+        prefix = int(prefix_text)
+    except ValueError:
+        return None
+    if b < a or not 1 <= prefix <= 128:
+        return None
+    return str(a), str(b), prefix
+
+
+def _check_range6(v: str) -> str | None:
+    if parse_ipv6_range(v):
+        return None
+    return f"invalid IPv6 range '{v}' (expected e.g. '2001:db8::10-2001:db8::20/64')"
+
+
 @attrs.define(kw_only=True)
 class Ipv6Pool:
-    range: str = field(doc="IPv6 addresses.")
+    range: str = field(doc="Addresses, e.g. `2001:db8::10-2001:db8::20/64`.", check=_check_range6)
     gateway: str = field(doc="Gateway address.", check=checks.ip_address)
 
 
@@ -113,9 +161,12 @@ class ProxmoxConfig:
     worker_cores: int = field(doc="Worker cores.", minimum=1)
     worker_memory_mib: int = field(doc="Worker memory (MiB).", minimum=512)
     worker_disk_size_gb: int = field(doc="Worker disk (GB).", minimum=1)
-    source_node: str | None = field(None, doc="Node holding the template.")
-    template_id: int | None = field(None, doc="VM template id (default 9000 unless templateTags is set).")
-    template_tags: list[str] = field(factory=list, doc="Select the template by tags instead of id.")
+    source_node: str | None = field(None,
+                                    doc="Node holding the template (default: the CloudProvider's `proxmox.node`).")
+    template_id: int | None = field(None, minimum=100,
+                                    doc="VM template id on `sourceNode` (default 9000 unless templateTags is set).")
+    template_tags: list[str] = field(factory=list,
+                                     doc="Select the template by tags instead of sourceNode + templateId.")
     snap_name: str | None = field(None, doc="Snapshot to clone from.")
     target_node: str | None = field(None, doc="Node to place VMs on.")
     pool: str | None = field(None, doc="Proxmox resource pool.")
@@ -140,9 +191,31 @@ class ProxmoxConfig:
     worker_sockets: int = field(1, doc="Worker sockets.", minimum=1)
 
     def _validate(self) -> list[FieldError]:
+        errors: list[FieldError] = []
         if self.vmid_min is not None and self.vmid_max is not None and self.vmid_min > self.vmid_max:
-            return [FieldError("vmidMin", f"vmidMin ({self.vmid_min}) cannot exceed vmidMax ({self.vmid_max})")]
-        return []
+            errors.append(FieldError("vmidMin", f"vmidMin ({self.vmid_min}) cannot exceed vmidMax ({self.vmid_max})"))
+        if (self.vmid_min is None) != (self.vmid_max is None):
+            errors.append(FieldError("vmidMin" if self.vmid_min is None else "vmidMax",
+                                     "vmidMin and vmidMax must both be set or both unset"))
+        if self.template_tags and self.template_id is not None:
+            errors.append(FieldError("templateId", "templateId and templateTags are mutually exclusive"))
+        if self.template_tags and self.source_node is not None:
+            errors.append(FieldError("sourceNode", "sourceNode selects a template by id; with templateTags leave it "
+                                                   "unset (the template is looked up by its tags)"))
+        parsed = parse_ipv4_range(self.ipv4_pool.range)
+        if parsed is not None and _in_range(self.control_plane_endpoint, parsed[0], parsed[1]):
+            errors.append(FieldError("controlPlaneEndpoint",
+                                     f"the virtual IP {self.control_plane_endpoint} must not be inside ipv4Pool.range "
+                                     f"({parsed[0]}-{parsed[1]}): the pool hands its addresses to nodes"))
+        return errors
+
+
+def _in_range(address: str, start: str, end: str) -> bool:
+    try:
+        a = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return a.version == 4 and ipaddress.IPv4Address(start) <= a <= ipaddress.IPv4Address(end)
 
 
 @attrs.define(kw_only=True)

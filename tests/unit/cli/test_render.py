@@ -16,7 +16,7 @@ from cli.main import run
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
-NOTED = ("CedarPolicy", "CloudProvider", "LatticeCluster", "OIDCProvider")
+NOTED = ("CedarPolicy", "CloudProvider", "LatticeCluster", "OIDCProvider", "Provisioner")
 
 
 def _render(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -154,10 +154,12 @@ def test_kinds_without_objects_of_their_own_get_one_note_each_on_stderr(capsys: 
         "LatticeService may read (its ExternalSecrets, or a denial reported here)",
         "note: CloudProvider yields no objects of its own (4 read): validated only; it is for cluster "
         "provisioning, which is not built yet",
-        "note: LatticeCluster yields no objects of its own (4 read): validated only; cluster provisioning "
+        "note: LatticeCluster yields no objects of its own (9 read): validated only; cluster provisioning "
         "(Cluster API objects, pivot) is not built yet",
         "note: OIDCProvider yields no objects of its own (1 read): validated only; it is for the authenticating "
         "API proxy, which is not built yet",
+        "note: Provisioner yields no objects of its own (1 read): by design: it provisions the resources of the "
+        "LatticeServices that use its type and class (their children)",
     ]
     assert "note:" not in out
     _, _, err = _render(capsys, "-f", str(EXAMPLES / "services"), "-f", str(EXAMPLES / "secrets"))

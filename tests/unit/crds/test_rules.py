@@ -36,14 +36,18 @@ def test_file_mode(mode: str, ok: bool) -> None:
     assert (checks.file_mode(mode) is None) is ok
 
 
+_TYPE_FORM = "(expected 2-63 letters, digits and '-', starting and ending with a letter or digit, e.g. 'postgres')"
+
+
+# Score's pattern: any case (the spec's own samples use `Resource-One`), digits first allowed.
 @pytest.mark.parametrize(("t", "message"), [
     ("service", None), ("external-service", None), ("volume", None), ("secret", None), ("postgres", None),
-    ("my-db-", None),
-    ("Postgres", "invalid resource type 'Postgres': must start with a lowercase letter"),
-    ("postgres!", "invalid resource type 'postgres!': must be lowercase alphanumeric with hyphens"),
-    ("123db", "invalid resource type '123db': must start with a lowercase letter"),
-    ("", "invalid resource type '': must start with a lowercase letter"),
-    ("my_db", "invalid resource type 'my_db': must be lowercase alphanumeric with hyphens"),
+    ("Resource-One", None), ("123db", None), ("kafka-topic", None),
+    ("my-db-", f"invalid resource type 'my-db-' {_TYPE_FORM}"),
+    ("postgres!", f"invalid resource type 'postgres!' {_TYPE_FORM}"),
+    ("p", f"invalid resource type 'p' {_TYPE_FORM}"),
+    ("", f"invalid resource type '' {_TYPE_FORM}"),
+    ("my_db", f"invalid resource type 'my_db' {_TYPE_FORM}"),
 ])
 def test_resource_type(t: str, message: str | None) -> None:
     assert checks.resource_type(t) == message
@@ -104,9 +108,10 @@ def _cluster(**spec: Any) -> dict[str, Any]:
     ({"nodes": {"controlPlane": 1, "workerPools": {"gpu": {"replicas": 1, "min": 1}}}},
      ["spec.nodes.workerPools.gpu.max: min and max must both be set or both unset"]),
     ({"provider": {"kubernetes": {"version": "latest"}, "config": {}}},
-     ["spec.provider.kubernetes.version: invalid Kubernetes version 'latest' (expected e.g. '1.32.0' or 'v1.32')",
+     ["spec.provider.kubernetes.version: invalid Kubernetes version 'latest' "
+      "(expected a release like '1.32.0' or 'v1.32.0')",
       "spec.provider.config: exactly one of aws, docker, openstack, proxmox is required (got none)"]),
-    ({"provider": {"kubernetes": {"version": "v1.32"}, "config": {"docker": {}, "aws": {
+    ({"provider": {"kubernetes": {"version": "v1.32.0"}, "config": {"docker": {}, "aws": {
         "region": "r", "cpInstanceType": "a", "workerInstanceType": "b", "sshKeyName": "k"}}}},
      ["spec.provider.config: exactly one of aws, docker, openstack, proxmox is required (got aws, docker)"]),
 ])
@@ -155,3 +160,51 @@ def test_external_endpoint_errors() -> None:
         "spec.endpoints: invalid endpoint URL for 'db': 'tcp://db.example.com' (expected e.g. "
         "'https://api.stripe.com', 'tcp://db.example.com:5432', 'grpc://host:443' or 'host:port')"
     ]
+
+
+def _proxmox(**extra: Any) -> dict[str, Any]:
+    cfg = {"controlPlaneEndpoint": "10.0.0.100", "ipv4Pool": {"range": "10.0.0.101-120/24", "gateway": "10.0.0.1"},
+           "cpCores": 2, "cpMemoryMib": 4096, "cpDiskSizeGb": 20, "workerCores": 2, "workerMemoryMib": 4096,
+           "workerDiskSizeGb": 20, **extra}
+    return _cluster(provider={"kubernetes": {"version": "1.32.0"}, "config": {"proxmox": cfg}})
+
+
+@pytest.mark.parametrize(("extra", "errors"), [
+    ({"controlPlaneEndpoint": "10.0.0.110"},
+     ["spec.provider.config.proxmox.controlPlaneEndpoint: the virtual IP 10.0.0.110 must not be inside "
+      "ipv4Pool.range (10.0.0.101-10.0.0.120): the pool hands its addresses to nodes"]),
+    ({"templateTags": ["a"], "templateId": 9000, "sourceNode": "pve1"},
+     ["spec.provider.config.proxmox.templateId: templateId and templateTags are mutually exclusive",
+      "spec.provider.config.proxmox.sourceNode: sourceNode selects a template by id; with templateTags leave it "
+      "unset (the template is looked up by its tags)"]),
+    ({"vmidMin": 200}, ["spec.provider.config.proxmox.vmidMax: vmidMin and vmidMax must both be set or both unset"]),
+    ({"ipv6Pool": {"range": "2001:db8::20-2001:db8::10/64", "gateway": "2001:db8::1"}},
+     ["spec.provider.config.proxmox.ipv6Pool.range: invalid IPv6 range '2001:db8::20-2001:db8::10/64' "
+      "(expected e.g. '2001:db8::10-2001:db8::20/64')"]),
+])
+def test_proxmox_rules(extra: dict[str, Any], errors: list[str]) -> None:
+    assert [str(e) for e in crds.parse(_proxmox(**extra)).errors] == errors
+
+
+def test_openstack_volume_type_needs_a_size() -> None:
+    doc = _cluster(provider={"kubernetes": {"version": "1.32.0"}, "config": {"openstack": {
+        "externalNetwork": "public", "cpFlavor": "a", "workerFlavor": "b", "imageName": "i", "sshKeyName": "k",
+        "workerRootVolumeType": "ssd"}}})
+    assert [str(e) for e in crds.parse(doc).errors] == [
+        "spec.provider.config.openstack.workerRootVolumeType: requires workerRootVolumeSizeGb (a root volume is only "
+        "created with a size)"]
+
+
+def test_autoscaled_pool_needs_no_replicas() -> None:
+    doc = _cluster(nodes={"controlPlane": 1, "workerPools": {"gpu": {"min": 1, "max": 3}}})
+    assert crds.parse(doc).ok
+
+
+def test_a_file_source_is_refused_in_the_cluster_with_what_to_do() -> None:
+    from crds import parse_as
+    from crds.service import FileMount
+
+    _, errors = parse_as(FileMount, {"source": "config.yaml"})
+    assert [str(e) for e in errors] == [
+        "source: 'config.yaml' is a path to a file next to the Score file, which does not exist in the cluster: "
+        "inline it as content (or binaryContent); `lattice render -f` and `lattice import score` do that for you"]
