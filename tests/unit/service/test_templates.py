@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hooks.service.templates import (
     Expanded,
@@ -12,6 +16,7 @@ from hooks.service.templates import (
     Resolved,
     SecretKeyRef,
     Unresolved,
+    _tokens,
     expand,
     placeholders,
     single_placeholder,
@@ -162,3 +167,35 @@ def test_resolved_values_are_not_rescanned() -> None:
         return "${metadata.name}"
 
     assert expand("${x}", resolve).text == "${metadata.name}"
+
+
+def _scan_reference(text: str) -> list[object]:
+    """The Score scan one match at a time (what `_tokens` did before it worked per placeholder)."""
+    out: list[object] = []
+    pos = 0
+    for m in re.finditer(r"\$(\$|\{([^}]*)\})", text):
+        out.append(text[pos:m.start()])
+        pos = m.end()
+        out.append("$" if m.group(1) == "$" else ("P", m.group(2), m.group(0)))
+    out.append(text[pos:])
+    merged: list[object] = []
+    for item in out:
+        if isinstance(item, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += item
+        elif item != "":
+            merged.append(item)
+    return merged
+
+
+@given(st.text(alphabet="${}a.\\", max_size=24))
+def test_the_scan_per_placeholder_equals_the_scan_per_match(text: str) -> None:
+    tokens = [t if isinstance(t, str) else ("P", t.raw[2:-1], t.raw) for t in _tokens(text, Mode.EXPAND)]
+    assert tokens == _scan_reference(text)
+
+
+def test_a_megabyte_of_escapes_is_linear() -> None:
+    import time
+
+    started = time.perf_counter()
+    assert expand("$$" * 500_000 + "${a}", lambda path: "x").text == "$" * 500_000 + "x"
+    assert time.perf_counter() - started < 1.0
