@@ -54,11 +54,15 @@ def render(
         "--provisioners", metavar="PATH",
         help="File or folder of Provisioner objects (as on the cluster); repeatable. Same as adding them with -f.")
     ] = None,
+    partial: Annotated[bool, typer.Option(
+        "--partial", help="When an input fails, still print the objects that compiled (a partial result).")] = False,
 ) -> None:
     """Compile Lattice objects, and Score workloads (score.dev/v1b1), into the Kubernetes objects the controllers
-    would create, offline. A Score workload is printed first as the LatticeService it implies."""
+    would create, offline. A Score workload is printed first as the LatticeService it implies. When any input
+    fails, nothing is printed on stdout (unless --partial) and the exit code is 1."""
     options = render_mod.ScoreOptions(image=image, namespace=namespace, environ=dict(os.environ))
-    code = render_mod.run([*filename, *(provisioners or [])], output, cluster_name, options=options)
+    code = render_mod.run([*filename, *(provisioners or [])], output, cluster_name, options=options,
+                          partial=partial)
     if code:
         raise typer.Exit(code)
 

@@ -196,6 +196,10 @@ def test_crds_and_manifests_apply(env: Env) -> None:
 @pytest.mark.parametrize(("patch", "field", "message"), [
     ({"replicas": {"min": "two"}}, "spec.replicas.min", "must be of type integer"),
     ({"deploy": {"strategy": "bluegreen"}}, "spec.deploy.strategy", "Unsupported value"),
+    # The limits (crds/limits.py) are in the schema: oversized objects never reach a hook.
+    ({"containers": {f"c{i}": {"image": "example/app:1"} for i in range(17)}}, "spec.containers", "Too many"),
+    ({"containers": {"main": {"image": "example/app:1", "variables": {"A": "x" * 40_000}}}},
+     "spec.containers.main.variables.A", "Too long"),
 ])
 def test_schema_invalid_service_rejected(env: Env, patch: dict[str, Any], field: str, message: str) -> None:
     ns = env.namespace("schema")
