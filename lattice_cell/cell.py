@@ -17,6 +17,7 @@ import grpc
 import crds
 from crds import KubeObject
 from lattice_cell import manifests
+from lattice_cell.agent_leases import AgentLeases
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
@@ -50,6 +51,8 @@ class CellConfig:
     window_bytes: int = DEFAULT_WINDOW
     extra_sans: list[str] = attrs.field(factory=list)
     maintenance_interval: float = 60.0
+    lease_writes_per_second: float = 100.0  # agent Lease writes (renewals queue behind transitions)
+    version: str = ""
 
 
 def grpc_server_options() -> list[tuple[str, Any]]:
@@ -79,6 +82,10 @@ class Cell:
         self.agents = AgentRegistry(config.heartbeat_interval)
         self.subtree = SubtreeRegistry(config.cluster)
         self.router = Router(config.cluster, self.subtree, self.agents, local)
+        # lattice-system/lattice-agent-<child> Leases (crds.agent_lease); none without an API server.
+        self.leases = None if kube is None else AgentLeases(
+            kube, self.agents, config.cluster, namespace=config.namespace,
+            writes_per_second=config.lease_writes_per_second, version=config.version)
         self._bundle: pki.CaBundle | None = None
         self._server_creds: pki.LeafCredentials | None = None
         self._tls_generation = 0
@@ -139,6 +146,8 @@ class Cell:
     # ---- servers ----
     async def start(self) -> None:
         await self.refresh_pki()
+        if self.leases is not None:
+            await self.leases.start()
         c = self.config
         servicer = CellServicer(c.cluster, self.agents, self.subtree, self.ca, c.window_bytes)
         self._grpc = grpc.aio.server(options=grpc_server_options())
@@ -182,6 +191,8 @@ class Cell:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self.leases is not None:
+            await self.leases.stop()
         for server in self._https:
             await server.stop()
         if self._grpc is not None:

@@ -8,6 +8,7 @@ cell plus the agent towards that parent, in one process.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 
@@ -36,6 +37,9 @@ def add_cell_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--health-port", type=int, default=8080)
     p.add_argument("--agent-image", default=DEFAULT_IMAGE)
     p.add_argument("--heartbeat-interval", type=float, default=30.0)
+    p.add_argument("--lease-writes-per-second", type=float, default=100.0,
+                   help="at most this many agent Lease writes per second (connects and disconnects first, "
+                        "then heartbeat renewals, coalesced)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,13 +54,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def lattice_version() -> str:
+    try:
+        return importlib.metadata.version("lattice")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 def build_cell(args: argparse.Namespace, kube: KubeApi, local: KubeExecutor) -> Cell:
     """A cell from ``add_cell_flags``' arguments, keeping its CA and tokens in Secrets."""
     config = CellConfig(
         cluster=args.cluster, bind=args.bind, advertise_host=args.advertise_host, grpc_port=args.grpc_port,
         bootstrap_port=args.bootstrap_port, proxy_port=args.proxy_port, health_port=args.health_port,
         namespace=args.namespace, agent_image=args.agent_image, heartbeat_interval=args.heartbeat_interval,
-        extra_sans=args.extra_san,
+        extra_sans=args.extra_san, lease_writes_per_second=args.lease_writes_per_second, version=lattice_version(),
     )
     return Cell(config, SecretCaStorage(kube, args.namespace), SecretTokenStore(kube, args.namespace), kube, local)
 

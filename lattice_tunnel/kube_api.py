@@ -62,7 +62,7 @@ class KubeApi:
 
     async def _request(self, method: str, url: str, *, version: str = "v1", base: str = "",
                        namespace: str | None = None, body: Any = None, content_type: str = "application/json",
-                       allow: tuple[int, ...] = ()) -> dict[str, Any] | None:
+                       allow: tuple[int, ...] = (), params: dict[str, str] | None = None) -> dict[str, Any] | None:
         """The decoded answer, or None when its status is in ``allow``. A 429 (also "storage is
         (re)initializing" right after a CRD is created) is retried a few times; any other error
         becomes a ``KubeApiError``."""
@@ -71,7 +71,7 @@ class KubeApi:
         for attempt in range(6):
             try:
                 async with self.api.call_api(method, version=version, base=base, namespace=namespace, url=url,
-                                             content=content, headers=headers) as resp:
+                                             content=content, headers=headers, params=params) as resp:
                     answer: dict[str, Any] = resp.json()
                     return answer
             except kr8s.ServerError as exc:
@@ -89,8 +89,10 @@ class KubeApi:
         return str(info.get("gitVersion", ""))
 
     async def ensure_namespace(self, name: str) -> None:
+        """Create the namespace if missing. Not allowed to (403, as the cell's own role): the install
+        made it, and a missing one shows up as a 404 on the next write."""
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        await self._request("POST", "namespaces", body=body, allow=(409,))
+        await self._request("POST", "namespaces", body=body, allow=(409, 403))
 
     async def get_secret(self, namespace: str, name: str) -> tuple[dict[str, bytes], str] | None:
         """(decoded data, resourceVersion) or None when absent."""
@@ -131,6 +133,27 @@ class KubeApi:
                                       body={"status": status}, content_type="application/merge-patch+json",
                                       allow=(404,))
         return patched is not None
+
+    async def list_labelled(self, group_version: str, plural: str, namespace: str,
+                            selector: str) -> list[dict[str, Any]]:
+        """The objects of a namespaced kind (``group/version``) matching a label selector."""
+        listing = await self._request("GET", plural, version=group_version, base="/apis", namespace=namespace,
+                                      params={"labelSelector": selector})
+        assert listing is not None
+        return list(listing.get("items") or [])
+
+    async def create(self, group_version: str, plural: str, namespace: str,
+                     body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a namespaced object; None when one of that name exists already (409)."""
+        return await self._request("POST", plural, version=group_version, base="/apis", namespace=namespace,
+                                   body=body, allow=(409,))
+
+    async def merge_patch(self, group_version: str, plural: str, namespace: str, name: str,
+                          patch: dict[str, Any]) -> dict[str, Any] | None:
+        """JSON-merge-patch a namespaced object; None when it does not exist (404)."""
+        return await self._request("PATCH", f"{plural}/{name}", version=group_version, base="/apis",
+                                   namespace=namespace, body=patch, content_type="application/merge-patch+json",
+                                   allow=(404,))
 
 
 @attrs.define
