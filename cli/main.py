@@ -11,8 +11,10 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from cli import dev as dev_mod
+from cli import get_clusters, get_services
 from cli import render as render_mod
 from cli.errors import LatticeError
+from cli.get import get_app
 
 app = typer.Typer(
     name="lattice",
@@ -47,6 +49,11 @@ def render(
     code = render_mod.run(filename, output, cluster_name)
     if code:
         raise typer.Exit(code)
+
+
+app.add_typer(get_app)  # lattice get ...
+get_clusters.register(get_app)  # lattice get clusters | cluster NAME | hierarchy
+get_services.register(get_app)  # lattice get services
 
 
 dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True,

@@ -63,7 +63,7 @@ class AgentLeases:
     """Writes the agent Leases of one cell; ``start`` after the registry exists, ``stop`` on the way out."""
 
     def __init__(self, kube: KubeApi, agents: AgentRegistry, cell: str, *, namespace: str = al.NAMESPACE,
-                 writes_per_second: float = 100.0, in_flight: int = 4, version: str = "") -> None:
+                 writes_per_second: float = 25.0, in_flight: int = 4, version: str = "") -> None:
         self.kube, self.agents, self.cell, self.namespace = kube, agents, cell, namespace
         self.version = version
         self.in_flight = in_flight

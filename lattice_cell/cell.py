@@ -51,7 +51,7 @@ class CellConfig:
     window_bytes: int = DEFAULT_WINDOW
     extra_sans: list[str] = attrs.field(factory=list)
     maintenance_interval: float = 60.0
-    lease_writes_per_second: float = 100.0  # agent Lease writes (renewals queue behind transitions)
+    lease_writes_per_second: float = 25.0  # agent Lease writes (renewals queue behind transitions)
     version: str = ""
 
 
@@ -82,8 +82,9 @@ class Cell:
         self.agents = AgentRegistry(config.heartbeat_interval)
         self.subtree = SubtreeRegistry(config.cluster)
         self.router = Router(config.cluster, self.subtree, self.agents, local)
-        # lattice-system/lattice-agent-<child> Leases (crds.agent_lease); none without an API server.
-        self.leases = None if kube is None else AgentLeases(
+        # lattice-system/lattice-agent-<child> Leases (crds.agent_lease); none without an API server
+        # (or with a zero write rate: benchmarks' baseline).
+        self.leases = None if kube is None or config.lease_writes_per_second <= 0 else AgentLeases(
             kube, self.agents, config.cluster, namespace=config.namespace,
             writes_per_second=config.lease_writes_per_second, version=config.version)
         self._bundle: pki.CaBundle | None = None

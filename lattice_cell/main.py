@@ -37,9 +37,9 @@ def add_cell_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--health-port", type=int, default=8080)
     p.add_argument("--agent-image", default=DEFAULT_IMAGE)
     p.add_argument("--heartbeat-interval", type=float, default=30.0)
-    p.add_argument("--lease-writes-per-second", type=float, default=100.0,
+    p.add_argument("--lease-writes-per-second", type=float, default=25.0,
                    help="at most this many agent Lease writes per second (connects and disconnects first, "
-                        "then heartbeat renewals, coalesced)")
+                        "then heartbeat renewals, coalesced); 0 writes no Leases")
 
 
 def parser() -> argparse.ArgumentParser:
