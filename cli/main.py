@@ -13,6 +13,7 @@ from typer.core import TyperCommand, TyperOption
 from cli import dev as dev_mod
 from cli import get_clusters, get_services
 from cli import render as render_mod
+from cli import token as token_mod
 from cli.errors import LatticeError
 from cli.get import get_app
 
@@ -54,6 +55,7 @@ def render(
 app.add_typer(get_app)  # lattice get ...
 get_clusters.register(get_app)  # lattice get clusters | cluster NAME | hierarchy
 get_services.register(get_app)  # lattice get services
+token_mod.register(app)  # lattice token
 
 
 dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True,
