@@ -159,11 +159,12 @@ def hierarchy_tree(fleet: Fleet) -> str:
 
 
 def _iso(epoch: float | None) -> str | None:
+    """RFC 3339 in whole seconds, as Kubernetes prints a Time."""
     if epoch is None:
         return None
-    from crds.agent_lease import micro_time
+    import time
 
-    return micro_time(epoch).replace(".000000Z", "Z")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def cluster_data(c: Cluster) -> dict[str, Any]:
