@@ -17,11 +17,13 @@ said to a person goes to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -186,27 +188,42 @@ def sa_token(kubeconfig: str | None, context: str | None, namespace: str, servic
     return token, expiry
 
 
-def _guard_depth() -> None:
-    """A kubeconfig whose credentials come from ``lattice token`` pointing back at itself would fork forever."""
-    depth = int(os.environ.get(DEPTH_ENV, "0") or 0)
+@contextlib.contextmanager
+def _one_level_deeper() -> Iterator[None]:
+    """A kubeconfig whose credentials come from ``lattice token`` pointing back at itself would fork
+    forever: count the levels in the environment the credential plugins we run inherit."""
+    before = os.environ.get(DEPTH_ENV)
+    depth = int(before or 0) if (before or "0").isdigit() else 0
     if depth >= MAX_DEPTH:
         raise LatticeError(f"lattice token called itself {depth} levels deep: the kubeconfig it reads gets its "
                            "credentials from lattice token again (point --kubeconfig at one with its own credentials)")
     os.environ[DEPTH_ENV] = str(depth + 1)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(DEPTH_ENV, None)
+        else:
+            os.environ[DEPTH_ENV] = before
 
 
 def run(oidc_options: OidcOptions | None, sa: tuple[str | None, str | None, str, str, str, tuple[str, ...]],
         out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     version = requested_version()
-    _guard_depth()
     if oidc_options is not None:
-        token, expiry = oidc_token(oidc_options, err)
+        with _one_level_deeper():
+            token, expiry = oidc_token(oidc_options, err)
         out.write(exec_credential(token, expiry, version))
         return 0
     kubeconfig, context, namespace, service_account, duration, audiences = sa
+    if "/" in service_account:  # NAMESPACE/NAME, as the proxy's kubeconfig writes it
+        namespace, _, service_account = service_account.partition("/")
+        if not namespace or not service_account or "/" in service_account:
+            raise LatticeError(f"--service-account {sa[3]!r}: expected NAME or NAMESPACE/NAME", exit_code=2)
     seconds = duration_seconds(duration)
-    token, sa_expiry = sa_token(kubeconfig, context, namespace, service_account, seconds, audiences)
+    with _one_level_deeper():
+        token, sa_expiry = sa_token(kubeconfig, context, namespace, service_account, seconds, audiences)
     out.write(exec_credential(token, sa_expiry, version))
     return 0
 
@@ -223,7 +240,7 @@ def register(app: typer.Typer) -> None:
         namespace: Annotated[str, typer.Option(
             "-n", "--namespace", metavar="NS", help="ServiceAccount namespace.")] = "lattice-system",
         service_account: Annotated[str, typer.Option(
-            "-s", "--service-account", metavar="NAME", help="ServiceAccount name.")] = "default",
+            "-s", "--service-account", metavar="NAME", help="ServiceAccount name, or NAMESPACE/NAME.")] = "default",
         duration: Annotated[str, typer.Option(
             "-d", "--duration", metavar="DURATION", help="ServiceAccount token lifetime (1h, 8h, 24h; at least 10m).")
         ] = "1h",

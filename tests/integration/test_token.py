@@ -283,8 +283,9 @@ def test_service_account_token_through_the_token_request_api(sa_plane: ControlPl
 
 def test_kubectl_uses_service_account_tokens_from_lattice_token(sa_plane: ControlPlane, tmp_path: Path) -> None:
     kubeconfig = exec_kubeconfig(sa_plane, tmp_path / "kubeconfig",
-                                 ["token", f"--kubeconfig={sa_plane.kubeconfig}", "--namespace=lattice-system",
-                                  "--service-account=fleet-reader"], "client.authentication.k8s.io/v1beta1")
+                                 ["token", f"--kubeconfig={sa_plane.kubeconfig}",
+                                  "--service-account=lattice-system/fleet-reader"],  # the proxy's kubeconfig form
+                                 "client.authentication.k8s.io/v1beta1")
     who = kubectl(sa_plane, kubeconfig, "auth", "whoami", "-o", "json")
     assert who.returncode == 0, who.stderr
     assert json.loads(who.stdout)["status"]["userInfo"]["username"] == \
