@@ -139,6 +139,8 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
                     self._handle(session, inner)
         elif kind == "kubernetes_response":
             session.on_response(msg.kubernetes_response)
+        elif kind == "upgrade_credit":
+            session.on_upgrade_credit(msg.upgrade_credit)
         elif kind == "heartbeat":
             self.agents.heartbeat(cluster, STATE_NAMES.get(msg.heartbeat.state, "Unknown"))
         elif kind == "ready":
