@@ -57,7 +57,8 @@ def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 20) ->
         if ready:
             line = proc.stdout.readline()
             if not line and proc.poll() is not None:
-                raise AssertionError(f"kubectl exited {proc.returncode}: {seen!r} {proc.stderr.read() if proc.stderr else ''}")
+                err = proc.stderr.read() if proc.stderr else ""
+                raise AssertionError(f"kubectl exited {proc.returncode}: {seen!r} {err}")
             seen += line
     return seen
 
