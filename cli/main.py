@@ -11,6 +11,7 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from cli import dev as dev_mod
+from cli import kubeconfig as kubeconfig_mod
 from cli import render as render_mod
 from cli.errors import LatticeError
 
@@ -48,6 +49,9 @@ def render(
     if code:
         raise typer.Exit(code)
 
+
+app.command("kubeconfig", short_help="A kubeconfig for every cluster you may reach through a Lattice API proxy.")(
+    kubeconfig_mod.command)
 
 dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True,
                       rich_markup_mode=None)

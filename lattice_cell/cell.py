@@ -178,6 +178,7 @@ class Cell:
                 api_ctx = pki.server_ssl_context(creds_leaf.chain_pem, creds_leaf.key_pem)
                 self._ssl_contexts.append((api_ctx, False))
             await self.api_proxy.start(c.bind, api_ctx)
+            await self.api_proxy.publish(f"https://{c.advertise_host}:{self.api_proxy.port}")
         self._tasks.append(asyncio.create_task(self._maintenance()))
         self.ready_reason = ""
         log.info("cell %s serving: grpc %d, bootstrap %d, capi-proxy %d, api-proxy %d, health %d", c.cluster,
@@ -216,7 +217,8 @@ class Cell:
                 log.warning("agent %s missed its heartbeats; dropping its stream", session.cluster)
                 session.close("heartbeats stopped (stale)")
             with contextlib.suppress(Exception):
-                await self.refresh_pki()
+                if await self.refresh_pki() and self.api_proxy is not None:  # kubeconfigs need the new CA
+                    await self.api_proxy.publish(f"https://{self.config.advertise_host}:{self.api_proxy.port}")
             await self.registrations.poll()
 
     def _ready(self) -> tuple[bool, str]:

@@ -120,6 +120,18 @@ class KubeApi:
         assert replaced is not None
         return str(replaced["metadata"]["resourceVersion"])
 
+    async def put_configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create or replace a ConfigMap (public facts only: a Secret is for anything else)."""
+        body = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)}, "data": data}
+        created = await self._request("POST", "configmaps", namespace=namespace, body=body, allow=(409,))
+        if created is None:
+            await self._request("PUT", f"configmaps/{name}", namespace=namespace, body=body)
+
+    async def get_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        obj = await self._request("GET", f"configmaps/{name}", namespace=namespace, allow=(404,))
+        return None if obj is None else {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
+
     async def secret_labels(self, namespace: str, selector: str) -> list[dict[str, str]]:
         """The labels of every Secret in ``namespace`` matching the label ``selector`` (no data)."""
         listing = await self._request("GET", "secrets", namespace=namespace, params={"labelSelector": selector})

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8082
 DEFAULT_SA_AUDIENCE = "lattice-proxy"
+PUBLISHED = "lattice-proxy"  # ConfigMap in the cell's namespace: where `lattice kubeconfig` finds the proxy
 
 
 @attrs.define
@@ -128,6 +129,20 @@ class ApiProxy:
         if self.server is not None:
             await self.server.stop()
         await self.authn.aclose()
+
+    async def publish(self, default_url: str) -> None:
+        """ConfigMap lattice-system/lattice-proxy: the proxy's URL and CA bundle, so `lattice kubeconfig`
+        finds it from a plain kubeconfig of this cluster (both are public facts)."""
+        if self.kube is None:
+            return
+        data = {"url": self.config.public_url or default_url}
+        bundle = self.ca_bundle()
+        if bundle:
+            data["ca.crt"] = bundle.decode()
+        try:
+            await self.kube.put_configmap(self.namespace, PUBLISHED, data)
+        except (KubeApiError, OSError) as exc:
+            log.warning("cannot publish the API proxy's URL in ConfigMap %s/%s: %s", self.namespace, PUBLISHED, exc)
 
     # ---- what keeps it current ----
     async def _follow_subtree(self) -> None:
