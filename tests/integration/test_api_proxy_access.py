@@ -245,3 +245,14 @@ def test_providers_are_public_and_their_status_is_written(fleet: Fleet, crafted:
     assert doc["serviceAccount"]["audiences"] == ["lattice-proxy"]
     wait_until(lambda: fleet.planes["root"].get_json("oidcprovider", "hydra", "-n", "lattice-system")
                .get("status", {}).get("phase") == "Ready", 10, "OIDCProvider status")
+
+
+def test_the_last_hop_runs_as_an_identity_that_can_only_impersonate(fleet: Fleet) -> None:
+    leaf = fleet.planes["grandchild"]
+    sa = "system:serviceaccount:lattice-system:lattice-proxy"
+    rules = leaf.kubectl("auth", "can-i", "--list", f"--as={sa}").stdout
+    assert "impersonate" in rules
+    for verb, what in (("get", "pods"), ("list", "secrets"), ("create", "configmaps"), ("delete", "namespaces"),
+                       ("create", "pods/exec")):
+        assert leaf.kubectl("auth", "can-i", verb, what, f"--as={sa}", "-A", check=False).stdout.strip() == "no"
+    assert "tunnelled requests run as lattice-system/lattice-proxy" in fleet.procs["grandchild"].log.read_text()
