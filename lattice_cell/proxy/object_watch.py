@@ -20,7 +20,8 @@ from lattice_tunnel.kube_api import KubeApi, KubeApiError
 
 log = logging.getLogger(__name__)
 
-RETRY_SECONDS = 2.0
+RETRY_SECONDS = 1.0  # first retry; doubles up to MAX_RETRY_SECONDS while the failure persists
+MAX_RETRY_SECONDS = 30.0
 
 
 class ObjectWatch:
@@ -34,15 +35,22 @@ class ObjectWatch:
         self.synced = asyncio.Event()  # set once the first full list was handed over
 
     async def run(self) -> None:
+        delay, last = RETRY_SECONDS, ""
         while True:
             try:
                 await self._list_and_watch()
+                delay, last = RETRY_SECONDS, ""  # a watch that ran and ended: resume at once
+                continue
             except asyncio.CancelledError:
                 raise
             except (KubeApiError, httpx.HTTPError, OSError, ValueError) as exc:
-                log.warning("watch of %s in %s: %s; retrying in %gs", self.plural, self.namespace, exc,
-                            RETRY_SECONDS)
-            await asyncio.sleep(RETRY_SECONDS)
+                text = str(exc)
+                # Said once at warning level; the same failure again (a CRD not installed) only at debug.
+                log.log(logging.DEBUG if text == last else logging.WARNING, "watch of %s in %s: %s; retrying",
+                        self.plural, self.namespace, text)
+                last = text
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
 
     async def _list_and_watch(self) -> None:
         listed = await self.kube.list_with_version(self.group_version, self.plural, self.namespace)

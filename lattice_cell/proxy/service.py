@@ -71,6 +71,7 @@ class ApiProxy:
         self.subtree = router.subtree
         self.server: HttpServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._prefetches: set[asyncio.Task[None]] = set()
         self._cert_mtime = 0.0
 
     # ---- TLS ----
@@ -123,7 +124,7 @@ class ApiProxy:
         return self.server.port if self.server is not None else -1
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._prefetches]:
             task.cancel()
         await self.relays.cancel_all()
         if self.server is not None:
@@ -174,7 +175,9 @@ class ApiProxy:
                 log.warning("OIDCProvider %s is not used: %s", obj["metadata"]["name"], exc)
                 await self._set_status(obj, {"phase": "Failed", "message": str(exc)[:1024]})
         for issuer in await self.authn.set_providers(usable):
-            self._tasks.append(asyncio.create_task(self._prefetch(issuer, objects)))
+            task = asyncio.create_task(self._prefetch(issuer, objects))
+            self._prefetches.add(task)  # a reference until it is done
+            task.add_done_callback(self._prefetches.discard)
 
     async def _prefetch(self, issuer: OidcIssuer, objects: list[dict[str, Any]]) -> None:
         await issuer.refresh(force=True)
