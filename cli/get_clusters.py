@@ -41,7 +41,7 @@ TimeoutOpt = Annotated[str, typer.Option(
     "--request-timeout", metavar="DURATION", help="Give up on a context after this long (e.g. 10s, 1m).")]
 
 
-def _timeout(text: str) -> float:
+def timeout_seconds(text: str) -> float:
     from hooks.durations import seconds
 
     try:
@@ -60,7 +60,7 @@ def read_fleet(kubeconfig: str | None, contexts: list[str] | None, timeout: str,
     selected = config.select(contexts)
     if not selected:
         raise LatticeError(f"no contexts in {', '.join(map(str, config.paths)) or 'the kubeconfig'}")
-    views = fleet_read.read(selected, timeout=_timeout(timeout), what={"clusters"})
+    views = fleet_read.read(selected, timeout=timeout_seconds(timeout), what={"clusters"})
     for view in views:
         if view.error:
             print(f"warning: context {view.context} ({view.server}): {view.error}; skipped", file=err)

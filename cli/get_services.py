@@ -14,7 +14,7 @@ import typer
 
 from cli import fleet_formats as fmt
 from cli.errors import LatticeError
-from cli.get_clusters import KubeconfigOpt, Output, TimeoutOpt, _timeout
+from cli.get_clusters import KubeconfigOpt, Output, TimeoutOpt, timeout_seconds
 
 
 def services(kubeconfig: str | None, context: str | None, namespace: str | None, all_namespaces: bool,
@@ -28,7 +28,7 @@ def services(kubeconfig: str | None, context: str | None, namespace: str | None,
     name = context or config.current or (config.contexts[0].name if config.contexts else None)
     if name is None:
         raise LatticeError(f"no contexts in {', '.join(map(str, config.paths)) or 'the kubeconfig'}")
-    view = fleet_read.read([config.context(name)], timeout=_timeout(timeout), what={"services"},
+    view = fleet_read.read([config.context(name)], timeout=timeout_seconds(timeout), what={"services"},
                            namespace=namespace)[0]
     if view.error:
         raise LatticeError(f"context {view.context} ({view.server}): {view.error}")

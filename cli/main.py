@@ -12,6 +12,7 @@ from typer.core import TyperCommand, TyperOption
 
 from cli import dev as dev_mod
 from cli import get_clusters, get_services
+from cli import kubeconfig as kubeconfig_mod
 from cli import render as render_mod
 from cli import token as token_mod
 from cli.errors import LatticeError
@@ -57,6 +58,8 @@ get_clusters.register(get_app)  # lattice get clusters | cluster NAME | hierarch
 get_services.register(get_app)  # lattice get services
 token_mod.register(app)  # lattice token
 
+app.command("kubeconfig", short_help="A kubeconfig for every cluster you may reach through a Lattice API proxy.")(
+    kubeconfig_mod.command)
 
 dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True,
                       rich_markup_mode=None)

@@ -66,6 +66,10 @@ def object_schema(cls: type, stack: tuple[type, ...] = ()) -> dict[str, Any]:
             node["pattern"] = m.pattern
         if m.min_items is not None:
             node["minProperties" if node.get("type") == "object" else "minItems"] = m.min_items
+        if m.max_items is not None:
+            node["maxProperties" if node.get("type") == "object" else "maxItems"] = m.max_items
+        if m.max_length is not None:
+            _max_length(node, m.max_length)
         default = _default(a)
         if default is not None:
             node["default"] = default
@@ -84,6 +88,16 @@ def object_schema(cls: type, stack: tuple[type, ...] = ()) -> dict[str, Any]:
     if required:
         out["required"] = required
     return out
+
+
+def _max_length(node: dict[str, Any], limit: int) -> None:
+    """maxLength on a string node, or on the string items/values of an array/map node."""
+    if node.get("type") == "string":
+        node["maxLength"] = limit
+    for inner in ("items", "additionalProperties"):
+        child = node.get(inner)
+        if isinstance(child, dict) and child.get("type") == "string":
+            child["maxLength"] = limit
 
 
 def _default(a: attrs.Attribute[Any]) -> Any:

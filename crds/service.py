@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 import attrs
 
 from crds import checks
+from crds import limits as lim
 from crds._base import Condition, CrdInfo, FieldError, ObjectMeta, PrinterColumn, StrEnum, field
 from crds.convert import LatticeObject
 
@@ -61,8 +62,10 @@ class ServicePhase(StrEnum):
 class ResourceQuantities:
     """CPU and memory amounts."""
 
-    cpu: str | None = field(None, doc="CPU, e.g. `100m`, `1`, `0.5`.", check=checks.cpu_quantity)
-    memory: str | None = field(None, doc="Memory, e.g. `256Mi`, `1Gi`.", check=checks.byte_quantity)
+    cpu: str | None = field(None, doc="CPU, e.g. `100m`, `1`, `0.5`.", check=checks.cpu_quantity,
+                            max_length=lim.SHORT)
+    memory: str | None = field(None, doc="Memory, e.g. `256Mi`, `1Gi`.", check=checks.byte_quantity,
+                               max_length=lim.SHORT)
 
 
 @attrs.define(kw_only=True)
@@ -77,10 +80,12 @@ class ContainerResources:
 class FileMount:
     """A file written into the container. One of content, binaryContent or source is required."""
 
-    content: str | None = field(None, doc="Text content; `${...}` templates are resolved.")
-    binary_content: str | None = field(None, doc="Base64-encoded binary content.", check=checks.base64_text)
-    source: str | None = field(None, doc="A template whose value becomes the content.")
-    mode: str | None = field(None, doc="Octal file mode, e.g. `0644`.", check=checks.file_mode)
+    content: str | None = field(None, doc="Text content; `${...}` templates are resolved.",
+                                max_length=lim.FILE_CONTENT)
+    binary_content: str | None = field(None, doc="Base64-encoded binary content.", check=checks.base64_text,
+                                       max_length=lim.FILE_CONTENT)
+    source: str | None = field(None, doc="A template whose value becomes the content.", max_length=lim.FILE_CONTENT)
+    mode: str | None = field(None, doc="Octal file mode, e.g. `0644`.", check=checks.file_mode, max_length=8)
     no_expand: bool = field(False, doc="Take `content` verbatim (no template expansion).")
     reverse_expand: bool = field(False, doc="Leave `${...}` literal and expand only `$${...}`.")
 
@@ -96,31 +101,32 @@ class FileMount:
 class VolumeMount:
     """A volume mounted at the map key (the mount path)."""
 
-    source: str = field(doc="The volume, as `${resources.<name>}`.")
-    path: str | None = field(None, doc="Sub-path within the volume.")
+    source: str = field(doc="The volume, as `${resources.<name>}`.", max_length=lim.PATH)
+    path: str | None = field(None, doc="Sub-path within the volume.", max_length=lim.PATH)
     read_only: bool | None = field(None, doc="Mount read-only.")
 
 
 @attrs.define(kw_only=True)
 class HttpHeader:
-    name: str = field(doc="Header name.")
-    value: str = field(doc="Header value.")
+    name: str = field(doc="Header name.", max_length=lim.SHORT)
+    value: str = field(doc="Header value.", max_length=lim.PATH)
 
 
 @attrs.define(kw_only=True)
 class HttpGetProbe:
     """An HTTP GET probe."""
 
-    path: str = field("/", doc="Request path.", check=checks.http_path)
+    path: str = field("/", doc="Request path.", check=checks.http_path, max_length=lim.PATH)
     port: int | str = field(doc="Port number or name.", check=checks.int_or_name_port)
-    scheme: str | None = field(None, doc="HTTP or HTTPS.")
-    host: str | None = field(None, doc="Host to connect to (default: the pod IP).")
-    http_headers: list[HttpHeader] = field(factory=list, doc="Extra request headers.")
+    scheme: str | None = field(None, doc="HTTP or HTTPS.", max_length=lim.SHORT)
+    host: str | None = field(None, doc="Host to connect to (default: the pod IP).", max_length=lim.NAME)
+    http_headers: list[HttpHeader] = field(factory=list, doc="Extra request headers.", max_items=lim.HEADERS)
 
 
 @attrs.define(kw_only=True)
 class ExecProbe:
-    command: list[str] = field(doc="Command to run in the container.", min_items=1)
+    command: list[str] = field(doc="Command to run in the container.", min_items=1, max_items=lim.ARGS,
+                               max_length=lim.ARG)
 
 
 @attrs.define(kw_only=True)
@@ -145,8 +151,10 @@ class Probe:
 class SecurityContext:
     """Container security settings."""
 
-    capabilities: list[str] = field(factory=list, doc="Linux capabilities to add.")
-    drop_capabilities: list[str] | None = field(None, doc="Capabilities to drop (default: ALL when adding).")
+    capabilities: list[str] = field(factory=list, doc="Linux capabilities to add.", max_items=lim.CAPABILITIES,
+                                    max_length=lim.SHORT)
+    drop_capabilities: list[str] | None = field(None, doc="Capabilities to drop (default: ALL when adding).",
+                                                max_items=lim.CAPABILITIES, max_length=lim.SHORT)
     privileged: bool | None = field(None, doc="Run privileged.")
     read_only_root_filesystem: bool | None = field(None, doc="Mount the root filesystem read-only.")
     run_as_non_root: bool | None = field(None, doc="Refuse to run as root.")
@@ -159,19 +167,23 @@ class SecurityContext:
 class ContainerSpec:
     """One container of the workload (Score `containers.<name>`)."""
 
-    image: str = field(doc="Image reference; `.` means supplied at deploy time.", check=checks.image)
-    command: list[str] | None = field(None, doc="Entrypoint override.")
-    args: list[str] | None = field(None, doc="Arguments.")
+    image: str = field(doc="Image reference; `.` means supplied at deploy time.", check=checks.image,
+                       max_length=lim.IMAGE)
+    command: list[str] | None = field(None, doc="Entrypoint override.", max_items=lim.ARGS, max_length=lim.ARG)
+    args: list[str] | None = field(None, doc="Arguments.", max_items=lim.ARGS, max_length=lim.ARG)
     variables: dict[str, str] = field(
         factory=dict, doc="Environment variables; values may use `${...}` templates.",
-        check=checks.each_key(checks.env_name),
+        check=checks.each_key(checks.env_name), max_items=lim.VARIABLES, max_key_length=lim.SHORT,
+        max_length=lim.VARIABLE_VALUE,
     )
     resources: ContainerResources | None = field(None, doc="CPU and memory.")
     files: dict[str, FileMount] = field(
-        factory=dict, doc="Files keyed by absolute path.", check=checks.each_key(checks.absolute_path)
+        factory=dict, doc="Files keyed by absolute path.", check=checks.each_key(checks.absolute_path),
+        max_items=lim.FILES, max_key_length=lim.PATH,
     )
     volumes: dict[str, VolumeMount] = field(
-        factory=dict, doc="Volumes keyed by mount path.", check=checks.each_key(checks.absolute_path)
+        factory=dict, doc="Volumes keyed by mount path.", check=checks.each_key(checks.absolute_path),
+        max_items=lim.VOLUMES, max_key_length=lim.PATH,
     )
     liveness_probe: Probe | None = field(None, doc="Restart the container when it fails.")
     readiness_probe: Probe | None = field(None, doc="Take the pod out of rotation when it fails.")
@@ -209,13 +221,15 @@ class InboundPolicy:
 @attrs.define(kw_only=True)
 class Retries:
     attempts: int = field(doc="Retry attempts (1-20).", minimum=1, maximum=20)
-    per_try_timeout: str | None = field(None, doc="Timeout of each attempt, e.g. `5s`.", check=checks.duration)
-    retry_on: list[str] = field(factory=list, doc="Conditions, e.g. `5xx`, `connect-failure`.")
+    per_try_timeout: str | None = field(None, doc="Timeout of each attempt, e.g. `5s`.", check=checks.duration,
+                                        max_length=lim.SHORT)
+    retry_on: list[str] = field(factory=list, doc="Conditions, e.g. `5xx`, `connect-failure`.", max_items=16,
+                                max_length=lim.SHORT)
 
 
 @attrs.define(kw_only=True)
 class Timeout:
-    request: str = field(doc="Whole-request timeout, e.g. `30s`.", check=checks.duration)
+    request: str = field(doc="Whole-request timeout, e.g. `30s`.", check=checks.duration, max_length=lim.SHORT)
 
 
 @attrs.define(kw_only=True)
@@ -226,7 +240,8 @@ class OutboundPolicy:
 
 @attrs.define(kw_only=True)
 class ResourceMetadata:
-    annotations: dict[str, str] = field(factory=dict, doc="Annotations.")
+    annotations: dict[str, str] = field(factory=dict, doc="Annotations.", max_items=lim.ANNOTATIONS,
+                                        max_key_length=lim.NAME, max_length=lim.ANNOTATION_VALUE)
 
 
 _SECRET_PARAMS = ("provider", "keys", "refreshInterval")
@@ -238,14 +253,15 @@ class ResourceSpec:
     """A dependency (Score `resources.<name>`): service, external-service, volume, secret or custom."""
 
     type: str = field(doc="`service`, `external-service`, `volume`, `secret` or a custom type.",
-                      check=checks.resource_type)
-    class_: str | None = field(None, wire="class", doc="Score resource class.")
-    id: str | None = field(None, doc="Target name (services), shared id (volumes) or store path (secrets).")
+                      check=checks.resource_type, max_length=lim.SHORT)
+    class_: str | None = field(None, wire="class", doc="Score resource class.", max_length=lim.SHORT)
+    id: str | None = field(None, doc="Target name (services), shared id (volumes) or store path (secrets).",
+                           max_length=lim.PATH)
     metadata: ResourceMetadata | None = field(None, doc="Resource metadata.")
     params: dict[str, Any] | None = field(None, doc="Type-specific parameters (free-form).", free_form=True)
     direction: Direction = field(Direction.OUTBOUND, doc="For services: who calls whom.")
     namespace: str | None = field(
-        None, check=checks.dns_label,
+        None, check=checks.dns_label, max_length=lim.DNS_LABEL,
         doc="Namespace of the peer service (default: own). For an inbound `*` it limits callers to that "
         "namespace; unset, `*` accepts declaring callers from every namespace.",
     )
@@ -313,7 +329,8 @@ class ServiceSpec:
     """Ports exposed through a ClusterIP Service."""
 
     ports: dict[str, ServicePort] = field(
-        factory=dict, doc="Ports keyed by name.", check=checks.each_key(checks.dns_label)
+        factory=dict, doc="Ports keyed by name.", check=checks.each_key(checks.dns_label), max_items=lim.PORTS,
+        max_key_length=lim.DNS_LABEL,
     )
 
     def _validate(self) -> list[FieldError]:
@@ -342,7 +359,8 @@ class Replicas:
 
 @attrs.define(kw_only=True)
 class Canary:
-    interval: str | None = field(None, doc="Time between steps, e.g. `1m`.", check=checks.duration)
+    interval: str | None = field(None, doc="Time between steps, e.g. `1m`.", check=checks.duration,
+                                 max_length=lim.SHORT)
     threshold: int | None = field(None, doc="Failed checks before rollback.", minimum=1)
     max_weight: int | None = field(None, doc="Maximum canary traffic percentage.", minimum=1, maximum=100)
     step_weight: int | None = field(None, doc="Traffic percentage added per step.", minimum=1, maximum=100)
@@ -356,21 +374,21 @@ class DeploySpec:
 
 @attrs.define(kw_only=True)
 class IngressPath:
-    path: str = field(doc="Path to match.", check=checks.http_path)
+    path: str = field(doc="Path to match.", check=checks.http_path, max_length=lim.PATH)
     path_type: PathType = field(PathType.PATH_PREFIX, doc="`Exact` or `PathPrefix`.")
 
 
 @attrs.define(kw_only=True)
 class IssuerRef:
-    name: str = field(doc="cert-manager issuer name.")
-    kind: str = field("ClusterIssuer", doc="`ClusterIssuer` or `Issuer`.")
+    name: str = field(doc="cert-manager issuer name.", max_length=lim.NAME)
+    kind: str = field("ClusterIssuer", doc="`ClusterIssuer` or `Issuer`.", max_length=lim.SHORT)
 
 
 @attrs.define(kw_only=True)
 class IngressTls:
     mode: TlsMode = field(TlsMode.AUTO, doc="`auto` (cert-manager) or `manual` (bring a Secret).")
     secret_name: str | None = field(None, doc="TLS Secret (manual mode; auto mode default `<svc>-tls`).",
-                                    check=checks.dns_subdomain)
+                                    check=checks.dns_subdomain, max_length=lim.NAME)
     issuer_ref: IssuerRef | None = field(None, doc="cert-manager issuer (auto mode).")
 
     def _validate(self) -> list[FieldError]:
@@ -385,27 +403,32 @@ class IngressTls:
 class IngressSpec:
     """External exposure through Gateway API."""
 
-    hosts: list[str] = field(doc="Hostnames.", min_items=1, check=checks.each(checks.hostname))
-    paths: list[IngressPath] = field(factory=list, doc="Paths (default: `PathPrefix /`).")
+    hosts: list[str] = field(doc="Hostnames.", min_items=1, check=checks.each(checks.hostname),
+                             max_items=lim.HOSTS, max_length=lim.NAME)
+    paths: list[IngressPath] = field(factory=list, doc="Paths (default: `PathPrefix /`).", max_items=lim.ROUTE_PATHS)
     tls: IngressTls | None = field(None, doc="TLS settings.")
     rate_limit: IngressRateLimit | None = field(None, doc="Per-client request rate limit at the gateway.")
-    gateway_class: str = field("eg", doc="GatewayClass name (Envoy Gateway by default).")
+    gateway_class: str = field("eg", doc="GatewayClass name (Envoy Gateway by default).", max_length=lim.NAME)
 
 
 @attrs.define(kw_only=True)
 class LatticeServiceSpec:
     containers: dict[str, ContainerSpec] = field(
-        doc="Containers keyed by name (at least one).", min_items=1, check=checks.each_key(checks.dns_label)
+        doc="Containers keyed by name (at least one).", min_items=1, check=checks.each_key(checks.dns_label),
+        max_items=lim.CONTAINERS, max_key_length=lim.DNS_LABEL,
     )
-    resources: dict[str, ResourceSpec] = field(factory=dict, doc="Dependencies keyed by name.")
+    resources: dict[str, ResourceSpec] = field(factory=dict, doc="Dependencies keyed by name.",
+                                               max_items=lim.RESOURCES, max_key_length=lim.NAME)
     service: ServiceSpec | None = field(None, doc="Exposed ports.")
     replicas: Replicas = field(factory=Replicas, doc="Replica range.")
     deploy: DeploySpec = field(factory=DeploySpec, doc="Rollout strategy.")
     ingress: IngressSpec | None = field(None, doc="External exposure.")
     sidecars: dict[str, SidecarSpec] = field(
-        factory=dict, doc="Sidecar and init containers.", check=checks.each_key(checks.dns_label)
+        factory=dict, doc="Sidecar and init containers.", check=checks.each_key(checks.dns_label),
+        max_items=lim.CONTAINERS, max_key_length=lim.DNS_LABEL,
     )
-    sysctls: dict[str, str] = field(factory=dict, doc="Pod sysctls.")
+    sysctls: dict[str, str] = field(factory=dict, doc="Pod sysctls.", max_items=lim.SYSCTLS,
+                                    max_key_length=lim.SHORT, max_length=lim.SHORT)
     host_network: bool | None = field(None, doc="Use the node's network namespace.")
     share_process_namespace: bool | None = field(None, doc="Share one PID namespace across containers.")
 
@@ -415,7 +438,19 @@ class LatticeServiceSpec:
         errs += [FieldError(f"sidecars.{n}", "name already used by a container") for n in clash]
         if self.ingress is not None and (self.service is None or not self.service.ports):
             errs.append(FieldError("ingress", "requires service.ports (the route needs a backend port)"))
+        references = self.template_references()
+        if references > lim.TEMPLATE_REFERENCES:
+            errs.append(FieldError("", f"has {references:,} `${{...}}` references in its variables and files; "
+                                       f"at most {lim.TEMPLATE_REFERENCES:,} are allowed"))
         return errs
+
+    def template_references(self) -> int:
+        """How many `${` the expanded texts hold (an upper bound of the references: escapes count)."""
+        count = 0
+        for c in [*self.containers.values(), *self.sidecars.values()]:
+            count += sum(v.count("${") for v in c.variables.values())
+            count += sum((f.content or f.source or "").count("${") for f in c.files.values())
+        return count
 
 
 @attrs.define(kw_only=True)

@@ -36,6 +36,19 @@ class BadRequest(Exception):
     """The body is not a Metacontroller hook request (answered with HTTP 400)."""
 
 
+class Unencodable(Exception):
+    """A response JSON cannot carry: nested deeper than the encoder's 254 levels (what it echoes
+    from the request can be), or a value JSON has no form for."""
+
+
+def encode(response: Any) -> bytes:
+    """A response object (anything with ``to_json()``) as JSON bytes, or ``Unencodable``."""
+    try:
+        return orjson.dumps(response.to_json())
+    except orjson.JSONEncodeError as exc:
+        raise Unencodable(str(exc)) from None
+
+
 def group_key(api_version: str, kind: str) -> str:
     """The key of a kind in an object map: ``Kind.group/version`` (``Kind.v1`` for core)."""
     return f"{kind}.{api_version}"

@@ -185,7 +185,8 @@ class AgentLeases:
             kind = "renew"
             if cluster not in self._exists:
                 kind = "create"
-                if await self.kube.create(GROUP_VERSION, PLURAL, self.namespace, lease.to_object(self.namespace)):
+                body = lease.to_object(self.namespace)
+                if await self.kube.create_if_absent(GROUP_VERSION, PLURAL, self.namespace, body):
                     self._exists.add(cluster)
                     self._written[cluster] = facts
                     WRITES.labels(kind, "ok").inc()
@@ -245,7 +246,7 @@ class AgentLeases:
                 if not created:
                     obj = lease.to_object(self.namespace)
                     if await self.kube.merge_patch(GROUP_VERSION, PLURAL, self.namespace, name, obj) is None:
-                        await self.kube.create(GROUP_VERSION, PLURAL, self.namespace, obj)
+                        await self.kube.create_if_absent(GROUP_VERSION, PLURAL, self.namespace, obj)
                     created = True
                 else:
                     patch = {"spec": {"renewTime": lease.to_object()["spec"]["renewTime"]}}

@@ -1,12 +1,18 @@
 """What a cell may do on its own cluster's API server, and nothing more: one Role in the cell's
-namespace and one ClusterRole, bound to the ServiceAccount the cell runs as.
+namespace and one ClusterRole, bound to the ServiceAccount the cell runs as. Each rule and why:
 
-| what | why |
-|---|---|
-| Secrets: get, create, update | the CA (``lattice-ca``) and the bootstrap tokens (``lattice-bootstrap-<child>``) |
-| Leases: list, create, patch | the agent Leases (``lattice-agent-<child>``) and the cell's own (``lattice-cell``) |
-| CedarPolicies: list | the policies with ``propagate: true`` a new child receives |
-| LatticeClusters/status: patch | ``bootstrapComplete`` once a child fetched its manifests |
+* Secrets: get, list, create, update — the CA (``lattice-ca``) and the bootstrap tokens
+  (``lattice-bootstrap-<child>``, listed by label: the registered children).
+* Leases: list, create, patch — the agent Leases (``lattice-agent-<child>``) and the cell's own
+  (``lattice-cell``).
+* ConfigMaps: create, and update of ``lattice-proxy`` — the API proxy publishes its URL and CA there.
+* ServiceAccount ``lattice-proxy``: create a token — the last hop's impersonate-only identity
+  (``manifests/proxy-rbac.yaml``).
+* CedarPolicies: list, watch — policies handed to new children; the proxy's authorization.
+* OIDCProviders: list, watch, and status: patch — the proxy's issuers and what it reports of them.
+* LatticeClusters: list, and status: patch — registered children own their names;
+  ``bootstrapComplete`` once a child fetched its manifests.
+* TokenReviews: create — the proxy checks ServiceAccount tokens.
 
 The namespace itself comes with the install (``manifests/namespace.yaml``, or the bootstrap
 manifests), so the cell needs no cluster-wide ``create namespaces``.
@@ -14,6 +20,8 @@ manifests), so the cell needs no cluster-wide ``create namespaces``.
 Used twice: ``manifests/cell-rbac.yaml`` binds it to ``lattice-operator`` (written by
 ``python -m lattice_cell.rbac``; a test fails on drift), and the bootstrap manifests bind it to a
 child's ``lattice-agent``, so a child that becomes a parent runs its cell with exactly these rights.
+``tests/integration/test_agent_leases.py`` runs a real cell as ``lattice-operator`` and checks
+with ``kubectl auth can-i`` what it may not do.
 """
 
 from __future__ import annotations
@@ -31,12 +39,19 @@ OPERATOR_SERVICE_ACCOUNT = "lattice-operator"
 MANIFEST = Path(__file__).resolve().parents[1] / "manifests" / "cell-rbac.yaml"
 
 NAMESPACED_RULES: list[KubeObject] = [
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "update"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update"]},
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["list", "create", "patch"]},
-    {"apiGroups": ["lattice.dev"], "resources": ["cedarpolicies"], "verbs": ["list"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["lattice-proxy"], "verbs": ["update"]},
+    {"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": ["lattice-proxy"],
+     "verbs": ["create"]},
+    {"apiGroups": ["lattice.dev"], "resources": ["cedarpolicies", "oidcproviders"], "verbs": ["list", "watch"]},
+    {"apiGroups": ["lattice.dev"], "resources": ["oidcproviders/status"], "verbs": ["patch"]},
 ]
 CLUSTER_RULES: list[KubeObject] = [
+    {"apiGroups": ["lattice.dev"], "resources": ["latticeclusters"], "verbs": ["list"]},
     {"apiGroups": ["lattice.dev"], "resources": ["latticeclusters/status"], "verbs": ["patch"]},
+    {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
 ]
 
 

@@ -85,6 +85,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         session.send(pb.CellCommand(welcome=pb.Welcome(
             cell_cluster=self.cell_name, agent_cluster=cluster, protocol_version=PROTOCOL_VERSION,
             ca_bundle_pem=self.ca().trust_pem(), heartbeat_interval_seconds=int(self.agents.heartbeat_interval),
+            ancestors=list(self.subtree.ancestors),
         )))
         reader = asyncio.create_task(self._read(session, context))
         violation = ""
@@ -137,6 +138,8 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
                     self._handle(session, inner)
         elif kind == "kubernetes_response":
             session.on_response(msg.kubernetes_response)
+        elif kind == "upgrade_credit":
+            session.on_upgrade_credit(msg.upgrade_credit)
         elif kind == "heartbeat":
             self.agents.heartbeat(cluster, STATE_NAMES.get(msg.heartbeat.state, "Unknown"))
         elif kind == "ready":
@@ -172,9 +175,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         own = [i for i in infos if i.name == session.cluster]
         if any(i.removed for i in own):
             raise IdentityViolation("an agent cannot remove its own cluster from the subtree")
-        rejected = self.subtree.apply(session.cluster, infos, state.full)
-        if rejected:
-            log.warning("agent %s: rejected subtree entries %s", session.cluster, rejected)
+        self.subtree.apply(session.cluster, infos, state.full)  # refusals are logged and counted there
 
     def _renew(self, session: AgentSession, csr_pem: bytes) -> None:
         try:

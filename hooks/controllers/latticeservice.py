@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import orjson
+
 import crds
 from crds import FieldError, KubeObject, LatticeExternalService, LatticeService
 from hooks.context import Key, ServiceContext
@@ -31,8 +33,18 @@ from hooks.wire import CustomizeRequest, CustomizeResponse, RelatedRule, SyncReq
 
 # A namespace rule of "*" reads every namespace (only a wildcard-inbound service asks that).
 ALL_NAMESPACES = "*"
-# Compile results by the versions of the service and of every related object (see _memo).
-_compiled: LRU[ServiceResult] = LRU(1024)
+# Compile results by the versions of the service and of every related object, weighed by the
+# JSON size of the children they hold.
+COMPILE_MEMO_ENTRIES = 1024
+COMPILE_MEMO_BYTES = 16 * 1024 * 1024
+_compiled: LRU[ServiceResult] = LRU(COMPILE_MEMO_ENTRIES, COMPILE_MEMO_BYTES, weigh=lambda r: _weight(r))
+
+
+def _weight(result: ServiceResult) -> int:
+    try:
+        return len(orjson.dumps(result.children)) + len(result.status.message or "") + 1024
+    except orjson.JSONEncodeError:
+        return COMPILE_MEMO_BYTES  # never kept
 
 CHILDREN: tuple[ChildRule, ...] = (
     ChildRule(kinds.SERVICE_ACCOUNT),

@@ -29,6 +29,7 @@ from crds import Condition, ConditionStatus, FieldError, KubeObject
 from crds.service import LatticeServiceStatus, ResolvedDependency, ServicePhase
 from hooks.context import SecretDecision, ServiceContext
 from hooks.mesh.compile import resolve_mesh
+from hooks.messages import join_capped
 from hooks.secrets import compile_secrets
 from hooks.service.checks import check_service
 from hooks.service.expansion import expand_workload
@@ -125,7 +126,7 @@ def failed_result(
     errors: Sequence[FieldError], generation: int | None, *, reason: str = REASON_VALIDATION
 ) -> ServiceResult:
     """Failed with every error; the running children are kept (nothing valid to replace them)."""
-    message = "; ".join(str(e) for e in errors)
+    message = join_capped(str(e) for e in errors)
     return ServiceResult([], _status(ServicePhase.FAILED, reason, message, generation), keep_observed=True)
 
 

@@ -29,6 +29,7 @@ def operator_kubeconfig(cp: ControlPlane, path: Path) -> Path:
     """A kubeconfig holding a token of the lattice-operator ServiceAccount (manifests/cell-rbac.yaml)."""
     cp.kubectl("apply", "-f", str(ROOT / "manifests" / "namespace.yaml"))
     cp.kubectl("apply", "-f", str(ROOT / "manifests" / "cell-rbac.yaml"))
+    cp.kubectl("apply", "-f", str(ROOT / "manifests" / "proxy-rbac.yaml"))
     token = cp.kubectl("create", "token", rbac.OPERATOR_SERVICE_ACCOUNT, "-n", rbac.NAMESPACE,
                        "--duration=2h").stdout.strip()
     return cp.write_kubeconfig(path, token=token, user="lattice-operator")
@@ -139,8 +140,16 @@ def test_the_cell_role_allows_exactly_what_it_needs(world: dict[str, Any]) -> No
     assert all(can(v, "leases") for v in ("list", "create", "patch"))
     assert not any(can(v, "leases") for v in ("delete", "update", "watch"))
     assert not can("create", "leases", "default") and not can("patch", "leases", "kube-system")
-    assert can("get", "secrets") and not can("list", "secrets") and not can("get", "secrets", "default")
-    assert not can("create", "namespaces") and not can("delete", "secrets")
+    assert can("list", "secrets") and not can("get", "secrets", "default") and not can("delete", "secrets")
+    assert not can("create", "namespaces") and not can("watch", "secrets")
+    assert can("update", "configmaps/lattice-proxy") and not can("update", "configmaps/other")
+    assert can("create", "serviceaccounts/lattice-proxy", "lattice-system", "--subresource=token")
+    assert not can("create", "serviceaccounts/lattice-operator", "lattice-system", "--subresource=token")
     assert can("list", "cedarpolicies.lattice.dev") and not can("get", "cedarpolicies.lattice.dev")
     assert can("patch", "latticeclusters.lattice.dev", "default", "--subresource=status")
-    assert not can("patch", "latticeclusters.lattice.dev", "default") and not can("list", "latticeclusters.lattice.dev")
+    assert not can("patch", "latticeclusters.lattice.dev", "default")
+    assert not can("watch", "latticeclusters.lattice.dev")
+    assert can("create", "tokenreviews.authentication.k8s.io") and not can("impersonate", "users")
+    # And the cell ran with only these rights without being refused anything.
+    log = world["cell"].log.read_text()
+    assert "forbidden" not in log, log

@@ -106,6 +106,7 @@ class CellProc(Proc):
     grpc_port: int = 0
     bootstrap_port: int = 0
     proxy_port: int = 0
+    api_proxy_port: int = 0
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self.get("/status").json()
@@ -171,6 +172,7 @@ def start_cell(
     when the cluster has a parent config, its agent (a mid-tier cluster). ``kubeconfig``: the
     identity the cell runs as (default: the plane's admin)."""
     grpc_port, boot, proxy, health = ports or (free_port(), free_port(), free_port(), free_port())
+    api_proxy = free_port()  # never the default 8082: several cells share this machine
     command = ["lattice_operator.main"] if operator else ["lattice_cell.main", "serve"]
     argv = [
         sys.executable,
@@ -192,6 +194,8 @@ def start_cell(
         str(proxy),
         "--health-port",
         str(health),
+        "--api-proxy-port",
+        str(api_proxy),
         *(FAST if operator else FAST_CELL),
         *(extra or []),
     ]
@@ -205,6 +209,7 @@ def start_cell(
         grpc_port=grpc_port,
         bootstrap_port=boot,
         proxy_port=proxy,
+        api_proxy_port=api_proxy,
     )
     proc.start()
     proc.wait_ready(60)
