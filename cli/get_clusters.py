@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from cli import fleet_formats as fmt
 from cli.errors import LatticeError
 
 if TYPE_CHECKING:
@@ -76,6 +75,8 @@ def read_fleet(kubeconfig: str | None, contexts: list[str] | None, timeout: str,
 
 def clusters(kubeconfig: str | None, contexts: list[str] | None, output: Output, timeout: str,
              out: TextIO | None = None, err: TextIO | None = None) -> int:
+    from cli import fleet_formats as fmt
+
     out, err = out or sys.stdout, err or sys.stderr
     f = read_fleet(kubeconfig, contexts, timeout, err)
     if output in (Output.json, Output.yaml):
@@ -87,6 +88,8 @@ def clusters(kubeconfig: str | None, contexts: list[str] | None, output: Output,
 
 def cluster(name: str, kubeconfig: str | None, contexts: list[str] | None, output: Output, timeout: str,
             out: TextIO | None = None, err: TextIO | None = None) -> int:
+    from cli import fleet_formats as fmt
+
     out, err = out or sys.stdout, err or sys.stderr
     f = read_fleet(kubeconfig, contexts, timeout, err)
     if name not in f.clusters:
@@ -101,6 +104,8 @@ def cluster(name: str, kubeconfig: str | None, contexts: list[str] | None, outpu
 
 def hierarchy(kubeconfig: str | None, contexts: list[str] | None, output: Output, timeout: str,
               out: TextIO | None = None, err: TextIO | None = None) -> int:
+    from cli import fleet_formats as fmt
+
     out, err = out or sys.stdout, err or sys.stderr
     f = read_fleet(kubeconfig, contexts, timeout, err)
     if output in (Output.json, Output.yaml):

@@ -12,13 +12,13 @@ from typing import Annotated, TextIO
 
 import typer
 
-from cli import fleet_formats as fmt
 from cli.errors import LatticeError
 from cli.get_clusters import KubeconfigOpt, Output, TimeoutOpt, timeout_seconds
 
 
 def services(kubeconfig: str | None, context: str | None, namespace: str | None, all_namespaces: bool,
              output: Output, timeout: str, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    from cli import fleet_formats as fmt
     from cli import fleet_read, kubeconfigs
 
     out, err = out or sys.stdout, err or sys.stderr

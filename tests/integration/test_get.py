@@ -190,6 +190,9 @@ def test_hierarchy_marks_a_disconnected_agent(fleet: dict[str, Any]) -> None:
                                                      "connection": "Disconnected", "children": []}
     text = lattice(fleet, "get", "hierarchy").stdout
     assert text.endswith("    └── leaf  [Ready] (disconnected)\n")
+    fleet["procs"]["leaf"].start()  # as it was, for the tests after this one
+    mid.wait_for(lambda: mid.kubectl("get", "lease", "-n", "lattice-system", "lattice-agent-leaf", "-o",
+                                     connected).stdout == "true", timeout=60, what="the leaf's agent back")
 
 
 def test_no_readable_context_is_an_error(fleet: dict[str, Any]) -> None:
@@ -221,3 +224,43 @@ def test_get_services(fleet: dict[str, Any]) -> None:
     assert {s["kind"] for s in as_json} == {"LatticeService"}
     both = lattice(fleet, "get", "services", "-n", "x", "-A")
     assert both.returncode == 2 and "-n and -A cannot be used together" in both.stderr
+
+
+def test_through_the_fleet_kubeconfig_the_proxy_gives(fleet: dict[str, Any], tmp_path: Path) -> None:
+    """``lattice kubeconfig`` (ServiceAccount credentials through the ``lattice token`` exec plugin) makes
+    one context per cluster through root's API proxy; ``lattice get`` reads them all, as that caller,
+    under Cedar and each cluster's RBAC."""
+    planes: dict[str, ControlPlane] = fleet["planes"]
+    root = planes["root"]
+    user = "system:serviceaccount:lattice-system:fleet-reader"
+    root.kubectl("create", "serviceaccount", "fleet-reader", "-n", "lattice-system")
+    root.apply({"apiVersion": "lattice.dev/v1alpha1", "kind": "CedarPolicy",
+                "metadata": {"name": "fleet-reader", "namespace": "lattice-system"},
+                "spec": {"policies": f'permit(principal == Lattice::User::"{user}", '
+                                     'action == Lattice::Action::"AccessCluster", resource);'}})
+    for cp in planes.values():  # what `lattice get` reads, on every cluster, for that user only
+        cp.kubectl("create", "clusterrole", "fleet-reader", "--verb=list", "--resource=latticeclusters.lattice.dev")
+        cp.kubectl("create", "clusterrolebinding", "fleet-reader", "--clusterrole=fleet-reader", f"--user={user}")
+        cp.kubectl("create", "role", "fleet-reader", "-n", "lattice-system", "--verb=list", "--resource=leases")
+        cp.kubectl("create", "rolebinding", "fleet-reader", "-n", "lattice-system", "--role=fleet-reader",
+                   f"--user={user}")
+    target = tmp_path / "fleet.yaml"
+    env = {"PATH": f"{Path(LATTICE).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    made = subprocess.run([LATTICE, "kubeconfig", "--kubeconfig", str(root.kubeconfig), "--service-account",
+                           "lattice-system/fleet-reader", "-o", str(target)], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load(target.read_text())
+    assert {c["name"] for c in config["contexts"]} == set(NAMES)
+    assert config["users"][0]["user"]["exec"]["args"][0] == "token"
+    got = subprocess.run([LATTICE, "get", "clusters", "-o", "json", "--kubeconfig", str(target)],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert got.returncode == 0, got.stderr
+    data = {c["name"]: c for c in json.loads(got.stdout)}
+    assert {n: (c["depth"], c["parent"], c["source"]) for n, c in data.items()} == {
+        "root": (0, None, "self"), "mid": (1, "root", "self"), "leaf": (2, "mid", "self")}
+    assert data["mid"]["agent"]["connected"] is True
+    assert all("/clusters/" in data[n]["context"] or data[n]["context"] in NAMES for n in NAMES)
+    denied = subprocess.run([LATTICE, "get", "services", "--kubeconfig", str(target), "--context", "root"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert denied.returncode == 0 and "not allowed to list latticeservices" in denied.stderr  # RBAC, as the caller
