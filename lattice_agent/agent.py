@@ -237,6 +237,8 @@ class Agent:
             handler.on_body(cmd.request_body)
         elif kind == "cancel":
             handler.on_cancel(cmd.cancel)
+        elif kind == "upgrade_data":
+            handler.on_upgrade_data(cmd.upgrade_data)
         elif kind == "certificate_issued":
             issued = cmd.certificate_issued
             if issued.error or self._pending_key is None:

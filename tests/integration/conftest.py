@@ -122,3 +122,17 @@ def serve_app() -> Iterator[Callable[[Any], HookServer]]:
     yield serve
     for s in servers:
         s.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def fleet(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """root -> child -> grandchild, each a real control plane with its real cell/operator/agent,
+    KWOK nodes in the grandchild, Hydra as the OIDC issuer (tests/integration/fleet_procs.py). Started
+    once per session by the API proxy tests."""
+    from fleet_procs import start_fleet
+
+    fleet = start_fleet(tmp_path_factory.mktemp("fleet"), testbed_bin)
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
