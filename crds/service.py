@@ -16,11 +16,15 @@ class Direction(StrEnum):
 
     @property
     def calls_out(self) -> bool:
-        return self in (Direction.OUTBOUND, Direction.BOTH)
+        return self in _CALLS_OUT  # a plain str set: enum member lookups are slow in a hot loop
 
     @property
     def accepts_in(self) -> bool:
-        return self in (Direction.INBOUND, Direction.BOTH)
+        return self in _ACCEPTS_IN
+
+
+_CALLS_OUT = frozenset({"outbound", "both"})
+_ACCEPTS_IN = frozenset({"inbound", "both"})
 
 
 class Strategy(StrEnum):
@@ -77,16 +81,29 @@ class ContainerResources:
 class FileMount:
     """A file written into the container. One of content, binaryContent or source is required."""
 
-    content: str | None = field(None, doc="Text content; `${...}` templates are resolved.")
-    binary_content: str | None = field(None, doc="Base64-encoded binary content.", check=checks.base64_text)
-    source: str | None = field(None, doc="A template whose value becomes the content.")
+    content: str | None = field(None, doc="Text content; `${...}` templates are resolved (Score rules).")
+    binary_content: str | None = field(None, doc="Base64-encoded binary content; never expanded.",
+                                       check=checks.base64_text)
+    source: str | None = field(
+        None, doc="Score: a path to a local file, relative to the workload file. Only `lattice render` and "
+        "`lattice import score` can read it (they inline it as `content` or `binaryContent`); in the cluster "
+        "there is no such file, so a LatticeService with `source` is refused.")
     mode: str | None = field(None, doc="Octal file mode, e.g. `0644`.", check=checks.file_mode)
-    no_expand: bool = field(False, doc="Take `content` verbatim (no template expansion).")
-    reverse_expand: bool = field(False, doc="Leave `${...}` literal and expand only `$${...}`.")
+    no_expand: bool = field(False, doc="Take `content` byte for byte: no placeholders, no `$$` reduction.")
+    reverse_expand: bool = field(False, doc="Lattice extension: leave `${...}` and `$$` literal and expand "
+                                            "only `$${...}` (for files that are themselves templates).")
 
     def _validate(self) -> list[FieldError]:
-        if self.content is None and self.binary_content is None and self.source is None:
+        given = [n for n, v in (("content", self.content), ("binaryContent", self.binary_content),
+                                ("source", self.source)) if v is not None]
+        if not given:
             return [FieldError("", "must specify content, binaryContent, or source")]
+        if self.source is not None:
+            return [FieldError("source", f"'{self.source}' is a path to a file next to the Score file, which does "
+                                         "not exist in the cluster: inline it as content (or binaryContent); "
+                                         "`lattice render -f` and `lattice import score` do that for you")]
+        if len(given) > 1:
+            return [FieldError("", f"specify only one of content, binaryContent or source (got {', '.join(given)})")]
         if self.no_expand and self.reverse_expand:
             return [FieldError("noExpand", "noExpand and reverseExpand cannot both be true")]
         return []
@@ -96,7 +113,7 @@ class FileMount:
 class VolumeMount:
     """A volume mounted at the map key (the mount path)."""
 
-    source: str = field(doc="The volume, as `${resources.<name>}`.")
+    source: str = field(doc="The volume resource, as `${resources.<name>}` (or its plain name).")
     path: str | None = field(None, doc="Sub-path within the volume.")
     read_only: bool | None = field(None, doc="Mount read-only.")
 
@@ -125,7 +142,8 @@ class ExecProbe:
 
 @attrs.define(kw_only=True)
 class Probe:
-    """A liveness, readiness or startup probe: one of httpGet or exec, plus optional timing."""
+    """A liveness, readiness or startup probe: httpGet or exec (given both, `exec` is used, as the Score
+    specification prefers), plus optional timing."""
 
     http_get: HttpGetProbe | None = field(None, doc="HTTP GET check.")
     exec: ExecProbe | None = field(None, doc="Command check.")
@@ -136,8 +154,8 @@ class Probe:
     success_threshold: int | None = field(None, doc="Successes before passing.", minimum=1)
 
     def _validate(self) -> list[FieldError]:
-        if (self.http_get is None) == (self.exec is None):
-            return [FieldError("", "must specify exactly one of httpGet or exec")]
+        if self.http_get is None and self.exec is None:
+            return [FieldError("", "must specify httpGet or exec")]
         return []
 
 
@@ -226,21 +244,28 @@ class OutboundPolicy:
 
 @attrs.define(kw_only=True)
 class ResourceMetadata:
+    """Resource metadata (Score allows extra keys; they are accepted and not used)."""
+
+    __lattice_open__: ClassVar[bool] = True
+
     annotations: dict[str, str] = field(factory=dict, doc="Annotations.")
 
 
 _SECRET_PARAMS = ("provider", "keys", "refreshInterval")
-_VOLUME_PARAMS = ("size", "storageClass", "accessMode")
+_VOLUME_PARAMS = ("size", "storageClass", "accessMode", "claimName")
 
 
 @attrs.define(kw_only=True)
 class ResourceSpec:
-    """A dependency (Score `resources.<name>`): service, external-service, volume, secret or custom."""
+    """A dependency (Score `resources.<name>`): service, external-service, volume, secret, or any type a
+    provisioner serves (postgres, redis, dns, route, ...; see docs/score.md)."""
 
-    type: str = field(doc="`service`, `external-service`, `volume`, `secret` or a custom type.",
-                      check=checks.resource_type)
-    class_: str | None = field(None, wire="class", doc="Score resource class.")
-    id: str | None = field(None, doc="Target name (services), shared id (volumes) or store path (secrets).")
+    type: str = field(doc="`service`, `external-service`, `volume`, `secret`, or a provisioned type such as "
+                          "`postgres`.", check=checks.resource_type)
+    class_: str | None = field(None, wire="class", check=checks.resource_class,
+                               doc="Score resource class: selects a provisioner (e.g. a production one).")
+    id: str | None = field(None, doc="Target name (services), shared id (volumes, provisioned resources: one "
+                                     "instance per namespace, type, class and id) or store path (secrets).")
     metadata: ResourceMetadata | None = field(None, doc="Resource metadata.")
     params: dict[str, Any] | None = field(None, doc="Type-specific parameters (free-form).", free_form=True)
     direction: Direction = field(Direction.OUTBOUND, doc="For services: who calls whom.")
@@ -282,6 +307,11 @@ class ResourceSpec:
         size = p.get("size")
         if size is not None and (not isinstance(size, str) or checks.byte_quantity(size)):
             errs.append(FieldError("params.size", f"invalid quantity {size!r} (expected e.g. '10Gi')"))
+        claim = p.get("claimName")
+        if claim is not None and (not isinstance(claim, str) or checks.dns_subdomain(claim)):
+            errs.append(FieldError("params.claimName", f"invalid claim name {claim!r} (expected a DNS name)"))
+        if claim is not None and (size is not None or self.id):
+            errs.append(FieldError("params.claimName", "an existing claim cannot be combined with size or id"))
         mode = p.get("accessMode")
         if mode is not None and mode not in [m.value for m in AccessMode]:
             allowed = ", ".join(m.value for m in AccessMode)
@@ -405,6 +435,10 @@ class LatticeServiceSpec:
     sidecars: dict[str, SidecarSpec] = field(
         factory=dict, doc="Sidecar and init containers.", check=checks.each_key(checks.dns_label)
     )
+    workload_metadata: dict[str, Any] = field(
+        factory=dict, free_form=True,
+        doc="Score workload `metadata` keys other than `name` and `annotations` (free-form), readable as "
+        "`${metadata.<key>...}`. The workload's annotations are the object's own `metadata.annotations`.")
     sysctls: dict[str, str] = field(factory=dict, doc="Pod sysctls.")
     host_network: bool | None = field(None, doc="Use the node's network namespace.")
     share_process_namespace: bool | None = field(None, doc="Share one PID namespace across containers.")
@@ -430,6 +464,19 @@ class ResolvedDependency:
 
 
 @attrs.define(kw_only=True)
+class OneSidedDeclaration:
+    """A declaration the peer has not matched: no traffic flows until the peer adds `fix`."""
+
+    resource: str = field(doc="Our resource key declaring it.")
+    direction: Direction = field(doc="`outbound` (we call the peer) or `inbound` (we accept the peer).")
+    kind: str = field(doc="`LatticeService` or `LatticeExternalService`.")
+    name: str = field(doc="Peer name.")
+    namespace: str = field(doc="Peer namespace.")
+    missing: str = field(doc="What the peer lacks, in words.")
+    fix: str = field(doc="The YAML the peer must add (under its `spec`).")
+
+
+@attrs.define(kw_only=True)
 class LatticeServiceStatus:
     phase: ServicePhase = field(ServicePhase.PENDING, doc="Pending, Compiling, Ready or Failed.")
     message: str | None = field(None, doc="Why the service is in this phase.")
@@ -437,6 +484,8 @@ class LatticeServiceStatus:
     last_compiled_at: str | None = field(None, doc="When the children were last generated.")
     observed_generation: int | None = field(None, doc="Generation last acted on.")
     resolved_dependencies: list[ResolvedDependency] = field(factory=list, doc="Agreed edges.")
+    one_sided: list[OneSidedDeclaration] = field(
+        factory=list, doc="Declarations the peer has not matched (also the `MeshAgreed` condition).")
 
 
 @attrs.define(kw_only=True)
@@ -452,6 +501,8 @@ class LatticeService(LatticeObject):
         columns=(
             PrinterColumn("Phase", ".status.phase"),
             PrinterColumn("Strategy", ".spec.deploy.strategy"),
+            PrinterColumn("Mesh", '.status.conditions[?(@.type=="MeshAgreed")].reason',
+                          description="AllAgreed, or OneSided when a declaration is not matched by its peer."),
             PrinterColumn("Message", ".status.message", description="Why the service is in this phase."),
         ),
         doc="A workload with its dependencies, compiled into locked-down Kubernetes objects.",

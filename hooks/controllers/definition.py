@@ -20,6 +20,7 @@ import crds
 from crds import Condition, ConditionStatus, KubeObject
 from hooks import wire
 from hooks.context import ClusterIdentity
+from hooks.controllers.events import AuditNote, EventNote, EventPolicy
 from hooks.wire import (
     CustomizeRequest,
     CustomizeResponse,
@@ -73,10 +74,13 @@ class HookConfig:
 
 @attrs.frozen
 class Answer(Generic[R]):
-    """A hook response plus, when the parent is reported as failed, the reason (for metrics)."""
+    """A hook response plus what the shell reports about it: when the parent is reported as
+    failed, the reason (for metrics); the Events to emit; what Audit-mode policies would change."""
 
     response: R
     failure: str | None = None
+    events: tuple[EventNote, ...] = ()
+    audit: tuple[AuditNote, ...] = ()
 
 
 SyncFn = Callable[[SyncRequest, HookConfig], Answer[SyncResponse]]
@@ -150,6 +154,8 @@ class Composite:
     declare_finalize: bool = False
     resync_period_seconds: int = 300
     doc: str = ""
+    # The Events of a sync's status transitions (hooks.controllers.events); None: no Events.
+    events: EventPolicy | None = None
     declared: dict[str, Kind] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -165,6 +171,12 @@ class Composite:
         return self.run_sync(req, cfg, finalize=hook == "finalize")
 
     def run_sync(self, req: SyncRequest, cfg: HookConfig, *, finalize: bool = False) -> Answer[SyncResponse]:
+        answer = self._run_sync(req, cfg, finalize=finalize)
+        if self.events is None or finalize:
+            return answer
+        return attrs.evolve(answer, events=self.events.notes(req.parent, answer.response.status) + answer.events)
+
+    def _run_sync(self, req: SyncRequest, cfg: HookConfig, *, finalize: bool) -> Answer[SyncResponse]:
         fn = self.finalize if finalize else self.sync
         try:
             answer = fn(req, cfg)

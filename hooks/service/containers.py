@@ -88,7 +88,9 @@ def _quantities(q: ResourceQuantities | None) -> dict[str, str]:
 
 def probe(p: Probe) -> KubeObject:
     out: KubeObject = {}
-    if p.http_get is not None:
+    if p.exec is not None:  # given both, exec wins: the Score specification prefers it
+        out["exec"] = {"command": list(p.exec.command)}
+    elif p.http_get is not None:
         h = p.http_get
         get: KubeObject = {"path": h.path, "port": h.port}
         if h.scheme:
@@ -98,8 +100,6 @@ def probe(p: Probe) -> KubeObject:
         if h.http_headers:
             get["httpHeaders"] = [{"name": x.name, "value": x.value} for x in h.http_headers]
         out["httpGet"] = get
-    elif p.exec is not None:
-        out["exec"] = {"command": list(p.exec.command)}
     timing = (
         ("initialDelaySeconds", p.initial_delay_seconds), ("periodSeconds", p.period_seconds),
         ("timeoutSeconds", p.timeout_seconds), ("failureThreshold", p.failure_threshold),

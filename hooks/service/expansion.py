@@ -6,21 +6,22 @@ templates need but that do not exist yet (those block expansion rather than fail
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
 from crds import FieldError
 from crds.service import ContainerSpec, FileMount, SidecarSpec
 from hooks.context import ServiceContext
-from hooks.service.provisioners import resolver
+from hooks.service.provisioning import Outputs, plan_resources
+from hooks.service.provisioning.resolver import resolver
 from hooks.service.templates import Expanded, Mode, Resolver, expand
 
 
 @attrs.frozen
 class ExpandedFile:
     path: str
-    text: Expanded | None  # content or source, expanded; None for binary files
+    text: Expanded | None  # content, expanded; None for binary files
     binary: str | None  # base64, verbatim
     mode: int | None  # from the octal string
 
@@ -60,8 +61,11 @@ def workload_containers(ctx: ServiceContext) -> list[tuple[str, str, ContainerSp
     return out
 
 
-def expand_workload(ctx: ServiceContext) -> WorkloadExpansion:
-    resolve = resolver(ctx)
+def expand_workload(ctx: ServiceContext, outputs: Mapping[str, Outputs] | None = None) -> WorkloadExpansion:
+    """``outputs``: the resources' outputs (``provisioning.plan_resources``; computed when not given)."""
+    if outputs is None:
+        outputs = plan_resources(ctx, ctx.provisioners).outputs
+    resolve = resolver(ctx, outputs)
     containers: list[ExpandedContainer] = []
     errors: list[FieldError] = []
     missing: dict[str, str] = {}
@@ -90,9 +94,8 @@ def expand_workload(ctx: ServiceContext) -> WorkloadExpansion:
 def _expand_file(field: str, path: str, f: FileMount, resolve: Resolver,
                  keep: Callable[[str, Expanded], Expanded]) -> ExpandedFile:
     mode = int(f.mode, 8) if f.mode else None
-    if f.binary_content is not None and f.content is None and f.source is None:
+    if f.binary_content is not None:  # never expanded (Score)
         return ExpandedFile(path=path, text=None, binary=f.binary_content, mode=mode)
-    text, where = (f.content, "content") if f.content is not None else (f.source or "", "source")
     how = Mode.NO_EXPAND if f.no_expand else Mode.REVERSE_EXPAND if f.reverse_expand else Mode.EXPAND
-    return ExpandedFile(path=path, text=keep(f"{field}.{where}", expand(text, resolve, how)),
+    return ExpandedFile(path=path, text=keep(f"{field}.content", expand(f.content or "", resolve, how)),
                         binary=None, mode=mode)

@@ -77,16 +77,19 @@ def cluster_plane(workdir: Path, bin_dir: Path, *, managers: bool) -> Iterator[C
                                         extra_crds=crds,
                                         apply_strategy="server-side-apply", metacontroller_args=METACONTROLLER_ARGS,
                                         bin_dir=bin_dir) as cp:
-        old = os.environ.get("LATTICE_CLUSTER_NAME")
-        os.environ["LATTICE_CLUSTER_NAME"] = HOOKS_CLUSTER_NAME
+        # lattice-hooks inherits the environment: its cluster, and a kubeconfig to write its Events with.
+        env = {"LATTICE_CLUSTER_NAME": HOOKS_CLUSTER_NAME, "LATTICE_HOOKS_KUBECONFIG": str(cp.kubeconfig)}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
         try:
             url = start_hook_server(lambda: time.monotonic() + 60, log_dir=cp.workdir / "logs",
                                     processes=cp.processes)
         finally:
-            if old is None:
-                os.environ.pop("LATTICE_CLUSTER_NAME", None)
-            else:
-                os.environ["LATTICE_CLUSTER_NAME"] = old
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         capi = CapiManagers.start(cp, install_crds=False) if managers else None
         try:
             cp.kubectl("create", "namespace", "lattice-system")

@@ -16,7 +16,7 @@ from cli.main import run
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
-NOTED = ("CedarPolicy", "CloudProvider", "OIDCProvider")
+NOTED = ("CedarPolicy", "CloudProvider", "OIDCProvider", "Provisioner")
 CLUSTER_SCOPED = ("Namespace", "ClusterSecretStore", "AWSClusterStaticIdentity", "AWSClusterRoleIdentity")
 
 
@@ -152,6 +152,8 @@ def test_kinds_without_objects_of_their_own_get_one_note_each_on_stderr(capsys: 
         "whether the account's credentials are usable; the LatticeClusters naming it are rendered with it",
         "note: OIDCProvider yields no objects of its own (1 read): validated only; it is for the authenticating "
         "API proxy, which is not built yet",
+        "note: Provisioner yields no objects of its own (1 read): by design: it provisions the resources of the "
+        "LatticeServices that use its type and class (their children)",
     ]
     assert "note:" not in out
     _, _, err = _render(capsys, "-f", str(EXAMPLES / "services"), "-f", str(EXAMPLES / "secrets"))

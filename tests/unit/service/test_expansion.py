@@ -34,7 +34,7 @@ def test_gateway_expands_cleanly() -> None:
 def test_every_unknown_reference_is_reported_with_its_field() -> None:
     spec = main(
         variables={"DB_URL": "${resources.nope.host}", "OK": "${metadata.name}", "X": "${resources.redis.nope}"},
-        files={"/etc/a.conf": {"content": "${metadata.nope}"}, "/etc/b.conf": {"source": "${resources.nope.url}"}},
+        files={"/etc/a.conf": {"content": "${metadata.nope}"}, "/etc/b.conf": {"content": "${resources.nope.url}"}},
     )
     spec["resources"] = {"redis": {"type": "service"}}
     spec["sidecars"] = {"proxy": {"image": "envoy", "variables": {"UP": "${resources.up.url}"}}}
@@ -43,10 +43,10 @@ def test_every_unknown_reference_is_reported_with_its_field() -> None:
         "spec.containers.main.variables.DB_URL: unknown reference '${resources.nope.host}': no resource 'nope' is "
         "declared in spec.resources",
         "spec.containers.main.variables.X: unknown reference '${resources.redis.nope}': resource 'redis' (type "
-        "service) has no output 'nope' (available: host, port, url)",
-        "spec.containers.main.files./etc/a.conf.content: unknown reference '${metadata.nope}': metadata offers name, "
-        "namespace, annotations.<key> and labels.<key>",
-        "spec.containers.main.files./etc/b.conf.source: unknown reference '${resources.nope.url}': no resource "
+        "service) has no output 'nope' (available: host, name, port, url)",
+        "spec.containers.main.files./etc/a.conf.content: unknown reference '${metadata.nope}': key 'nope' not found "
+        "in metadata (available: annotations, labels, name, namespace)",
+        "spec.containers.main.files./etc/b.conf.content: unknown reference '${resources.nope.url}': no resource "
         "'nope' is declared in spec.resources",
         "spec.sidecars.proxy.variables.UP: unknown reference '${resources.up.url}': no resource 'up' is declared in "
         "spec.resources",
