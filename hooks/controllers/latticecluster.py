@@ -291,6 +291,7 @@ CONTROLLER = Composite(
     children=CHILDREN,
     sync=sync,
     customize=customize,
+    related=(kinds.CLOUD_PROVIDER, kinds.LEASE, kinds.LATTICE_CLUSTER),
     finalize=finalize,
     declare_finalize=True,
     failed_status=failed_status,
