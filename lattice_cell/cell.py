@@ -24,6 +24,7 @@ from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
 from lattice_cell.child_registrations import ChildRegistrations
 from lattice_cell.proxy import ApiProxy, ApiProxyConfig
+from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
 from lattice_cell.servicer import CellServicer
@@ -33,7 +34,7 @@ from lattice_proto import agent_pb2_grpc
 from lattice_tunnel import pki
 from lattice_tunnel.embedded_uvicorn import HttpServer
 from lattice_tunnel.health import health_app
-from lattice_tunnel.kube_api import KubeApi, KubeApiError
+from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_request import Forwarder
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ class CellConfig:
     lease_writes_per_second: float = 25.0  # agent Lease writes (renewals queue behind transitions)
     version: str = ""
     api_proxy: ApiProxyConfig = attrs.field(factory=lambda: ApiProxyConfig(port=-1))  # off unless configured
+    # Seconds between passes of the cluster provisioning shell (bootstrap tokens, credentials
+    # copies, CloudProvider checks); 0 turns it off. Needs an API server (``kube``).
+    provisioning_interval: float = 5.0
 
 
 def grpc_server_options() -> list[tuple[str, Any]]:
@@ -106,6 +110,7 @@ class Cell:
         self._ssl_contexts: list[tuple[Any, bool]] = []
         self.grpc_port = config.grpc_port
         self.ready_reason = "starting"
+        self.provisioning: ClusterProvisioning | None = None
 
     # ---- CA and TLS material ----
     def ca(self) -> pki.CaBundle:
@@ -190,6 +195,10 @@ class Cell:
             await self.api_proxy.start(c.bind, api_ctx)
             await self.api_proxy.publish(f"https://{c.advertise_host}:{self.api_proxy.port}")
         self._tasks.append(asyncio.create_task(self._maintenance()))
+        if self.kube is not None and c.provisioning_interval > 0:
+            self.provisioning = ClusterProvisioning(self.kube, self.tokens, self.bootstrap_endpoint,
+                                                    interval=c.provisioning_interval)
+            self._tasks.append(asyncio.create_task(self.provisioning.run()))
         self.ready_reason = ""
         log.info("cell %s serving: grpc %d, bootstrap %d, capi-proxy %d, api-proxy %d, health %d", c.cluster,
                  self.grpc_port, self.bootstrap_port, self.proxy_port, self.api_proxy_port, self.health_port)
@@ -259,11 +268,14 @@ class Cell:
             docs += manifests.propagated_policies(items or [], self.config.cluster)  # None: no CRD
         return docs
 
+    def bootstrap_endpoint(self) -> BootstrapEndpoint:
+        """What a new child's installer dials (the bootstrap Secret's ``url`` and ``ca.crt``)."""
+        return BootstrapEndpoint(url=f"https://{self.config.advertise_host}:{self.bootstrap_port}",
+                                 ca_pem=self.ca().trust_pem())
+
     async def _on_bootstrapped(self, cluster: str) -> None:
-        if self.kube is None:
-            return
-        try:  # a LatticeCluster that does not exist (registered by hand) is not an error
-            await self.kube.merge_patch_status(crds.API_VERSION, "latticeclusters", cluster,
-                                               {"bootstrapComplete": True})
-        except (KubeApiError, OSError) as exc:
-            log.warning("could not record bootstrapComplete for %s: %s", cluster, exc)
+        # The token is spent: blank it in the child's bootstrap Secret now rather than at the next
+        # pass. (The LatticeCluster's status is the hook's alone; it learns "bootstrapped" from the
+        # agent's Lease.)
+        if self.provisioning is not None:
+            self.provisioning.poke()

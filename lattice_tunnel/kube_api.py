@@ -16,6 +16,7 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,38 @@ class KubeApi:
         return await self._request("PATCH", f"{plural}/{name}", version=group_version, base="/apis",
                                    namespace=namespace, body=patch, content_type="application/merge-patch+json",
                                    allow=(404,))
+    # ---- what the cell's cluster provisioning shell reads and writes (lattice_cell.cluster_provisioning)
+
+    async def list_cluster_objects(self, group_version: str, plural: str) -> list[dict[str, Any]] | None:
+        """The objects of a cluster-scoped custom kind; None when the kind is not served."""
+        listing = await self._request("GET", plural, version=group_version, base="/apis", allow=(404,))
+        return None if listing is None else list(listing.get("items") or [])
+
+    async def namespace_active(self, name: str) -> bool:
+        """Whether the namespace exists and is not being deleted."""
+        found = await self._request("GET", f"namespaces/{name}", allow=(404,))
+        return found is not None and not (found.get("metadata") or {}).get("deletionTimestamp")
+
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        await self._request("DELETE", f"secrets/{name}", namespace=namespace, allow=(404,))
+
+    async def labelled_secrets(self, selector: str) -> list[tuple[str, str, dict[str, str]]]:
+        """(namespace, name, labels) of every Secret matching a label selector, in all namespaces
+        (their values are dropped here)."""
+        listing = await self._request("GET", f"secrets?labelSelector={urllib.parse.quote(selector)}")
+        out = []
+        for item in (listing or {}).get("items") or []:
+            meta = item.get("metadata") or {}
+            out.append((str(meta.get("namespace")), str(meta.get("name")), dict(meta.get("labels") or {})))
+        return out
+
+    async def merge_patch_annotations(self, group_version: str, plural: str, namespace: str, name: str,
+                                      annotations: dict[str, str | None]) -> bool:
+        """Merge ``annotations`` into a namespaced custom object's metadata; False when it is gone."""
+        patched = await self._request("PATCH", f"{plural}/{name}", version=group_version, base="/apis",
+                                      namespace=namespace, body={"metadata": {"annotations": annotations}},
+                                      content_type="application/merge-patch+json", allow=(404,))
+        return patched is not None
 
 
 @attrs.define

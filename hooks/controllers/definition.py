@@ -14,6 +14,7 @@ be encoded — ``wire.BadRequest`` (HTTP 400: Metacontroller then changes nothin
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -72,9 +73,11 @@ class ChildRule:
 
 @attrs.frozen
 class HookConfig:
-    """What every hook may use besides its request."""
+    """What every hook may use besides its request: the cluster the hooks run in, and the clock
+    (condition transition times, Lease freshness; tests pass a fixed one)."""
 
     cluster: ClusterIdentity = attrs.field(factory=ClusterIdentity)
+    clock: Callable[[], float] = time.time
 
 
 @attrs.frozen
@@ -164,6 +167,9 @@ class Composite:
     sync: SyncFn
     failed_status: FailedStatusFn
     customize: CustomizeFn | None = None
+    # Every kind the customize hook may relate (read only): the RBAC of Lattice's Metacontroller
+    # grants reads on exactly these, the parent and the children (hooks.controllers_manifest).
+    related: tuple[Kind, ...] = ()
     finalize: SyncFn = default_finalize
     # Declare the finalize hook to Metacontroller (it then holds a finalizer on every parent).
     declare_finalize: bool = False
@@ -253,6 +259,7 @@ class Decorator:
     attachments: tuple[ChildRule, ...]
     sync: DecoratorSyncFn
     customize: CustomizeFn | None = None
+    related: tuple[Kind, ...] = ()
     finalize: DecoratorSyncFn = _default_decorator_finalize
     declare_finalize: bool = False
     resync_period_seconds: int = 600

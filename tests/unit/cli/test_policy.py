@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cli.main import run
 
@@ -89,7 +90,8 @@ def test_policy_flip_list(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     code, out, _ = check(capsys, "-f", EXAMPLES, "--policy", str(change))
     assert code == 0
     lines = out.splitlines()
-    clusters = len(list((ROOT / "examples" / "clusters").glob("*.yaml")))
+    clusters = sum(1 for f in (ROOT / "examples" / "clusters").glob("*.yaml")
+                   for d in yaml.safe_load_all(f.read_text()) if d and d.get("kind") == "LatticeCluster")
     assert lines[0] == ("replace CedarPolicy forbid-prod-secrets (Enforce): 1 decision(s) flip "
                         f"(1 secret request(s), {clusters} cluster(s) in scope)")
     assert lines[2].split() == ["AccessSecret", "platform/api-gateway", "vault-prod:database/prod/api-gateway",

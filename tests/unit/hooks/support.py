@@ -145,6 +145,8 @@ class FakeMetacontroller:
             meta["annotations"] = {**meta.get("annotations", {}),
                                    wire.LAST_APPLIED: orjson.dumps(child).decode()}
             meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
+            if old is not None and "status" in old:  # a child's status is its controller's, never the parent's
+                child["status"] = old["status"]
             meta["resourceVersion"] = str(next(self._rv))
             meta["ownerReferences"] = [{"apiVersion": parent["apiVersion"], "kind": parent["kind"],
                                         "name": parent["metadata"]["name"], "uid": parent["metadata"]["uid"],
