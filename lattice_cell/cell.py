@@ -23,8 +23,8 @@ from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
 from lattice_cell.child_registrations import ChildRegistrations
-from lattice_cell.proxy import ApiProxy, ApiProxyConfig
 from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
+from lattice_cell.proxy import ApiProxy, ApiProxyConfig
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
 from lattice_cell.servicer import CellServicer
