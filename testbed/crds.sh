@@ -9,7 +9,8 @@
 #                                    bootstrap + control plane (v1.13.6) and CAPD/DevCluster (test v1.13.7)
 #   testbed/crds.sh --providers      the other infrastructure/bootstrap/control-plane providers Lattice
 #                                    compiles for: AWS (CAPA), OpenStack (CAPO), Proxmox, RKE2
-#   testbed/crds.sh --metacontroller Metacontroller's own CRDs (exit 1 when its module is not served)
+#   testbed/crds.sh --metacontroller Metacontroller's CRDs, from the source it is built from
+#                                    (testbed/metacontroller/source.sh; the built component's copy when present)
 #   testbed/crds.sh --all            every set above
 #   testbed/crds.sh --modules        print the module@version list instead
 #
@@ -27,6 +28,7 @@
 #
 # Environment: LATTICE_GATEWAY_API_CHANNEL=experimental (default: Lattice compiles HTTPRoute retries) | standard
 set -euo pipefail
+shopt -s inherit_errexit
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache_root="${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}"
@@ -59,13 +61,6 @@ providers=(
   "github.com/rancher/cluster-api-provider-rke2@v0.21.0	bootstrap/config/crd/bases/*.yaml	bootstrap/config/crd/kustomization.yaml"
   "github.com/rancher/cluster-api-provider-rke2@v0.21.0	controlplane/config/crd/bases/*.yaml	controlplane/config/crd/kustomization.yaml"
 )
-metacontroller=(
-  # The module declares the path `metacontroller`; the repository path at the pseudo-version of
-  # the v4.17.2 commit is what testbed/metacontroller/go.mod replaces it with.
-  "github.com/metacontroller/metacontroller@$(awk '$1 == "replace" && $2 == "metacontroller" { print $5 }' \
-      "$here/metacontroller/go.mod")	manifests/production/metacontroller-crds-v1.yaml"
-)
-
 sets=()
 for arg in "$@"; do
   case "$arg" in
@@ -76,7 +71,7 @@ for arg in "$@"; do
     --modules)
       printf '%s\n' "${upstream[@]%%	*}" "${capi[@]%%	*}" "${providers[@]%%	*}" | awk '!seen[$0]++'
       exit 0 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "crds.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -177,13 +172,40 @@ resolve() {
   done
 }
 
+# Metacontroller is not a Go module here (testbed/metacontroller/source.sh): its CRDs come from the
+# same source as its binary. The built component keeps a copy; otherwise unpack the source once.
+metacontroller_crds() {
+  local dir id out scratch root
+  dir="$(LATTICE_METACONTROLLER_BIN="" "$here/build.sh" --components metacontroller --print-components | cut -f2)"
+  if compgen -G "$dir/share/crds/*.yaml" >/dev/null; then
+    printf '%s\n' "$dir"/share/crds/*.yaml
+    return
+  fi
+  repo_root="$(cd "$here/.." && pwd)"
+  # shellcheck source=metacontroller/source.sh
+  source "$here/metacontroller/source.sh"
+  id="$(mc_source_id)"
+  out="$cache_root/crds-metacontroller-${id:0:16}/${mc_crds_file##*/}"
+  if [[ ! -f "$out" ]]; then
+    mkdir -p "$(dirname "$out")"
+    scratch="$(mktemp -d "$cache_root/crds-metacontroller.tmp.XXXXXX")"
+    trap 'rm -rf "$scratch"' EXIT
+    root="$(mc_fetch_source "$scratch")"
+    cp "$root/$mc_crds_file" "$out.tmp.$$"
+    mv "$out.tmp.$$" "$out"
+    rm -rf "$scratch"
+    trap - EXIT
+  fi
+  echo "$out"
+}
+
 print_set() {
   local set_name="$1" entries=() hash list
   case "$set_name" in
     upstream) entries=("${upstream[@]}") ;;
     capi) entries=("${capi[@]}") ;;
     providers) entries=("${providers[@]}") ;;
-    metacontroller) entries=("${metacontroller[@]}") ;;
+    metacontroller) metacontroller_crds; return ;;
   esac
   hash="$(printf '%s\n' "$recipe" "$set_name" "${entries[@]}" | sha256sum | cut -c1-12)"
   list="$cache_root/crds-$set_name-$hash.txt"
