@@ -3,9 +3,9 @@
 customize asks only for what the service names (``hooks.mesh.graph.peer_query``): the
 LatticeServices and LatticeExternalServices its resources declare, by ``names`` in each namespace;
 every LatticeService of a namespace only for a wildcard (``*``) inbound resource naming that
-namespace, and of every namespace for a wildcard naming none; the CedarPolicies of lattice-system
-only when it has a secret resource. The answer depends only on the spec (Metacontroller caches it
-per generation).
+namespace, and of every namespace (a rule without a namespace) for a wildcard naming none; the
+CedarPolicies of lattice-system only when it has a secret resource. The answer depends only on
+the spec (Metacontroller caches it per generation).
 
 sync parses the service and the related objects, builds a ``ServiceContext`` and runs
 ``hooks.service.compile.compile_service``. A service that fails validation is answered with a
@@ -29,8 +29,6 @@ from hooks.secrets.policies import authorizer_from_related
 from hooks.service.compile import ServiceResult, compile_service, failed_result
 from hooks.wire import CustomizeRequest, CustomizeResponse, RelatedRule, SyncRequest, SyncResponse, observed_unchanged
 
-# A namespace rule of "*" reads every namespace (only a wildcard-inbound service asks that).
-ALL_NAMESPACES = "*"
 # Compile results by the versions of the service and of every related object (see _memo).
 _compiled: LRU[ServiceResult] = LRU(1024)
 
@@ -58,7 +56,9 @@ def related_rules(service: LatticeService) -> list[RelatedRule]:
     svc_res, ext_res = kinds.LATTICE_SERVICE.resource, kinds.LATTICE_EXTERNAL_SERVICE.resource
     rules: list[RelatedRule] = []
     if query.all_namespaces:
-        rules.append(RelatedRule(crds.API_VERSION, svc_res, namespace=ALL_NAMESPACES))
+        # Every namespace: a rule without one (Metacontroller takes a namespace literally, so "*"
+        # would read the namespace named "*").
+        rules.append(RelatedRule(crds.API_VERSION, svc_res))
     rules += [RelatedRule(crds.API_VERSION, svc_res, namespace=ns) for ns in query.wildcard_namespaces]
     every = set(query.wildcard_namespaces)
     for resource, keys in ((svc_res, query.services), (ext_res, query.external_services)):

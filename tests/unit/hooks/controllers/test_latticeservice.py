@@ -62,7 +62,7 @@ def test_wildcard_inbound_of_a_namespace_asks_for_that_namespace_only() -> None:
 
 def test_wildcard_inbound_without_namespace_asks_for_every_namespace() -> None:
     rules = _rules({"*": {"type": "service", "direction": "inbound"}, "db": {"type": "service"}})
-    assert rules == [{"apiVersion": API, "resource": "latticeservices", "namespace": "*"}]
+    assert rules == [{"apiVersion": API, "resource": "latticeservices"}]  # no namespace: all of them
 
 
 def test_an_outbound_wildcard_asks_for_nothing_more() -> None:
