@@ -142,6 +142,9 @@ class Composite:
     sync: SyncFn
     failed_status: FailedStatusFn
     customize: CustomizeFn | None = None
+    # Every kind the customize hook may relate (read only): the RBAC of Lattice's Metacontroller
+    # grants reads on exactly these, the parent and the children (hooks.controllers_manifest).
+    related: tuple[Kind, ...] = ()
     finalize: SyncFn = default_finalize
     # Declare the finalize hook to Metacontroller (it then holds a finalizer on every parent).
     declare_finalize: bool = False
@@ -208,6 +211,7 @@ class Decorator:
     attachments: tuple[ChildRule, ...]
     sync: DecoratorSyncFn
     customize: CustomizeFn | None = None
+    related: tuple[Kind, ...] = ()
     finalize: DecoratorSyncFn = _default_decorator_finalize
     declare_finalize: bool = False
     resync_period_seconds: int = 600

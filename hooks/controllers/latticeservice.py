@@ -126,6 +126,7 @@ CONTROLLER = Composite(
     children=CHILDREN,
     sync=sync,
     customize=customize,
+    related=(kinds.LATTICE_SERVICE, kinds.LATTICE_EXTERNAL_SERVICE, kinds.CEDAR_POLICY),
     failed_status=failed_status,
     resync_period_seconds=300,
     doc="Compiles a LatticeService into its workload, mesh policies and ExternalSecrets.",
