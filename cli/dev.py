@@ -1,38 +1,84 @@
-"""``lattice dev up``: a local control plane with the Lattice CRDs and the hook server.
+"""``lattice dev up``: the whole loop on this machine — a control plane with the upstream, Lattice's
+and Metacontroller's CRDs, the hook server, what ``manifests/`` ships (the controllers and
+Metacontroller's RBAC, hooks pointed at the local server through the external-hooks component),
+and Metacontroller with the flags ``manifests/`` ships, acting as its ServiceAccount.
 
-The work is :func:`lattice_dev.up.dev_up`; this module turns its failures into a
-``LatticeError`` and words the ``--metacontroller`` help. ``lattice_dev`` is imported
-only when a ``dev`` command runs (it adds ~60 ms to every start of ``lattice`` otherwise).
+:func:`start_lattice_loop` is that loop for other callers: the integration tests' session fixture
+and ``bench/reconcile.py`` run exactly what a person gets from ``lattice dev up``. ``lattice_dev`` is
+imported only when a ``dev`` command runs (it adds ~60 ms to every start of ``lattice`` otherwise).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cli.errors import LatticeError
 
+if TYPE_CHECKING:
+    from lattice_dev import ControlPlane
+    from lattice_dev.loop import Loop
+
+NO_METACONTROLLER_HELP = (
+    "Do not run Metacontroller (nor install the controllers): applied objects are checked against the "
+    "CRD schemas and stored, and nothing compiles them (lattice render shows what they would yield)."
+)
 METACONTROLLER_HELP = (
-    "Also run Metacontroller, so the Lattice controllers act on what you apply: children and status. "
-    "Without it, applied objects are checked against the CRD schemas and stored, and nothing compiles "
-    "them (lattice render shows what they would yield). Uses $LATTICE_METACONTROLLER_BIN, else the "
-    "binary testbed/build.sh built."
+    "By default Metacontroller runs the Lattice controllers, so what you apply gets its children and "
+    "status. It uses $LATTICE_METACONTROLLER_BIN, else the binary testbed/build.sh built."
 )
 METACONTROLLER_UNAVAILABLE = " No Metacontroller binary was found: set LATTICE_METACONTROLLER_BIN to one."
+# The cluster identity the local hook server compiles for (the in-cluster Deployment's defaults).
+HOOKS_ENV = {"LATTICE_CLUSTER_NAME": "default", "LATTICE_PROVIDER": "docker"}
 
 
 def metacontroller_help() -> str:
-    """The ``--metacontroller`` help, saying so when no binary is available (builds nothing)."""
+    """The ``--no-metacontroller`` help, saying so when no binary is available (builds nothing)."""
     from lattice_dev.binaries import metacontroller_available
 
-    return METACONTROLLER_HELP + ("" if metacontroller_available() else METACONTROLLER_UNAVAILABLE)
+    return NO_METACONTROLLER_HELP + " " + METACONTROLLER_HELP + (
+        "" if metacontroller_available() else METACONTROLLER_UNAVAILABLE)
+
+
+def install_manifests(cp: ControlPlane, hooks_url: str) -> None:
+    """``kubectl apply -k`` of an overlay of ``manifests/`` with every hook at ``hooks_url`` and
+    without Lattice's in-cluster Metacontroller and hook server (the two components), written to
+    ``<workdir>/lattice-overlay``."""
+    from hooks.controllers_manifest import MANIFESTS, write_overlay
+
+    if not (MANIFESTS / "kustomization.yaml").is_file():
+        raise LatticeError(f"{MANIFESTS} not found: lattice dev up installs the controllers from a Lattice checkout")
+    overlay = write_overlay(cp.workdir / "lattice-overlay", hooks_url)
+    cp.kubectl("apply", "-k", str(overlay))
+
+
+def start_lattice_loop(workdir: Path | str | None = None, *,
+                       extra_crds: Iterable[Path | str | Mapping[str, Any]] = (), **kwargs: Any) -> Loop:
+    """:func:`lattice_dev.loop.start_loop` with what ``manifests/`` ships: the controllers (hooks at
+    the local server), Metacontroller's flags and its ServiceAccount as its identity."""
+    from hooks.controllers_manifest import METACONTROLLER_FLAGS, metacontroller_user
+    from lattice_dev.loop import start_loop
+
+    return start_loop(workdir, install=install_manifests, metacontroller_args=METACONTROLLER_FLAGS,
+                      metacontroller_user=metacontroller_user(), hooks_env=HOOKS_ENV,
+                      extra_crds=extra_crds, **kwargs)
 
 
 def up(*, workdir: Path | None, metacontroller: bool, upstream_crds: bool) -> int:
     """Run :func:`~lattice_dev.up.dev_up` until Ctrl-C; its exit code."""
+    from hooks.controllers_manifest import METACONTROLLER_FLAGS, metacontroller_user
     from lattice_dev import up as devcluster_up
     from lattice_dev.errors import DevClusterError
 
     try:
-        return devcluster_up.dev_up(workdir, metacontroller=metacontroller, upstream_crds=upstream_crds)
+        if not metacontroller:
+            return devcluster_up.dev_up(workdir, hooks_env=HOOKS_ENV, upstream_crds=upstream_crds)
+        return devcluster_up.dev_up(workdir, install=install_manifests, metacontroller_args=METACONTROLLER_FLAGS,
+                                    metacontroller_user=metacontroller_user(), hooks_env=HOOKS_ENV,
+                                    upstream_crds=upstream_crds)
     except DevClusterError as e:
         raise LatticeError(str(e)) from e
+
+
+
