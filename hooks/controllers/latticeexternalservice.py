@@ -1,15 +1,18 @@
 """LatticeExternalService: the Istio ServiceEntry of an endpoint outside the mesh.
 
 The external service owns its ServiceEntry (one owner, however many services call it); the
-callers' egress policies come from their own compiles, which relate this object by name.
+callers' egress policies come from their own compiles, which relate this object by name. Pending,
+not Ready, until the ServiceEntry is observed as desired (``hooks.controllers.applied``).
 """
 
 from __future__ import annotations
 
+import attrs
+
 import crds
-from crds import LatticeExternalService, Phase
+from crds import ConditionStatus, LatticeExternalService, Phase
 from crds.external_service import LatticeExternalServiceStatus
-from hooks.controllers import kinds
+from hooks.controllers import applied, kinds
 from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig, failed_status_for
 from hooks.controllers.parsing import parse_object
 from hooks.mesh.external import compile_external_service
@@ -23,8 +26,16 @@ def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
     if ext is None or errors:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     result = compile_external_service(ext, cfg.cluster)
-    failure = "Failed" if result.status.phase is Phase.FAILED else None
-    return Answer(SyncResponse(status=crds.dump(result.status), children=list(result.children)), failure)
+    children = applied.stamp(result.children)
+    status = result.status
+    waiting = applied.not_applied(children, req.children, namespace=ext.namespace)
+    if status.phase is Phase.READY and waiting:
+        message = applied.pending_message(status.message, waiting)
+        conditions = [attrs.evolve(c, status=ConditionStatus.FALSE, reason="ApplyPending", message=message)
+                      if c.type == "Ready" else c for c in status.conditions]
+        status = attrs.evolve(status, phase=Phase.PENDING, message=message, conditions=conditions)
+    failure = "Failed" if status.phase is Phase.FAILED else None
+    return Answer(SyncResponse(status=crds.dump(status), children=children), failure)
 
 
 CONTROLLER = Composite(

@@ -9,17 +9,22 @@ the spec (Metacontroller caches it per generation).
 
 sync parses the service and the related objects, builds a ``ServiceContext`` and runs
 ``hooks.service.compile.compile_service``. A service that fails validation is answered with a
-Failed status carrying every error and its observed children unchanged.
+Failed status carrying every error and its observed children unchanged. A service that compiles is
+Pending (reason ApplyPending), not Ready, until every child is observed as desired
+(``hooks.controllers.applied``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+import attrs
+
 import crds
-from crds import FieldError, KubeObject, LatticeExternalService, LatticeService
+from crds import ConditionStatus, FieldError, KubeObject, LatticeExternalService, LatticeService
+from crds.service import LatticeServiceStatus, ServicePhase
 from hooks.context import Key, ServiceContext
-from hooks.controllers import kinds
+from hooks.controllers import applied, kinds
 from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig
 from hooks.controllers.memo import LRU, inputs_version
 from hooks.controllers.parsing import parse_object, valid_related
@@ -106,19 +111,41 @@ def _reason(status: KubeObject) -> str:
     return "Failed"
 
 
+def _compile(service: LatticeService, req: SyncRequest, cfg: HookConfig) -> ServiceResult:
+    result = compile_service(context(service, req, cfg))
+    return result if result.keep_observed else attrs.evolve(result, children=applied.stamp(result.children))
+
+
+def _until_applied(status: LatticeServiceStatus, children: list[KubeObject], req: SyncRequest) -> LatticeServiceStatus:
+    """Ready only once every child is in the cluster as desired (``hooks.controllers.applied``)."""
+    if status.phase is not ServicePhase.READY:
+        return status
+    waiting = applied.not_applied(children, req.children, on_delete=ON_DELETE,
+                                  namespace=(req.parent.get("metadata") or {}).get("namespace"))
+    if not waiting:
+        return status
+    message = applied.pending_message(status.message, waiting)
+    conditions = [attrs.evolve(c, status=ConditionStatus.FALSE, reason=APPLY_PENDING, message=message)
+                  if c.type == "Ready" else c for c in status.conditions]
+    return attrs.evolve(status, phase=ServicePhase.PENDING, message=message, conditions=conditions)
+
+
 def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
     service, errors = parse_object(req.parent, LatticeService)
     if service is None or errors:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     versions = inputs_version(req.parent, req.related)
     result = _compiled.get_or_make(None if versions is None else (versions, cfg.cluster),
-                                   lambda: compile_service(context(service, req, cfg)))
-    status: KubeObject = crds.dump(result.status)
+                                   lambda: _compile(service, req, cfg))
     children = observed_unchanged(req.children) if result.keep_observed else result.children
+    status: KubeObject = crds.dump(_until_applied(result.status, children, req))
     failure = _reason(status) if status.get("phase") == "Failed" else None
     return Answer(SyncResponse(status=status, children=children,
                                resync_after_seconds=result.resync_after_seconds), failure)
 
+
+ON_DELETE = frozenset(r.kind.group_key for r in CHILDREN if r.update == "OnDelete")
+APPLY_PENDING = "ApplyPending"
 
 CONTROLLER = Composite(
     name="latticeservice",

@@ -83,6 +83,29 @@ def permit(ns: str) -> dict[str, Any]:
                 f' when {{ principal.namespace == "{ns}" }};')}}
 
 
+def _name(obj: Any) -> str:
+    if not isinstance(obj, dict):
+        return str(obj)
+    meta = obj.get("metadata") or obj
+    ns = meta.get("namespace")
+    return f"{obj.get('kind', '')} {ns + '/' if ns else ''}{meta.get('name', '')}".strip()
+
+
+def summarize(line: str) -> str:
+    """One line of Metacontroller's JSON log, short: time, message, parent, child, error."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return line.strip()[:500]
+    parts = [str(entry.get("ts", "")), str(entry.get("msg", ""))]
+    for key in ("parent", "object", "child"):
+        if key in entry:
+            parts.append(f"{key}={_name(entry[key])}")
+    if "error" in entry:
+        parts.append(f"error={str(entry['error'])[:300]}")
+    return " ".join(parts)
+
+
 class LatticeLoop:
     """The session's live loop. ``cp`` (the plane: ``kubectl``, ``apply``, ``get_json``, ...),
     ``hooks`` (the hook server process), ``api`` (an httpx client as admin)."""
@@ -214,7 +237,7 @@ class LatticeLoop:
     def metacontroller_errors(self, since: int = 0, pattern: str = "") -> list[str]:
         """Error lines of Metacontroller's log from byte offset ``since`` (``len(metacontroller_log())``
         taken earlier), optionally only those matching ``pattern`` (a regex, e.g. a namespace);
-        lines written inside :meth:`expected_errors` are left out."""
+        lines written inside :meth:`expected_errors` are left out. Each as :func:`summarize` puts it."""
         log = self.metacontroller_log()
         out, offset = [], 0
         for line in log.splitlines(keepends=True):
@@ -222,7 +245,7 @@ class LatticeLoop:
             if start < since or any(a <= start < b for a, b in self.expected):
                 continue
             if '"level":"error"' in line and (not pattern or re.search(pattern, line)):
-                out.append(line.rstrip("\n"))
+                out.append(summarize(line))
         return out
 
     @contextlib.contextmanager

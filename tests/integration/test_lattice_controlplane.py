@@ -498,6 +498,67 @@ def test_deleted_service_children_garbage_collected(lattice_loop: LatticeLoop,
     _clean(live, ns)
 
 
+def _refuse_images(live: LatticeLoop, ns: str, prefix: str) -> str:
+    """A ValidatingAdmissionPolicy (and binding) refusing Deployments in ``ns`` whose images start
+    with ``prefix``: the apiserver then rejects Metacontroller's apply of that child. Returns its
+    name; waits until the apiserver enforces it."""
+    name = f"refuse-{ns}"
+    live.apply([
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+         "metadata": {"name": name},
+         "spec": {"failurePolicy": "Fail",
+                  "matchConstraints": {"resourceRules": [{"apiGroups": ["apps"], "apiVersions": ["v1"],
+                                                          "operations": ["CREATE", "UPDATE"],
+                                                          "resources": ["deployments"]}]},
+                  "validations": [{"expression": f"object.spec.template.spec.containers.all(c, "
+                                                 f"!c.image.startsWith('{prefix}'))",
+                                   "message": f"images from {prefix} are refused here"}]}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+         "metadata": {"name": name},
+         "spec": {"policyName": name, "validationActions": ["Deny"],
+                  "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}}},
+    ])
+    probe = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "probe", "namespace": ns},
+             "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
+                 "metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": f"{prefix}x"}]}}}}
+    wait("the admission policy enforced", lambda: live.cp.kubectl(
+        "apply", "--dry-run=server", "-f", "-", input=json.dumps(probe), check=False).returncode != 0, 30)
+    return name
+
+
+def test_a_child_the_apiserver_refuses_never_leaves_the_service_ready(lattice_loop: LatticeLoop) -> None:
+    """Metacontroller writes the status even when applying a child failed; the hash each child
+    carries keeps the service Pending (not Ready) until the apiserver has accepted every child."""
+    live = lattice_loop
+    ns = live.namespace("refuse")
+    policy = _refuse_images(live, ns, "refused/")
+    with live.expected_errors():
+        try:
+            live.apply(docs(PLAIN.replace("example/plain:1", "refused/plain:1"), ns))
+            pending = live.wait_phase("latticeservices", ns, "plain", "Pending")
+            wait("Metacontroller's refused apply", lambda: live.metacontroller_errors(pattern=ns), 30)
+            time.sleep(2)  # retries: still not Ready
+            pending = live.lattice("latticeservices", ns, "plain") or {}
+            assert pending["status"]["phase"] == "Pending", pending["status"]
+            assert pending["status"]["conditions"][0]["reason"] == "ApplyPending"
+            assert "Deployment plain" in pending["status"]["message"], pending["status"]
+            assert live.get("apps/v1", "deployments", ns, "plain") is None
+            # An accepted image: Ready. Then an edit the apiserver refuses: Pending again, the
+            # running Deployment untouched.
+            live.patch("latticeservices", ns, "plain", {"spec": {"containers": {"main": {"image": "ok/plain:1"}}}})
+            live.wait_phase("latticeservices", ns, "plain", "Ready")
+            live.patch("latticeservices", ns, "plain", {"spec": {"containers": {"main": {"image": "refused/plain:2"}}}})
+            again = live.wait_phase("latticeservices", ns, "plain", "Pending")
+            assert again["status"]["observedGeneration"] == 3
+            image = (live.get("apps/v1", "deployments", ns, "plain") or {})["spec"]["template"]["spec"]["containers"][0]
+            assert image["image"] == "ok/plain:1"
+        finally:
+            live.cp.kubectl("delete", "validatingadmissionpolicybinding,validatingadmissionpolicy", policy,
+                            "--ignore-not-found")
+        # The policy gone, the next retry goes through.
+        live.wait_phase("latticeservices", ns, "plain", "Ready", timeout=90)
+
+
 def _deployment_env(live: LatticeLoop, ns: str, name: str) -> dict[str, str]:
     deployment = live.get("apps/v1", "deployments", ns, name) or {}
     containers = deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
@@ -541,8 +602,9 @@ def test_hook_server_down_or_hung_nothing_deleted_then_recovery(lattice_loop: La
                  lambda mode=mode: _deployment_env(live, ns, "plain").get("MODE") == mode, 90,
                  lambda: _deployment_env(live, ns, "plain"))
             print(f"\nhook server {mode}: recovered {time.monotonic() - t0:.1f} s after the restart")
-        ready = live.wait_phase("latticeservices", ns, "plain", "Ready")
-        assert ready["status"]["observedGeneration"] == generation
+        wait(f"Ready at generation {generation}", lambda generation=generation: (
+            (live.lattice("latticeservices", ns, "plain") or {}).get("status") or {}).get(
+            "observedGeneration") == generation and live.phase("latticeservices", ns, "plain") == "Ready", 30)
         assert {k: o["metadata"]["uid"] for k, o in live.owned(svc, ns).items()} == \
             {k: o["metadata"]["uid"] for k, o in before.items()}
         before = live.owned(svc, ns)
