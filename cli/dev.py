@@ -10,7 +10,7 @@ imported only when a ``dev`` command runs (it adds ~60 ms to every start of ``la
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,14 +53,16 @@ def install_manifests(cp: ControlPlane, hooks_url: str) -> None:
     cp.kubectl("apply", "-k", str(overlay))
 
 
-def start_lattice_loop(workdir: Path | str | None = None, *,
+def start_lattice_loop(workdir: Path | str | None = None, *, metacontroller_args: Sequence[str] | None = None,
                        extra_crds: Iterable[Path | str | Mapping[str, Any]] = (), **kwargs: Any) -> Loop:
     """:func:`lattice_dev.loop.start_loop` with what ``manifests/`` ships: the controllers (hooks at
-    the local server), Metacontroller's flags and its ServiceAccount as its identity."""
+    the local server), Metacontroller's flags (``metacontroller_args`` replaces them: for
+    comparisons only) and its ServiceAccount as its identity."""
     from hooks.controllers_manifest import METACONTROLLER_FLAGS, metacontroller_user
     from lattice_dev.loop import start_loop
 
-    return start_loop(workdir, install=install_manifests, metacontroller_args=METACONTROLLER_FLAGS,
+    args = METACONTROLLER_FLAGS if metacontroller_args is None else tuple(metacontroller_args)
+    return start_loop(workdir, install=install_manifests, metacontroller_args=args,
                       metacontroller_user=metacontroller_user(), hooks_env=HOOKS_ENV,
                       extra_crds=extra_crds, **kwargs)
 
