@@ -62,8 +62,8 @@ METACONTROLLER_FLAGS: tuple[str, ...] = (
     "--apply-strategy=server-side-apply",
     # Only Lattice's controllers: another Metacontroller in the cluster keeps its own.
     f"--target-label-selector={SELECTOR_LABEL}={LABELS[SELECTOR_LABEL]}",
-    "--client-go-qps=200",
-    "--client-go-burst=400",
+    "--client-go-qps=500",
+    "--client-go-burst=1000",
     "--workers=8",
     "--discovery-interval=5s",
 )
