@@ -220,9 +220,14 @@ WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE"}
 
 def report(before: dict[str, Any], after: dict[str, Any], services: int) -> list[str]:
     """name=value lines: where the time of a phase went."""
-    lines = [f"wall_seconds={after['t'] - before['t']:.2f}"]
-    for name in sorted(after["cpu"]):
-        lines.append(f"cpu_seconds_{name.replace('-', '_')}={after['cpu'][name] - before['cpu'].get(name, 0.0):.2f}")
+    wall = after["t"] - before["t"]
+    lines = [f"wall_seconds={wall:.2f}"]
+    used = {name: after["cpu"][name] - before["cpu"].get(name, 0.0) for name in sorted(after["cpu"])}
+    for name, seconds in used.items():
+        lines.append(f"cpu_seconds_{name.replace('-', '_')}={seconds:.2f}")
+    lines.append(f"cpu_seconds_per_service={sum(used.values()) / services:.3f} "
+                 f"(apiserver {used.get('kube-apiserver', 0) / services:.3f}) "
+                 f"loop_share_of_machine={sum(used.values()) / (wall * (os.cpu_count() or 1)):.2f}")
     hb, ha = before["hooks"], after["hooks"]
     for c in sorted({c.name for c in CONTROLLERS}):
         for hook in ("sync", "customize"):
@@ -437,6 +442,13 @@ def install_to_ready(bin_dir: Path, flags: tuple[str, ...], workdir: Path) -> fl
             hooks.stop()
 
 
+def discovery_bytes(api: Api) -> int:
+    """What one discovery refresh of Metacontroller reads (aggregated discovery: /api and /apis)."""
+    accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+    return sum(len(api.client.get(p, headers={"Accept": accept}).content) for p in ("/api", "/apis"))
+
+
 def controllers_started(loop: Loop) -> bool:
     proc = loop.cp.processes.get("metacontroller")
     log = proc.log_path.read_text(errors="replace") if proc else ""
@@ -477,6 +489,7 @@ def main() -> int:
         print(f"loop_start_seconds={time.perf_counter() - t0:.1f}", flush=True)
         api = Api(loop)
         probe = Probe(loop, api)
+        print(f"discovery_bytes_per_refresh={discovery_bytes(api)}", flush=True)
         rate, lines = burst(api, probe, n, namespaces)
         for line in lines:
             print(line, flush=True)
