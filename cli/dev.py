@@ -1,7 +1,8 @@
 """``lattice dev up``: the whole loop on this machine — a control plane with the upstream, Lattice's
 and Metacontroller's CRDs, the hook server, what ``manifests/`` ships (the controllers and
 Metacontroller's RBAC, hooks pointed at the local server through the external-hooks component),
-and Metacontroller with the flags ``manifests/`` ships, acting as its ServiceAccount.
+and Metacontroller with the flags ``manifests/`` ships, acting as its ServiceAccount; the hook server
+writes its Events as the in-cluster hook server's ServiceAccount.
 
 :func:`start_lattice_loop` is that loop for other callers: the integration tests' session fixture
 and ``bench/reconcile.py`` run exactly what a person gets from ``lattice dev up``. ``lattice_dev`` is
@@ -31,6 +32,13 @@ METACONTROLLER_HELP = (
 METACONTROLLER_UNAVAILABLE = " No Metacontroller binary was found: set LATTICE_METACONTROLLER_BIN to one."
 # The cluster identity the local hook server compiles for (the in-cluster Deployment's defaults).
 HOOKS_ENV = {"LATTICE_CLUSTER_NAME": "default", "LATTICE_PROVIDER": "docker"}
+
+
+def hooks_user() -> str:
+    """The identity the local hook server writes Events as: the in-cluster one's ServiceAccount."""
+    from hooks.controllers_manifest import NAMESPACE, SERVICE_NAME
+
+    return f"system:serviceaccount:{NAMESPACE}:{SERVICE_NAME}"
 
 
 def metacontroller_help() -> str:
@@ -63,7 +71,7 @@ def start_lattice_loop(workdir: Path | str | None = None, *, metacontroller_args
 
     args = METACONTROLLER_FLAGS if metacontroller_args is None else tuple(metacontroller_args)
     return start_loop(workdir, install=install_manifests, metacontroller_args=args,
-                      metacontroller_user=metacontroller_user(), hooks_env=HOOKS_ENV,
+                      metacontroller_user=metacontroller_user(), hooks_env=HOOKS_ENV, hooks_user=hooks_user(),
                       extra_crds=extra_crds, **kwargs)
 
 
@@ -78,7 +86,7 @@ def up(*, workdir: Path | None, metacontroller: bool, upstream_crds: bool) -> in
             return devcluster_up.dev_up(workdir, hooks_env=HOOKS_ENV, upstream_crds=upstream_crds)
         return devcluster_up.dev_up(workdir, install=install_manifests, metacontroller_args=METACONTROLLER_FLAGS,
                                     metacontroller_user=metacontroller_user(), hooks_env=HOOKS_ENV,
-                                    upstream_crds=upstream_crds)
+                                    hooks_user=hooks_user(), upstream_crds=upstream_crds)
     except DevClusterError as e:
         raise LatticeError(str(e)) from e
 

@@ -20,6 +20,7 @@ from lattice_cell import manifests
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
+from lattice_cell.child_registrations import ChildRegistrations
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
 from lattice_cell.servicer import CellServicer
@@ -79,6 +80,7 @@ class Cell:
         self.agents = AgentRegistry(config.heartbeat_interval)
         self.subtree = SubtreeRegistry(config.cluster)
         self.router = Router(config.cluster, self.subtree, self.agents, local)
+        self.registrations = ChildRegistrations(self.subtree, tokens, kube)
         self._bundle: pki.CaBundle | None = None
         self._server_creds: pki.LeafCredentials | None = None
         self._tls_generation = 0
@@ -139,6 +141,7 @@ class Cell:
     # ---- servers ----
     async def start(self) -> None:
         await self.refresh_pki()
+        await self.registrations.poll()  # registered children own their names before anyone connects
         c = self.config
         servicer = CellServicer(c.cluster, self.agents, self.subtree, self.ca, c.window_bytes)
         self._grpc = grpc.aio.server(options=grpc_server_options())
@@ -195,6 +198,7 @@ class Cell:
                 session.close("heartbeats stopped (stale)")
             with contextlib.suppress(Exception):
                 await self.refresh_pki()
+            await self.registrations.poll()
 
     def _ready(self) -> tuple[bool, str]:
         return (not self.ready_reason, self.ready_reason)

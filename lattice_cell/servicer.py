@@ -86,6 +86,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         session.send(pb.CellCommand(welcome=pb.Welcome(
             cell_cluster=self.cell_name, agent_cluster=cluster, protocol_version=PROTOCOL_VERSION,
             ca_bundle_pem=self.ca().trust_pem(), heartbeat_interval_seconds=int(self.agents.heartbeat_interval),
+            ancestors=list(self.subtree.ancestors),
         )))
         reader = asyncio.create_task(self._read(session, context))
         violation = ""
@@ -174,9 +175,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         own = [i for i in infos if i.name == session.cluster]
         if any(i.removed for i in own):
             raise IdentityViolation("an agent cannot remove its own cluster from the subtree")
-        rejected = self.subtree.apply(session.cluster, infos, state.full)
-        if rejected:
-            log.warning("agent %s: rejected subtree entries %s", session.cluster, rejected)
+        self.subtree.apply(session.cluster, infos, state.full)  # refusals are logged and counted there
 
     def _renew(self, session: AgentSession, csr_pem: bytes) -> None:
         try:

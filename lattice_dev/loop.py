@@ -21,6 +21,7 @@ from lattice_dev.controlplane import DEFAULT_START_TIMEOUT, ControlPlane
 from lattice_dev.crd_files import lattice_crds, metacontroller_crd_paths
 from lattice_dev.hook_server import HookServerProcess
 
+HOOKS_KUBECONFIG_ENV = "LATTICE_HOOKS_KUBECONFIG"
 Install = Callable[[ControlPlane, str], None]
 """``install(cp, hooks_url)``: apply the controllers (and whatever else) pointing at the hooks."""
 
@@ -53,6 +54,7 @@ def start_loop(
     metacontroller_args: Sequence[str] = (),
     metacontroller_user: str | None = None,
     hooks_env: Mapping[str, str] | None = None,
+    hooks_user: str | None = None,
     upstream_crds: bool = True,
     extra_crds: Iterable[Path | str | Mapping[str, Any]] = (),
     timeout: float = DEFAULT_START_TIMEOUT,
@@ -60,14 +62,20 @@ def start_loop(
 ) -> Loop:
     """Start the plane (with Lattice's and Metacontroller's CRDs), the hook server, ``install`` it,
     then Metacontroller with ``metacontroller_args`` acting as ``metacontroller_user`` (a client
-    certificate; ``system:masters`` when None). Everything is stopped again when a step fails."""
+    certificate; ``system:masters`` when None). With ``hooks_user``, the hook server gets a
+    kubeconfig acting as that identity (``LATTICE_HOOKS_KUBECONFIG``: it writes Events with it).
+    Everything is stopped again when a step fails."""
     cp = ControlPlane.start(
         workdir, upstream_crds=upstream_crds, timeout=timeout, bin_dir=bin_dir,
         extra_crds=[*lattice_crds(), *metacontroller_crd_paths(), *extra_crds],
     )
     hooks: HookServerProcess | None = None
     try:
-        hooks = HookServerProcess.start(cp.workdir / "logs", env=hooks_env, timeout=timeout)
+        env = dict(hooks_env or {})
+        if hooks_user is not None:
+            kubeconfig = cp.write_kubeconfig(cp.workdir / "lattice-hooks.kubeconfig", user=hooks_user)
+            env[HOOKS_KUBECONFIG_ENV] = str(kubeconfig)
+        hooks = HookServerProcess.start(cp.workdir / "logs", env=env, timeout=timeout)
         install(cp, hooks.url)
         cp.start_metacontroller(metacontroller_args, user=metacontroller_user, timeout=timeout)
     except BaseException:

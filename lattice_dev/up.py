@@ -100,6 +100,7 @@ def dev_up(
     metacontroller_args: Sequence[str] = (),
     metacontroller_user: str | None = None,
     hooks_env: Mapping[str, str] | None = None,
+    hooks_user: str | None = None,
     upstream_crds: bool = True,
     timeout: float = DEFAULT_START_TIMEOUT,
 ) -> int:
@@ -121,7 +122,7 @@ def dev_up(
         if install is not None:
             print("starting control plane, lattice-hooks, the controllers and Metacontroller ...", file=sys.stderr)
             loop = start_loop(workdir, install=install, metacontroller_args=metacontroller_args,
-                              metacontroller_user=metacontroller_user, hooks_env=hooks_env,
+                              metacontroller_user=metacontroller_user, hooks_env=hooks_env, hooks_user=hooks_user,
                               upstream_crds=upstream_crds, timeout=timeout, bin_dir=bin_dir)
         else:
             print("starting control plane and lattice-hooks ...", file=sys.stderr)

@@ -1,4 +1,4 @@
-# lattice_proto stamp: grpcio-tools=1.85.4 lattice_proto/agent.proto sha256=73e8b1ccd48cb862842ce81fd9590f88106c914dd95683e8263fff1fff3d53e4
+# lattice_proto stamp: grpcio-tools=1.85.4 lattice_proto/agent.proto sha256=46868b23acc529111309e1d567dccf5ff2b427fcaba12e4fdf0b7c56b6d49db9
 # mypy: ignore-errors
 # ruff: noqa
 from google.protobuf.internal import containers as _containers
@@ -98,18 +98,20 @@ class CellCommandBatch(_message.Message):
     def __init__(self, commands: _Optional[_Iterable[_Union[CellCommand, _Mapping]]] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("cell_cluster", "agent_cluster", "protocol_version", "ca_bundle_pem", "heartbeat_interval_seconds")
+    __slots__ = ("cell_cluster", "agent_cluster", "protocol_version", "ca_bundle_pem", "heartbeat_interval_seconds", "ancestors")
     CELL_CLUSTER_FIELD_NUMBER: _ClassVar[int]
     AGENT_CLUSTER_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     CA_BUNDLE_PEM_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ANCESTORS_FIELD_NUMBER: _ClassVar[int]
     cell_cluster: str
     agent_cluster: str
     protocol_version: int
     ca_bundle_pem: bytes
     heartbeat_interval_seconds: int
-    def __init__(self, cell_cluster: _Optional[str] = ..., agent_cluster: _Optional[str] = ..., protocol_version: _Optional[int] = ..., ca_bundle_pem: _Optional[bytes] = ..., heartbeat_interval_seconds: _Optional[int] = ...) -> None: ...
+    ancestors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cell_cluster: _Optional[str] = ..., agent_cluster: _Optional[str] = ..., protocol_version: _Optional[int] = ..., ca_bundle_pem: _Optional[bytes] = ..., heartbeat_interval_seconds: _Optional[int] = ..., ancestors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AgentReady(_message.Message):
     __slots__ = ("agent_version", "kubernetes_version", "state", "api_server_endpoint", "protocol_version")

@@ -62,7 +62,7 @@ class KubeApi:
 
     async def _request(self, method: str, url: str, *, version: str = "v1", base: str = "",
                        namespace: str | None = None, body: Any = None, content_type: str = "application/json",
-                       allow: tuple[int, ...] = ()) -> dict[str, Any] | None:
+                       allow: tuple[int, ...] = (), params: dict[str, str] | None = None) -> dict[str, Any] | None:
         """The decoded answer, or None when its status is in ``allow``. A 429 (also "storage is
         (re)initializing" right after a CRD is created) is retried a few times; any other error
         becomes a ``KubeApiError``."""
@@ -71,7 +71,7 @@ class KubeApi:
         for attempt in range(6):
             try:
                 async with self.api.call_api(method, version=version, base=base, namespace=namespace, url=url,
-                                             content=content, headers=headers) as resp:
+                                             content=content, headers=headers, params=params) as resp:
                     answer: dict[str, Any] = resp.json()
                     return answer
             except kr8s.ServerError as exc:
@@ -119,8 +119,23 @@ class KubeApi:
         assert replaced is not None
         return str(replaced["metadata"]["resourceVersion"])
 
-    async def list_objects(self, group_version: str, plural: str, namespace: str) -> list[dict[str, Any]] | None:
-        """The objects of a namespaced custom kind; None when the kind is not served."""
+    async def secret_labels(self, namespace: str, selector: str) -> list[dict[str, str]]:
+        """The labels of every Secret in ``namespace`` matching the label ``selector`` (no data)."""
+        listing = await self._request("GET", "secrets", namespace=namespace, params={"labelSelector": selector})
+        assert listing is not None
+        return [dict((item.get("metadata") or {}).get("labels") or {}) for item in listing.get("items") or []]
+
+    async def drop_secret_keys(self, namespace: str, name: str, keys: list[str]) -> bool:
+        """Remove `keys` from a Secret's data (a JSON merge patch); False when it does not exist."""
+        patch = {"data": dict.fromkeys(keys)}
+        patched = await self._request("PATCH", f"secrets/{name}", namespace=namespace, body=patch,
+                                      content_type="application/merge-patch+json", allow=(404,))
+        return patched is not None
+
+    async def list_objects(self, group_version: str, plural: str,
+                           namespace: str | None) -> list[dict[str, Any]] | None:
+        """The objects of a custom kind (``namespace`` None: cluster-scoped); None when the kind
+        is not served."""
         listing = await self._request("GET", plural, version=group_version, base="/apis", namespace=namespace,
                                       allow=(404,))
         return None if listing is None else list(listing.get("items") or [])

@@ -2,7 +2,8 @@
 
 The last hop of every tunnelled request lands here. It authenticates as its own identity
 (kubeconfig or service account) and impersonates the original caller, so the target cluster's
-RBAC and audit log see the real user. Caller-supplied Impersonate-* headers never get through.
+RBAC and audit log see the real user. Caller-supplied identity headers (Impersonate-*, X-Remote-*,
+method overrides: lattice_tunnel.identity_headers) never get through, here as at the first hop.
 The HTTP client is the lean httptools one (lattice_tunnel.http1_client), not httpx/kr8s: this is the
 hot path of every proxied request, and kr8s has no impersonation or raw streaming anyway.
 """

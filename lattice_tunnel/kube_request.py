@@ -15,6 +15,8 @@ from typing import Protocol
 import attrs
 import orjson
 
+from lattice_tunnel.identity_headers import is_identity_header
+
 DEFAULT_TIMEOUT = 30.0
 MAX_BODY = 10 * 1024 * 1024
 _STREAM_QUERY = re.compile(r"(?:^|&)(?:watch|follow)=(?:true|1)(?:&|$)")
@@ -30,12 +32,10 @@ def is_streaming(query: str) -> bool:
 
 
 def forwardable_request_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """Drop hop-by-hop headers, the caller's credentials and any caller-supplied Impersonate-*:
-    only the last hop sets impersonation, from the tunnelled identity."""
-    return tuple(
-        (k, v) for k, v in headers
-        if (lk := k.lower()) not in HOP_BY_HOP and lk != "authorization" and not lk.startswith("impersonate-")
-    )
+    """Drop hop-by-hop headers and every identity-bearing one (`identity_headers`: credentials,
+    Impersonate-*, X-Remote-*, method overrides, forwarded addresses ...): only the last hop sets
+    impersonation, from the tunnelled identity."""
+    return tuple((k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and not is_identity_header(k))
 
 
 def forwardable_response_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -87,6 +87,10 @@ class ClusterGone(TunnelError):
 
 class TunnelTimeout(TunnelError):
     status, reason = 504, "Timeout"
+
+
+class BadRequest(TunnelError):
+    status, reason = 400, "BadRequest"
 
 
 class PayloadTooLarge(TunnelError):

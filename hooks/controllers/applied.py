@@ -9,20 +9,33 @@ apiserver accepted the apply. A child created or updated re-syncs its parent (Me
 watches the children), so Ready follows within one more sync.
 
 Children of an ``OnDelete`` kind are never updated in place, so for them presence is enough.
+
+The Ready condition while waiting: ``ApplyPending`` until the parent was first Ready,
+``ApplyingUpdate`` once it had been (so the Events of ``hooks.controllers.events`` say "Compiled"
+once, not after every edit); a parent that was failing keeps its failure condition until the
+children are in (so the next Event is "Recovered", not a second first success). The phase is
+Pending and the message names what is still waiting in every case.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable
+from typing import Any, TypeVar
 
+import attrs
 import orjson
 
-from crds import KubeObject
+from crds import ConditionStatus, KubeObject
 from hooks import wire
-from hooks.wire import ObjectMap
+from hooks.controllers.events import APPLY_PENDING, APPLYING_UPDATE
+from hooks.wire import ObjectMap, SyncRequest
 
 DESIRED_HASH = "lattice.dev/desired-hash"
+TRANSIENT = frozenset({APPLY_PENDING, APPLYING_UPDATE})
+READY = "Ready"
+
+S = TypeVar("S")
 
 
 def desired_hash(child: KubeObject) -> str:
@@ -69,3 +82,34 @@ def pending_message(compiled: str | None, waiting: list[str]) -> str:
     shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
     return (f"{compiled or 'compiled'}; waiting for {len(waiting)} to be applied: {shown} (one the apiserver refuses "
             "stays here: see the events of this object)")
+
+
+def _current_ready(parent: KubeObject) -> dict[str, Any] | None:
+    status = parent.get("status")
+    for cond in (status.get("conditions") or []) if isinstance(status, dict) else []:
+        if isinstance(cond, dict) and cond.get("type") == READY:
+            return cond
+    return None
+
+
+def until_applied(status: S, children: list[KubeObject], req: SyncRequest, pending_phase: Any, *,
+                  on_delete: Collection[str] = ()) -> S:
+    """``status`` (an attrs status with ``phase``, ``message`` and ``conditions``) when it is not
+    Ready or every child is observed as desired; else the same status Pending (module docstring)."""
+    if str(getattr(status, "phase", "")) != READY:
+        return status
+    meta = req.parent.get("metadata") or {}
+    waiting = not_applied(children, req.children, on_delete=on_delete, namespace=meta.get("namespace"))
+    if not waiting:
+        return status
+    message = pending_message(getattr(status, "message", None), waiting)
+    old = _current_ready(req.parent) or {}
+    if old.get("status") == ConditionStatus.FALSE and old.get("reason") and old.get("reason") not in TRANSIENT:
+        reason, cond_message = str(old["reason"]), old.get("message")  # still failing until applied
+    elif old.get("status") == ConditionStatus.TRUE or old.get("reason") == APPLYING_UPDATE:
+        reason, cond_message = APPLYING_UPDATE, message
+    else:
+        reason, cond_message = APPLY_PENDING, message
+    conditions = [attrs.evolve(c, status=ConditionStatus.FALSE, reason=reason, message=cond_message)
+                  if c.type == READY else c for c in getattr(status, "conditions", [])]
+    return attrs.evolve(status, phase=pending_phase, message=message, conditions=conditions)  # type: ignore[misc]

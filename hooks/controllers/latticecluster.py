@@ -12,7 +12,8 @@ import crds
 from crds import Condition, ConditionStatus, KubeObject, LatticeCluster
 from crds.cluster import ClusterPhase, LatticeClusterStatus
 from hooks.controllers import kinds
-from hooks.controllers.definition import Answer, Composite, HookConfig, failed_status_for
+from hooks.controllers.definition import INTERNAL_ERROR, Answer, Composite, HookConfig, failed_status_for
+from hooks.controllers.events import EventPolicy
 from hooks.controllers.parsing import parse_object
 from hooks.wire import SyncRequest, SyncResponse
 
@@ -53,4 +54,5 @@ CONTROLLER = Composite(
     failed_status=failed_status,
     resync_period_seconds=300,
     doc="Validates LatticeClusters and reports Pending (awaiting provisioning) or Failed; no children yet.",
+    events=EventPolicy(failures=frozenset({"ValidationFailed", INTERNAL_ERROR}), first_success="Ready"),
 )

@@ -7,10 +7,8 @@ not Ready, until the ServiceEntry is observed as desired (``hooks.controllers.ap
 
 from __future__ import annotations
 
-import attrs
-
 import crds
-from crds import ConditionStatus, LatticeExternalService, Phase
+from crds import LatticeExternalService, Phase
 from crds.external_service import LatticeExternalServiceStatus
 from hooks.controllers import applied, kinds
 from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig, failed_status_for
@@ -27,13 +25,7 @@ def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     result = compile_external_service(ext, cfg.cluster)
     children = applied.stamp(result.children)
-    status = result.status
-    waiting = applied.not_applied(children, req.children, namespace=ext.namespace)
-    if status.phase is Phase.READY and waiting:
-        message = applied.pending_message(status.message, waiting)
-        conditions = [attrs.evolve(c, status=ConditionStatus.FALSE, reason="ApplyPending", message=message)
-                      if c.type == "Ready" else c for c in status.conditions]
-        status = attrs.evolve(status, phase=Phase.PENDING, message=message, conditions=conditions)
+    status = applied.until_applied(result.status, children, req, Phase.PENDING)
     failure = "Failed" if status.phase is Phase.FAILED else None
     return Answer(SyncResponse(status=crds.dump(status), children=children), failure)
 

@@ -4,8 +4,11 @@ customize asks only for what the service names (``hooks.mesh.graph.peer_query``)
 LatticeServices and LatticeExternalServices its resources declare, by ``names`` in each namespace;
 every LatticeService of a namespace only for a wildcard (``*``) inbound resource naming that
 namespace, and of every namespace (a rule without a namespace) for a wildcard naming none; the
-CedarPolicies of lattice-system only when it has a secret resource. The answer depends only on
-the spec (Metacontroller caches it per generation).
+CedarPolicies of lattice-system only when it has a secret resource; the cluster's Provisioners
+when it has a resource of a provisioned type; every LatticeService of its namespace when it
+shares a provisioned resource by ``id`` (the first declaring service by name owns the instance);
+the LatticeServices its ``service-port`` resources name. The answer depends only on the spec
+(Metacontroller caches it per generation).
 
 sync parses the service and the related objects, builds a ``ServiceContext`` and runs
 ``hooks.service.compile.compile_service``. A service that fails validation is answered with a
@@ -19,23 +22,55 @@ from __future__ import annotations
 from collections import defaultdict
 
 import attrs
+import orjson
 
 import crds
-from crds import ConditionStatus, FieldError, KubeObject, LatticeExternalService, LatticeService
-from crds.service import LatticeServiceStatus, ServicePhase
+from crds import FieldError, KubeObject, LatticeExternalService, LatticeService, Provisioner
+from crds.service import ServicePhase
 from hooks.context import Key, ServiceContext
 from hooks.controllers import applied, kinds
 from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig
+from hooks.controllers.events import NORMAL, WARNING, AuditNote, EventNote, EventPolicy, ObjectRef
 from hooks.controllers.memo import LRU, inputs_version
 from hooks.controllers.parsing import parse_object, valid_related
 from hooks.mesh.graph import peer_query
 from hooks.secrets import related_resources as secret_related_resources
-from hooks.secrets.policies import authorizer_from_related
-from hooks.service.compile import ServiceResult, compile_service, failed_result
-from hooks.wire import CustomizeRequest, CustomizeResponse, RelatedRule, SyncRequest, SyncResponse, observed_unchanged
+from hooks.secrets.policies import CEDAR_POLICY_GROUP, authorizer_from_related
+from hooks.service.compile import (
+    REASON_COMPILATION,
+    REASON_COMPILED,
+    REASON_DENIED,
+    REASON_MISSING,
+    REASON_SECRET_CONFIG,
+    REASON_VALIDATION,
+    ServiceResult,
+    compile_service,
+    failed_result,
+)
+from hooks.service.provisioning.native import CORE_TYPES
+from hooks.wire import (
+    CustomizeRequest,
+    CustomizeResponse,
+    RelatedRule,
+    SyncRequest,
+    SyncResponse,
+    group_key,
+    iter_objects,
+    observed_unchanged,
+)
 
-# Compile results by the versions of the service and of every related object (see _memo).
-_compiled: LRU[ServiceResult] = LRU(1024)
+# Compile results by the versions of the service and of every related object, weighed by the
+# JSON size of the children they hold.
+COMPILE_MEMO_ENTRIES = 1024
+COMPILE_MEMO_BYTES = 16 * 1024 * 1024
+_compiled: LRU[ServiceResult] = LRU(COMPILE_MEMO_ENTRIES, COMPILE_MEMO_BYTES, weigh=lambda r: _weight(r))
+
+
+def _weight(result: ServiceResult) -> int:
+    try:
+        return len(orjson.dumps(result.children)) + len(result.status.message or "") + 1024
+    except orjson.JSONEncodeError:
+        return COMPILE_MEMO_BYTES  # never kept
 
 CHILDREN: tuple[ChildRule, ...] = (
     ChildRule(kinds.SERVICE_ACCOUNT),
@@ -52,6 +87,8 @@ CHILDREN: tuple[ChildRule, ...] = (
     ChildRule(kinds.CERTIFICATE),
     ChildRule(kinds.ENVOY_FILTER, why="inbound rate limits"),
     ChildRule(kinds.BACKEND_TRAFFIC_POLICY, why="ingress rate limit"),
+    ChildRule(kinds.STATEFUL_SET, why="a provisioned data service; the StatefulSet rolls its pod itself"),
+    ChildRule(kinds.PASSWORD_GENERATOR, why="generates a provisioned data service's credentials once, via ESO"),
 )
 
 
@@ -75,6 +112,24 @@ def related_rules(service: LatticeService) -> list[RelatedRule]:
                   for ns, names in sorted(by_ns.items())]
     # Every CedarPolicy of lattice-system when the service has a secret resource.
     rules += [RelatedRule.from_json(r) for r in secret_related_resources(service)]
+    rules += provisioning_rules(service)
+    return rules
+
+
+def provisioning_rules(service: LatticeService) -> list[RelatedRule]:
+    """Provisioners, sharers of provisioned ids and service-port targets (see the module doc)."""
+    ns = service.namespace or "default"
+    provisioned = [r for r in service.spec.resources.values() if r.type not in CORE_TYPES]
+    if not provisioned:
+        return []
+    svc_res = kinds.LATTICE_SERVICE.resource
+    rules = [RelatedRule(crds.API_VERSION, kinds.PROVISIONER.resource)]
+    if any(r.id for r in provisioned):
+        rules.append(RelatedRule(crds.API_VERSION, svc_res, namespace=ns))
+    targets = sorted({str((r.params or {})["workload"]) for r in provisioned
+                      if r.type == "service-port" and isinstance((r.params or {}).get("workload"), str)})
+    if targets:
+        rules.append(RelatedRule(crds.API_VERSION, svc_res, namespace=ns, names=tuple(targets)))
     return rules
 
 
@@ -94,8 +149,23 @@ def context(service: LatticeService, req: SyncRequest, cfg: HookConfig) -> Servi
     }
     has_secrets = any(r.type == "secret" for r in service.spec.resources.values())
     authorizer = authorizer_from_related(req.related) if has_secrets else None
+    provisioners = tuple(sorted(valid_related(req.related, Provisioner), key=lambda p: p.name))
     return ServiceContext(service=service, services=services, external_services=externals,
-                          cluster=cfg.cluster, authorizer=authorizer)
+                          cluster=cfg.cluster, authorizer=authorizer, auditor=authorizer,
+                          provisioners=provisioners,
+                          invalid_provisioners=invalid_provisioners(req))
+
+
+def invalid_provisioners(req: SyncRequest) -> tuple[tuple[str, str, str], ...]:
+    out = []
+    for raw in iter_objects(req.related, group_key(crds.API_VERSION, "Provisioner")):
+        obj, errors = parse_object(raw, Provisioner)
+        if obj is None or errors:
+            spec = raw.get("spec")
+            spec = spec if isinstance(spec, dict) else {}
+            name = str((raw.get("metadata") or {}).get("name") or "")
+            out.append((name, str(spec.get("type") or ""), "; ".join(errors)))
+    return tuple(sorted(out))
 
 
 def failed_status(messages: list[str], generation: int | None, reason: str) -> KubeObject:
@@ -116,20 +186,6 @@ def _compile(service: LatticeService, req: SyncRequest, cfg: HookConfig) -> Serv
     return result if result.keep_observed else attrs.evolve(result, children=applied.stamp(result.children))
 
 
-def _until_applied(status: LatticeServiceStatus, children: list[KubeObject], req: SyncRequest) -> LatticeServiceStatus:
-    """Ready only once every child is in the cluster as desired (``hooks.controllers.applied``)."""
-    if status.phase is not ServicePhase.READY:
-        return status
-    waiting = applied.not_applied(children, req.children, on_delete=ON_DELETE,
-                                  namespace=(req.parent.get("metadata") or {}).get("namespace"))
-    if not waiting:
-        return status
-    message = applied.pending_message(status.message, waiting)
-    conditions = [attrs.evolve(c, status=ConditionStatus.FALSE, reason=APPLY_PENDING, message=message)
-                  if c.type == "Ready" else c for c in status.conditions]
-    return attrs.evolve(status, phase=ServicePhase.PENDING, message=message, conditions=conditions)
-
-
 def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
     service, errors = parse_object(req.parent, LatticeService)
     if service is None or errors:
@@ -138,14 +194,40 @@ def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
     result = _compiled.get_or_make(None if versions is None else (versions, cfg.cluster),
                                    lambda: _compile(service, req, cfg))
     children = observed_unchanged(req.children) if result.keep_observed else result.children
-    status: KubeObject = crds.dump(_until_applied(result.status, children, req))
+    status: KubeObject = crds.dump(applied.until_applied(result.status, children, req, ServicePhase.PENDING,
+                                                         on_delete=ON_DELETE))
     failure = _reason(status) if status.get("phase") == "Failed" else None
+    events, audit = audit_notes(req, service, result)
     return Answer(SyncResponse(status=status, children=children,
-                               resync_after_seconds=result.resync_after_seconds), failure)
+                               resync_after_seconds=result.resync_after_seconds), failure, events, audit)
+
+
+def audit_notes(req: SyncRequest, service: LatticeService,
+                result: ServiceResult) -> tuple[tuple[EventNote, ...], tuple[AuditNote, ...]]:
+    """What the Audit-mode CedarPolicies would change about this service's secrets: an Event on
+    the policy and one on the service for each, and one metric sample each. Nothing is enforced."""
+    if not result.audit:
+        return (), ()
+    refs = {r.name: r for raw in iter_objects(req.related, CEDAR_POLICY_GROUP) if (r := ObjectRef.of(raw))}
+    me = ObjectRef.of(req.parent)
+    who = f"{service.namespace}/{service.name}"
+    events: list[EventNote] = []
+    for a in result.audit:
+        kind, verb, now = (NORMAL, "allowed", "denied") if a.would_allow else (WARNING, "denied", "allowed")
+        reason = "AuditWouldAllow" if a.would_allow else "AuditWouldDeny"
+        by = f" by {', '.join(a.statements)}" if a.statements else ""
+        policy = refs.get(a.policy)
+        if policy is not None:
+            events.append(EventNote(policy, kind, reason, f"{who}: secret '{a.resource}' would be {verb}{by} "
+                                                          f"were this policy enforced (it is {now})"))
+        if me is not None:
+            events.append(EventNote(me, kind, reason, f"CedarPolicy {a.policy} (Audit mode) would have "
+                                                      f"{verb} secret '{a.resource}'{by} (it is {now})"))
+    notes = tuple(AuditNote(a.policy, "AccessSecret", "allow" if a.would_allow else "deny") for a in result.audit)
+    return tuple(events), notes
 
 
 ON_DELETE = frozenset(r.kind.group_key for r in CHILDREN if r.update == "OnDelete")
-APPLY_PENDING = "ApplyPending"
 
 CONTROLLER = Composite(
     name="latticeservice",
@@ -153,8 +235,12 @@ CONTROLLER = Composite(
     children=CHILDREN,
     sync=sync,
     customize=customize,
-    related=(kinds.LATTICE_SERVICE, kinds.LATTICE_EXTERNAL_SERVICE, kinds.CEDAR_POLICY),
+    related=(kinds.LATTICE_SERVICE, kinds.LATTICE_EXTERNAL_SERVICE, kinds.CEDAR_POLICY, kinds.PROVISIONER),
     failed_status=failed_status,
     resync_period_seconds=300,
     doc="Compiles a LatticeService into its workload, mesh policies and ExternalSecrets.",
+    events=EventPolicy(
+        failures=frozenset({REASON_VALIDATION, REASON_COMPILATION, REASON_DENIED, REASON_SECRET_CONFIG,
+                            REASON_MISSING, "InternalError"}),
+        first_success=REASON_COMPILED, mesh=True),
 )

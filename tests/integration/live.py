@@ -37,7 +37,12 @@ SERVICE_CHILDREN = {
     "EnvoyFilter": ("networking.istio.io/v1alpha3", "envoyfilters"),
     "BackendTrafficPolicy": ("gateway.envoyproxy.io/v1alpha1", "backendtrafficpolicies"),
 }
-CHILD_KINDS = {**SERVICE_CHILDREN, "ServiceEntry": ("networking.istio.io/v1", "serviceentries")}
+# The kinds a provisioned data service adds (the built-ins: a StatefulSet and an ESO Password generator).
+PROVISIONED_CHILDREN = {
+    "StatefulSet": ("apps/v1", "statefulsets"),
+    "Password": ("generators.external-secrets.io/v1alpha1", "passwords"),
+}
+CHILD_KINDS = {**SERVICE_CHILDREN, **PROVISIONED_CHILDREN, "ServiceEntry": ("networking.istio.io/v1", "serviceentries")}
 
 
 def wait(what: str, check: Callable[[], Any], timeout: float, detail: Callable[[], Any] | None = None,

@@ -65,12 +65,14 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 def test_dev_up_defaults_run_the_whole_loop_with_what_manifests_ships(calls: list[dict[str, Any]]) -> None:
-    from cli.dev import HOOKS_ENV, install_manifests
+    from cli.dev import HOOKS_ENV, hooks_user, install_manifests
     from hooks.controllers_manifest import METACONTROLLER_FLAGS, metacontroller_user
 
     assert run(["dev", "up"]) == 0
     assert calls == [{"workdir": None, "install": install_manifests, "metacontroller_args": METACONTROLLER_FLAGS,
-                      "metacontroller_user": metacontroller_user(), "hooks_env": HOOKS_ENV, "upstream_crds": True}]
+                      "metacontroller_user": metacontroller_user(), "hooks_env": HOOKS_ENV,
+                      "hooks_user": hooks_user(), "upstream_crds": True}]
+    assert hooks_user() == "system:serviceaccount:lattice-system:lattice-hooks"
     assert "--apply-strategy=server-side-apply" in METACONTROLLER_FLAGS
 
 
