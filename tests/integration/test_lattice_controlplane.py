@@ -127,6 +127,11 @@ def test_examples_compile_into_owned_schema_valid_children(lattice_loop: Lattice
     waypoint = wait("the waypoint", lambda: live.get("gateway.networking.k8s.io/v1", "gateways", ns, f"{ns}-waypoint"),
                     15)
     assert [(r["kind"], r["name"]) for r in waypoint["metadata"]["ownerReferences"]] == [("Namespace", ns)]
+    # The decorator also runs for `default` (its selector admits it) but writes nothing to a
+    # namespace without a LatticeService: no mesh label, no waypoint.
+    default = live.get("v1", "namespaces", None, "default") or {}
+    assert not {k for k in default["metadata"].get("labels") or {} if k.startswith("istio.io/")}
+    assert live.get("gateway.networking.k8s.io/v1", "gateways", "default", "default-waypoint") is None
     # It settles: once the statuses written last have re-synced their related peers, nothing in the
     # namespace is written any more. A status or label that differed on every sync would loop.
     live.settled(ns)
