@@ -216,6 +216,21 @@ def _provisioning(cp: Any, prefix: str) -> int:
                and (i.get("status") or {}).get("phase") in ("Provisioning", "Ready"))
 
 
+def _hook_seconds(url: str) -> tuple[int, float]:
+    """(count, total seconds) of the hook server's LatticeCluster sync answers (its /metrics)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    count = total = 0.0
+    for line in text.splitlines():
+        if 'controller="latticecluster"' in line and 'hook="sync"' in line:
+            if line.startswith("lattice_hook_request_duration_seconds_count"):
+                count += float(line.split()[-1])
+            elif line.startswith("lattice_hook_request_duration_seconds_sum"):
+                total += float(line.split()[-1])
+    return int(count), total
+
+
 def control_plane(quick: bool, clusters: int) -> None:
     import json
     import tempfile
@@ -256,6 +271,10 @@ def control_plane(quick: bool, clusters: int) -> None:
             lattice.append(time.monotonic() - t0)
             print(f"  round {r + 1}: {len(objects)} objects created directly in {direct[-1]:.1f} s; "
                   f"{clusters} LatticeClusters Provisioning in {lattice[-1]:.1f} s")
+        sync_count, sync_seconds = _hook_seconds(plane.hooks_url)
+        if sync_count:
+            mean = sync_seconds / sync_count * 1e3
+            print(f"  lattice-hooks answered {sync_count} LatticeCluster syncs, mean {mean:.1f} ms")
     med_l, med_d = statistics.median(lattice), statistics.median(direct)
     print(f"clusters_direct_apply_seconds={med_d:.1f}")
     print(f"clusters_provisioning_vs_direct_ratio={med_l / med_d:.2f}")

@@ -51,12 +51,13 @@ class LocalBootstrap:
         self.clusters: dict[str, Any] = {}
 
     def create(self) -> None:
+        from cli.dev import start_cluster_loop
         from lattice_dev.errors import DevClusterError
         from lattice_dev.local_cloud import LocalCloud
         from lattice_dev.local_cluster import LocalCluster
 
         try:
-            self.cluster = LocalCluster.start(NAME, self.workdir / NAME)
+            self.cluster = LocalCluster.start(NAME, self.workdir / NAME, start_loop=start_cluster_loop)
         except DevClusterError as exc:
             raise LatticeError(str(exc)) from exc
         self.clusters[NAME] = self.cluster

@@ -12,9 +12,12 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from cli import dev as dev_mod
-from cli import import_score, install_cmd
+from cli import get_clusters, get_mesh, get_services, import_score, install_cmd, policy
+from cli import kubeconfig as kubeconfig_mod
 from cli import render as render_mod
+from cli import token as token_mod
 from cli.errors import LatticeError
+from cli.get import get_app
 
 app = typer.Typer(
     name="lattice",
@@ -53,11 +56,15 @@ def render(
         "--provisioners", metavar="PATH",
         help="File or folder of Provisioner objects (as on the cluster); repeatable. Same as adding them with -f.")
     ] = None,
+    partial: Annotated[bool, typer.Option(
+        "--partial", help="When an input fails, still print the objects that compiled (a partial result).")] = False,
 ) -> None:
     """Compile Lattice objects, and Score workloads (score.dev/v1b1), into the Kubernetes objects the controllers
-    would create, offline. A Score workload is printed first as the LatticeService it implies."""
+    would create, offline. A Score workload is printed first as the LatticeService it implies. When any input
+    fails, nothing is printed on stdout (unless --partial) and the exit code is 1."""
     options = render_mod.ScoreOptions(image=image, namespace=namespace, environ=dict(os.environ))
-    code = render_mod.run([*filename, *(provisioners or [])], output, cluster_name, options=options)
+    code = render_mod.run([*filename, *(provisioners or [])], output, cluster_name, options=options,
+                          partial=partial)
     if code:
         raise typer.Exit(code)
 
@@ -88,17 +95,28 @@ def import_score_cmd(
         raise typer.Exit(code)
 
 
+app.add_typer(get_app)  # lattice get ...
+get_clusters.register(get_app)  # lattice get clusters | cluster NAME | hierarchy
+get_services.register(get_app)  # lattice get services
+get_mesh.register(get_app)  # lattice get mesh
+app.add_typer(policy.policy_app)  # lattice policy check
+token_mod.register(app)  # lattice token
+
+app.command("kubeconfig", short_help="A kubeconfig for every cluster you may reach through a Lattice API proxy.")(
+    kubeconfig_mod.command)
+
+
 dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True,
                       rich_markup_mode=None)
 app.add_typer(dev_app)
 
 
 class _DevUpCommand(TyperCommand):
-    """Words the --metacontroller help when help is shown (it looks for a binary), not at every start."""
+    """Words the --no-metacontroller help when help is shown (it looks for a binary), not at every start."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         for param in self.params:
-            if isinstance(param, TyperOption) and param.name == "metacontroller":
+            if isinstance(param, TyperOption) and param.name == "no_metacontroller":
                 param.help = dev_mod.metacontroller_help()
         super().format_help(ctx, formatter)
 
@@ -106,20 +124,23 @@ class _DevUpCommand(TyperCommand):
 @dev_app.command(
     "up",
     cls=_DevUpCommand,
-    short_help="Start a local control plane with the Lattice CRDs and the hook server.",
-    help="Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the upstream and "
-    "Lattice CRDs, and the hook server (lattice-hooks) on a free loopback port.\n\n"
+    short_help="Start a local control plane running the Lattice controllers.",
+    help="Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the upstream, "
+    "Lattice and Metacontroller CRDs, the hook server (lattice-hooks) on a free loopback port, the "
+    "controllers manifests/ ships (pointed at that server) and Metacontroller with the flags manifests/ "
+    "ships: apply a LatticeService and watch its children and status appear.\n\n"
     "Prints the kubeconfig path and the hook server URL on stdout, and keeps everything running until "
     "Ctrl-C. Then, in another shell: export KUBECONFIG=<the printed path>, and kubectl apply, get and "
     "describe as on any cluster. The binaries come from testbed/build.sh (several minutes the first time).",
 )
 def dev_up(
-    metacontroller: Annotated[bool, typer.Option(
-        "--metacontroller", help=dev_mod.METACONTROLLER_HELP)] = False,
+    no_metacontroller: Annotated[bool, typer.Option(
+        "--no-metacontroller", help=dev_mod.NO_METACONTROLLER_HELP)] = False,
     no_crds: Annotated[bool, typer.Option(
         "--no-crds",
         help="Skip the upstream CRDs (Cilium, Istio, Gateway API, External Secrets, cert-manager, "
-             "Cluster API); the Lattice CRDs are always installed.")] = False,
+             "Cluster API); the Lattice CRDs are always installed. Metacontroller then starts no "
+             "controller whose child kinds are missing.")] = False,
     workdir: Annotated[Path | None, typer.Option(
         "--workdir", metavar="DIR",
         help="Certificates, kubeconfigs, etcd data and logs/ go here (default: a new temporary "
@@ -136,7 +157,7 @@ def dev_up(
 
         fleet_up.up(clusters, workdir=workdir)
         return
-    code = dev_mod.up(workdir=workdir, metacontroller=metacontroller, upstream_crds=not no_crds)
+    code = dev_mod.up(workdir=workdir, metacontroller=not no_metacontroller, upstream_crds=not no_crds)
     if code:
         raise typer.Exit(code)
 

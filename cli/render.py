@@ -5,9 +5,11 @@ Reading and printing only; the simulation is ``hooks.simulator``. Folders are re
 converted to the LatticeService it implies (``cli.score``), which is printed before the objects;
 ``files.*.source`` is read next to the file that names it (Score workloads and LatticeServices
 alike). A document that is not a Lattice object (another apiVersion group) is skipped with a
-warning; every Lattice object that fails is reported
-on stderr as ``<Kind> <namespace>/<name>: <message>`` and makes the exit code 1, while everything
-else is still printed. Kinds that yield no objects of their own get one note each on stderr saying why
+warning; every Lattice object that fails is reported on stderr as ``<Kind> <namespace>/<name>:
+<message>`` and makes the exit code 1. Output is all or nothing: when any file or object fails,
+stdout stays empty, so ``lattice render ... | kubectl apply -f -`` never applies half a result;
+``--partial`` prints what did compile anyway, with a warning. Kinds that yield no objects of their
+own get one note each on stderr saying why
 (``NO_OBJECTS``): stdout is only ever the objects, ready for ``kubectl apply -f -``.
 """
 
@@ -168,8 +170,10 @@ def link_notes(implied: list[dict[str, Any]], docs: Sequence[dict[str, Any]]) ->
 
 
 def run(paths: Sequence[Path], output: Output = Output.yaml, cluster_name: str | None = None,
-        out: TextIO | None = None, err: TextIO | None = None, options: ScoreOptions | None = None) -> int:
-    """Render and print; the exit code (1 when any file or object failed)."""
+        out: TextIO | None = None, err: TextIO | None = None, options: ScoreOptions | None = None,
+        partial: bool = False) -> int:
+    """Render and print; the exit code (1 when any file or object failed). With a failure nothing
+    is printed on ``out`` unless ``partial``."""
     out = out or sys.stdout
     err = err or sys.stderr
     if not paths:
@@ -178,9 +182,20 @@ def run(paths: Sequence[Path], output: Output = Output.yaml, cluster_name: str |
     docs, broken = read_documents(files_of(paths), err, options, implied)
     linked = link_notes(implied, docs)
     result = simulate(docs, HookConfig(cluster=cluster_identity(cluster_name, docs)))
-    out.write(dump([*implied, *result.objects], output))
+    failed = broken + len(result.failures)
+    objects = [*implied, *result.objects]
     for note in [*notes(docs), *linked, *(f"note: {w}" for w in result.waiting)]:
         print(note, file=err)
     for failure in result.failures:
         print(str(failure), file=err)
-    return 1 if broken or result.failures else 0
+    if not failed:
+        out.write(dump(objects, output))
+        return 0
+    what = f"{failed} input{'s' if failed != 1 else ''} failed"
+    if partial:
+        print(f"warning: {what}; --partial: printing the {len(objects)} objects that compiled, "
+              "which are not the whole result", file=err)
+        out.write(dump(objects, output))
+    else:
+        print(f"error: {what}; nothing printed (--partial prints the objects that compiled)", file=err)
+    return 1

@@ -46,6 +46,12 @@ class Meta:
     pattern: str | None = None
     min_items: int | None = None
     free_form: bool = False
+    # Limits (crds/limits.py): a string's length, or that of each string item/value of a list or
+    # map; the number of items or entries; the length of each map key. In the CRD schema where
+    # it can say so (maxLength, maxItems, maxProperties) and checked before anything compiles.
+    max_length: int | None = None
+    max_items: int | None = None
+    max_key_length: int | None = None
 
 
 def field(
@@ -61,6 +67,9 @@ def field(
     pattern: str | None = None,
     min_items: int | None = None,
     free_form: bool = False,
+    max_length: int | None = None,
+    max_items: int | None = None,
+    max_key_length: int | None = None,
 ) -> Any:
     """An attrs field carrying Lattice metadata (wire name, docs, checks, schema bounds)."""
     checks = (check,) if callable(check) else tuple(check)
@@ -74,6 +83,9 @@ def field(
         pattern=pattern,
         min_items=min_items,
         free_form=free_form,
+        max_length=max_length,
+        max_items=max_items,
+        max_key_length=max_key_length,
     )
     if factory is not None:
         return attrs.field(factory=factory, metadata={"lattice": meta})

@@ -12,6 +12,7 @@ import attrs
 
 from crds._base import FieldError, errors_at, join, meta_of, wire_name
 from crds._types import Shape, field_shape
+from crds.limits import MAX_NESTING
 
 _TYPE_NAMES = {
     "str": "a string",
@@ -117,10 +118,16 @@ def _check_field(cls: type, a: attrs.Attribute[Any], value: Any, path: str) -> l
         if s.nullable or a.default is None:
             return []
         return [FieldError(path, f"must not be null (expected {_TYPE_NAMES.get(s.kind, 'a value')})")]
+    m = meta_of(a)
+    if m.free_form and _deeper_than(value, MAX_NESTING):
+        return [FieldError(path, f"is nested more than {MAX_NESTING} levels deep")]
+    too_many = _over_limits(m, value, path)
+    if too_many:
+        return too_many  # before walking the items: an oversized value costs nothing more
     errors = validate_value(s, value, path)
     if errors:
         return errors
-    m = meta_of(a)
+    errors.extend(_too_long(m, value, path))
     if m.minimum is not None and isinstance(value, int | float) and value < m.minimum:
         errors.append(FieldError(path, f"must be >= {m.minimum}, got {value}"))
     if m.maximum is not None and isinstance(value, int | float) and value > m.maximum:
@@ -133,6 +140,55 @@ def _check_field(cls: type, a: attrs.Attribute[Any], value: Any, path: str) -> l
         if msg:
             errors.append(FieldError(path, msg))
     return errors
+
+
+def _over_limits(m: Any, value: Any, path: str) -> list[FieldError]:
+    """Too many entries, or (for a map) a key too long: checked before anything else."""
+    if m.max_items is not None and isinstance(value, list | dict) and len(value) > m.max_items:
+        what = "items" if isinstance(value, list) else "entries"
+        return [FieldError(path, f"must have at most {m.max_items:,} {what}, got {len(value):,}")]
+    if m.max_key_length is not None and isinstance(value, dict):
+        long_keys = [k for k in value if isinstance(k, str) and len(k) > m.max_key_length]
+        return [FieldError(path, f"key {k[:40]!r}... is longer than {m.max_key_length} characters "
+                                 f"({len(k)})") for k in long_keys[:_SHOWN]]
+    return []
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether free-form data nests deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+    return False
+
+
+_SHOWN = 5  # oversized strings reported per field (the count says how many more)
+
+
+def _too_long(m: Any, value: Any, path: str) -> list[FieldError]:
+    """Strings (or the string items/values of a list/map) longer than ``max_length``."""
+    limit = m.max_length
+    if limit is None:
+        return []
+    if isinstance(value, str):
+        items: list[tuple[str, str]] = [(path, value)]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str)]
+    elif isinstance(value, dict):
+        items = [(join(path, str(k)), v) for k, v in value.items() if isinstance(v, str)]
+    else:
+        return []
+    over = [(p, len(v)) for p, v in items if len(v) > limit]
+    out = [FieldError(p, f"must be at most {limit:,} characters, got {n:,}") for p, n in over[:_SHOWN]]
+    if len(over) > _SHOWN:
+        out.append(FieldError(path, f"{len(over) - _SHOWN} more values are longer than {limit:,} characters"))
+    return out
 
 
 def validate_value(s: Shape, value: Any, path: str) -> list[FieldError]:

@@ -13,11 +13,13 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 import cattrs
+import orjson
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from crds._base import CrdInfo, FieldError, ObjectMeta, StrEnum, wire_name
 from crds._types import hints
 from crds._validate import cross_checks, normalize, validate_raw
+from crds.limits import MAX_SPEC_BYTES
 
 API_VERSION = "lattice.dev/v1alpha1"
 
@@ -112,13 +114,19 @@ def parse(data: Any) -> ParseResult:
     cls = kinds().get(kind) if isinstance(kind, str) else None
     raw_meta = data.get("metadata")
     meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
-    name, ns = str(meta.get("name") or ""), str(meta.get("namespace") or "")
+    name, ns = _text(meta.get("name")), _text(meta.get("namespace"))
     if cls is None:
         known = ", ".join(sorted(kinds()))
-        error = FieldError("kind", f"unknown kind {kind!r} (expected one of: {known})")
-        return ParseResult(str(kind or ""), name, ns, None, (error,))
+        shown = repr(kind[:100]) if isinstance(kind, str) else "missing" if kind is None else f"a {type(kind).__name__}"
+        error = FieldError("kind", f"unknown kind {shown} (expected one of: {known})")
+        return ParseResult(kind[:100] if isinstance(kind, str) else "", name, ns, None, (error,))
     obj, errors = parse_as(cls, data)
     return ParseResult(cls.__crd__.kind, name, ns, obj, tuple(errors))
+
+
+def _text(value: Any) -> str:
+    """A name or namespace as given, or "" for anything that is not a string."""
+    return value if isinstance(value, str) else ""
 
 
 def parse_as(cls: type[T], data: Any) -> tuple[T | None, list[FieldError]]:
@@ -126,6 +134,9 @@ def parse_as(cls: type[T], data: Any) -> tuple[T | None, list[FieldError]]:
 
     The model is returned even when rule errors were found; callers must check the errors.
     """
+    oversized = spec_size_errors(data)
+    if oversized:
+        return None, oversized  # nothing else is looked at: it would cost as much as the input
     data = normalize(cls, data)
     errors = validate_raw(cls, data, "")
     if isinstance(data, dict) and "apiVersion" in data and data["apiVersion"] != API_VERSION:
@@ -137,6 +148,20 @@ def parse_as(cls: type[T], data: Any) -> tuple[T | None, list[FieldError]]:
         return None, errors or [FieldError("", "cannot read object")]
     errors.extend(cross_checks(obj, ""))
     return obj, errors
+
+
+def spec_size_errors(data: Any) -> list[FieldError]:
+    """A spec over ``MAX_SPEC_BYTES`` of JSON, or nested deeper than JSON encoders go (254)."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    if spec is None:
+        return []
+    try:
+        size = len(orjson.dumps(spec, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except orjson.JSONEncodeError:
+        return [FieldError("spec", "is nested too deeply to be a Kubernetes object")]
+    if size > MAX_SPEC_BYTES:
+        return [FieldError("spec", f"is {size:,} bytes as JSON; at most {MAX_SPEC_BYTES:,} are allowed")]
+    return []
 
 
 def structure(cls: type[T], data: Any) -> T:

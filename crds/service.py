@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 import attrs
 
 from crds import checks
+from crds import limits as lim
 from crds._base import Condition, CrdInfo, FieldError, ObjectMeta, PrinterColumn, StrEnum, field
 from crds.convert import LatticeObject
 
@@ -16,11 +17,15 @@ class Direction(StrEnum):
 
     @property
     def calls_out(self) -> bool:
-        return self in (Direction.OUTBOUND, Direction.BOTH)
+        return self in _CALLS_OUT  # a plain str set: enum member lookups are slow in a hot loop
 
     @property
     def accepts_in(self) -> bool:
-        return self in (Direction.INBOUND, Direction.BOTH)
+        return self in _ACCEPTS_IN
+
+
+_CALLS_OUT = frozenset({"outbound", "both"})
+_ACCEPTS_IN = frozenset({"inbound", "both"})
 
 
 class Strategy(StrEnum):
@@ -61,8 +66,10 @@ class ServicePhase(StrEnum):
 class ResourceQuantities:
     """CPU and memory amounts."""
 
-    cpu: str | None = field(None, doc="CPU, e.g. `100m`, `1`, `0.5`.", check=checks.cpu_quantity)
-    memory: str | None = field(None, doc="Memory, e.g. `256Mi`, `1Gi`.", check=checks.byte_quantity)
+    cpu: str | None = field(None, doc="CPU, e.g. `100m`, `1`, `0.5`.", check=checks.cpu_quantity,
+                            max_length=lim.SHORT)
+    memory: str | None = field(None, doc="Memory, e.g. `256Mi`, `1Gi`.", check=checks.byte_quantity,
+                               max_length=lim.SHORT)
 
 
 @attrs.define(kw_only=True)
@@ -77,14 +84,15 @@ class ContainerResources:
 class FileMount:
     """A file written into the container. One of content, binaryContent or source is required."""
 
-    content: str | None = field(None, doc="Text content; `${...}` templates are resolved (Score rules).")
+    content: str | None = field(None, doc="Text content; `${...}` templates are resolved (Score rules).",
+                                max_length=lim.FILE_CONTENT)
     binary_content: str | None = field(None, doc="Base64-encoded binary content; never expanded.",
-                                       check=checks.base64_text)
+                                       check=checks.base64_text, max_length=lim.FILE_CONTENT)
     source: str | None = field(
         None, doc="Score: a path to a local file, relative to the workload file. Only `lattice render` and "
         "`lattice import score` can read it (they inline it as `content` or `binaryContent`); in the cluster "
-        "there is no such file, so a LatticeService with `source` is refused.")
-    mode: str | None = field(None, doc="Octal file mode, e.g. `0644`.", check=checks.file_mode)
+        "there is no such file, so a LatticeService with `source` is refused.", max_length=lim.PATH)
+    mode: str | None = field(None, doc="Octal file mode, e.g. `0644`.", check=checks.file_mode, max_length=8)
     no_expand: bool = field(False, doc="Take `content` byte for byte: no placeholders, no `$$` reduction.")
     reverse_expand: bool = field(False, doc="Lattice extension: leave `${...}` and `$$` literal and expand "
                                             "only `$${...}` (for files that are themselves templates).")
@@ -109,31 +117,33 @@ class FileMount:
 class VolumeMount:
     """A volume mounted at the map key (the mount path)."""
 
-    source: str = field(doc="The volume resource, as `${resources.<name>}` (or its plain name).")
-    path: str | None = field(None, doc="Sub-path within the volume.")
+    source: str = field(doc="The volume resource, as `${resources.<name>}` (or its plain name).",
+                        max_length=lim.PATH)
+    path: str | None = field(None, doc="Sub-path within the volume.", max_length=lim.PATH)
     read_only: bool | None = field(None, doc="Mount read-only.")
 
 
 @attrs.define(kw_only=True)
 class HttpHeader:
-    name: str = field(doc="Header name.")
-    value: str = field(doc="Header value.")
+    name: str = field(doc="Header name.", max_length=lim.SHORT)
+    value: str = field(doc="Header value.", max_length=lim.PATH)
 
 
 @attrs.define(kw_only=True)
 class HttpGetProbe:
     """An HTTP GET probe."""
 
-    path: str = field("/", doc="Request path.", check=checks.http_path)
+    path: str = field("/", doc="Request path.", check=checks.http_path, max_length=lim.PATH)
     port: int | str = field(doc="Port number or name.", check=checks.int_or_name_port)
-    scheme: str | None = field(None, doc="HTTP or HTTPS.")
-    host: str | None = field(None, doc="Host to connect to (default: the pod IP).")
-    http_headers: list[HttpHeader] = field(factory=list, doc="Extra request headers.")
+    scheme: str | None = field(None, doc="HTTP or HTTPS.", max_length=lim.SHORT)
+    host: str | None = field(None, doc="Host to connect to (default: the pod IP).", max_length=lim.NAME)
+    http_headers: list[HttpHeader] = field(factory=list, doc="Extra request headers.", max_items=lim.HEADERS)
 
 
 @attrs.define(kw_only=True)
 class ExecProbe:
-    command: list[str] = field(doc="Command to run in the container.", min_items=1)
+    command: list[str] = field(doc="Command to run in the container.", min_items=1, max_items=lim.ARGS,
+                               max_length=lim.ARG)
 
 
 @attrs.define(kw_only=True)
@@ -159,8 +169,10 @@ class Probe:
 class SecurityContext:
     """Container security settings."""
 
-    capabilities: list[str] = field(factory=list, doc="Linux capabilities to add.")
-    drop_capabilities: list[str] | None = field(None, doc="Capabilities to drop (default: ALL when adding).")
+    capabilities: list[str] = field(factory=list, doc="Linux capabilities to add.", max_items=lim.CAPABILITIES,
+                                    max_length=lim.SHORT)
+    drop_capabilities: list[str] | None = field(None, doc="Capabilities to drop (default: ALL when adding).",
+                                                max_items=lim.CAPABILITIES, max_length=lim.SHORT)
     privileged: bool | None = field(None, doc="Run privileged.")
     read_only_root_filesystem: bool | None = field(None, doc="Mount the root filesystem read-only.")
     run_as_non_root: bool | None = field(None, doc="Refuse to run as root.")
@@ -173,19 +185,23 @@ class SecurityContext:
 class ContainerSpec:
     """One container of the workload (Score `containers.<name>`)."""
 
-    image: str = field(doc="Image reference; `.` means supplied at deploy time.", check=checks.image)
-    command: list[str] | None = field(None, doc="Entrypoint override.")
-    args: list[str] | None = field(None, doc="Arguments.")
+    image: str = field(doc="Image reference; `.` means supplied at deploy time.", check=checks.image,
+                       max_length=lim.IMAGE)
+    command: list[str] | None = field(None, doc="Entrypoint override.", max_items=lim.ARGS, max_length=lim.ARG)
+    args: list[str] | None = field(None, doc="Arguments.", max_items=lim.ARGS, max_length=lim.ARG)
     variables: dict[str, str] = field(
         factory=dict, doc="Environment variables; values may use `${...}` templates.",
-        check=checks.each_key(checks.env_name),
+        check=checks.each_key(checks.env_name), max_items=lim.VARIABLES, max_key_length=lim.SHORT,
+        max_length=lim.VARIABLE_VALUE,
     )
     resources: ContainerResources | None = field(None, doc="CPU and memory.")
     files: dict[str, FileMount] = field(
-        factory=dict, doc="Files keyed by absolute path.", check=checks.each_key(checks.absolute_path)
+        factory=dict, doc="Files keyed by absolute path.", check=checks.each_key(checks.absolute_path),
+        max_items=lim.FILES, max_key_length=lim.PATH,
     )
     volumes: dict[str, VolumeMount] = field(
-        factory=dict, doc="Volumes keyed by mount path.", check=checks.each_key(checks.absolute_path)
+        factory=dict, doc="Volumes keyed by mount path.", check=checks.each_key(checks.absolute_path),
+        max_items=lim.VOLUMES, max_key_length=lim.PATH,
     )
     liveness_probe: Probe | None = field(None, doc="Restart the container when it fails.")
     readiness_probe: Probe | None = field(None, doc="Take the pod out of rotation when it fails.")
@@ -223,13 +239,15 @@ class InboundPolicy:
 @attrs.define(kw_only=True)
 class Retries:
     attempts: int = field(doc="Retry attempts (1-20).", minimum=1, maximum=20)
-    per_try_timeout: str | None = field(None, doc="Timeout of each attempt, e.g. `5s`.", check=checks.duration)
-    retry_on: list[str] = field(factory=list, doc="Conditions, e.g. `5xx`, `connect-failure`.")
+    per_try_timeout: str | None = field(None, doc="Timeout of each attempt, e.g. `5s`.", check=checks.duration,
+                                        max_length=lim.SHORT)
+    retry_on: list[str] = field(factory=list, doc="Conditions, e.g. `5xx`, `connect-failure`.", max_items=16,
+                                max_length=lim.SHORT)
 
 
 @attrs.define(kw_only=True)
 class Timeout:
-    request: str = field(doc="Whole-request timeout, e.g. `30s`.", check=checks.duration)
+    request: str = field(doc="Whole-request timeout, e.g. `30s`.", check=checks.duration, max_length=lim.SHORT)
 
 
 @attrs.define(kw_only=True)
@@ -244,7 +262,8 @@ class ResourceMetadata:
 
     __lattice_open__: ClassVar[bool] = True
 
-    annotations: dict[str, str] = field(factory=dict, doc="Annotations.")
+    annotations: dict[str, str] = field(factory=dict, doc="Annotations.", max_items=lim.ANNOTATIONS,
+                                        max_key_length=lim.NAME, max_length=lim.ANNOTATION_VALUE)
 
 
 _SECRET_PARAMS = ("provider", "keys", "refreshInterval")
@@ -257,16 +276,17 @@ class ResourceSpec:
     provisioner serves (postgres, redis, dns, route, ...; see docs/score.md)."""
 
     type: str = field(doc="`service`, `external-service`, `volume`, `secret`, or a provisioned type such as "
-                          "`postgres`.", check=checks.resource_type)
-    class_: str | None = field(None, wire="class", check=checks.resource_class,
+                          "`postgres`.", check=checks.resource_type, max_length=lim.SHORT)
+    class_: str | None = field(None, wire="class", check=checks.resource_class, max_length=lim.SHORT,
                                doc="Score resource class: selects a provisioner (e.g. a production one).")
     id: str | None = field(None, doc="Target name (services), shared id (volumes, provisioned resources: one "
-                                     "instance per namespace, type, class and id) or store path (secrets).")
+                                     "instance per namespace, type, class and id) or store path (secrets).",
+                           max_length=lim.PATH)
     metadata: ResourceMetadata | None = field(None, doc="Resource metadata.")
     params: dict[str, Any] | None = field(None, doc="Type-specific parameters (free-form).", free_form=True)
     direction: Direction = field(Direction.OUTBOUND, doc="For services: who calls whom.")
     namespace: str | None = field(
-        None, check=checks.dns_label,
+        None, check=checks.dns_label, max_length=lim.DNS_LABEL,
         doc="Namespace of the peer service (default: own). For an inbound `*` it limits callers to that "
         "namespace; unset, `*` accepts declaring callers from every namespace.",
     )
@@ -339,7 +359,8 @@ class ServiceSpec:
     """Ports exposed through a ClusterIP Service."""
 
     ports: dict[str, ServicePort] = field(
-        factory=dict, doc="Ports keyed by name.", check=checks.each_key(checks.dns_label)
+        factory=dict, doc="Ports keyed by name.", check=checks.each_key(checks.dns_label), max_items=lim.PORTS,
+        max_key_length=lim.DNS_LABEL,
     )
 
     def _validate(self) -> list[FieldError]:
@@ -368,7 +389,8 @@ class Replicas:
 
 @attrs.define(kw_only=True)
 class Canary:
-    interval: str | None = field(None, doc="Time between steps, e.g. `1m`.", check=checks.duration)
+    interval: str | None = field(None, doc="Time between steps, e.g. `1m`.", check=checks.duration,
+                                 max_length=lim.SHORT)
     threshold: int | None = field(None, doc="Failed checks before rollback.", minimum=1)
     max_weight: int | None = field(None, doc="Maximum canary traffic percentage.", minimum=1, maximum=100)
     step_weight: int | None = field(None, doc="Traffic percentage added per step.", minimum=1, maximum=100)
@@ -382,21 +404,21 @@ class DeploySpec:
 
 @attrs.define(kw_only=True)
 class IngressPath:
-    path: str = field(doc="Path to match.", check=checks.http_path)
+    path: str = field(doc="Path to match.", check=checks.http_path, max_length=lim.PATH)
     path_type: PathType = field(PathType.PATH_PREFIX, doc="`Exact` or `PathPrefix`.")
 
 
 @attrs.define(kw_only=True)
 class IssuerRef:
-    name: str = field(doc="cert-manager issuer name.")
-    kind: str = field("ClusterIssuer", doc="`ClusterIssuer` or `Issuer`.")
+    name: str = field(doc="cert-manager issuer name.", max_length=lim.NAME)
+    kind: str = field("ClusterIssuer", doc="`ClusterIssuer` or `Issuer`.", max_length=lim.SHORT)
 
 
 @attrs.define(kw_only=True)
 class IngressTls:
     mode: TlsMode = field(TlsMode.AUTO, doc="`auto` (cert-manager) or `manual` (bring a Secret).")
     secret_name: str | None = field(None, doc="TLS Secret (manual mode; auto mode default `<svc>-tls`).",
-                                    check=checks.dns_subdomain)
+                                    check=checks.dns_subdomain, max_length=lim.NAME)
     issuer_ref: IssuerRef | None = field(None, doc="cert-manager issuer (auto mode).")
 
     def _validate(self) -> list[FieldError]:
@@ -411,31 +433,36 @@ class IngressTls:
 class IngressSpec:
     """External exposure through Gateway API."""
 
-    hosts: list[str] = field(doc="Hostnames.", min_items=1, check=checks.each(checks.hostname))
-    paths: list[IngressPath] = field(factory=list, doc="Paths (default: `PathPrefix /`).")
+    hosts: list[str] = field(doc="Hostnames.", min_items=1, check=checks.each(checks.hostname),
+                             max_items=lim.HOSTS, max_length=lim.NAME)
+    paths: list[IngressPath] = field(factory=list, doc="Paths (default: `PathPrefix /`).", max_items=lim.ROUTE_PATHS)
     tls: IngressTls | None = field(None, doc="TLS settings.")
     rate_limit: IngressRateLimit | None = field(None, doc="Per-client request rate limit at the gateway.")
-    gateway_class: str = field("eg", doc="GatewayClass name (Envoy Gateway by default).")
+    gateway_class: str = field("eg", doc="GatewayClass name (Envoy Gateway by default).", max_length=lim.NAME)
 
 
 @attrs.define(kw_only=True)
 class LatticeServiceSpec:
     containers: dict[str, ContainerSpec] = field(
-        doc="Containers keyed by name (at least one).", min_items=1, check=checks.each_key(checks.dns_label)
+        doc="Containers keyed by name (at least one).", min_items=1, check=checks.each_key(checks.dns_label),
+        max_items=lim.CONTAINERS, max_key_length=lim.DNS_LABEL,
     )
-    resources: dict[str, ResourceSpec] = field(factory=dict, doc="Dependencies keyed by name.")
+    resources: dict[str, ResourceSpec] = field(factory=dict, doc="Dependencies keyed by name.",
+                                               max_items=lim.RESOURCES, max_key_length=lim.NAME)
     service: ServiceSpec | None = field(None, doc="Exposed ports.")
     replicas: Replicas = field(factory=Replicas, doc="Replica range.")
     deploy: DeploySpec = field(factory=DeploySpec, doc="Rollout strategy.")
     ingress: IngressSpec | None = field(None, doc="External exposure.")
     sidecars: dict[str, SidecarSpec] = field(
-        factory=dict, doc="Sidecar and init containers.", check=checks.each_key(checks.dns_label)
+        factory=dict, doc="Sidecar and init containers.", check=checks.each_key(checks.dns_label),
+        max_items=lim.CONTAINERS, max_key_length=lim.DNS_LABEL,
     )
     workload_metadata: dict[str, Any] = field(
         factory=dict, free_form=True,
         doc="Score workload `metadata` keys other than `name` and `annotations` (free-form), readable as "
         "`${metadata.<key>...}`. The workload's annotations are the object's own `metadata.annotations`.")
-    sysctls: dict[str, str] = field(factory=dict, doc="Pod sysctls.")
+    sysctls: dict[str, str] = field(factory=dict, doc="Pod sysctls.", max_items=lim.SYSCTLS,
+                                    max_key_length=lim.SHORT, max_length=lim.SHORT)
     host_network: bool | None = field(None, doc="Use the node's network namespace.")
     share_process_namespace: bool | None = field(None, doc="Share one PID namespace across containers.")
 
@@ -445,7 +472,19 @@ class LatticeServiceSpec:
         errs += [FieldError(f"sidecars.{n}", "name already used by a container") for n in clash]
         if self.ingress is not None and (self.service is None or not self.service.ports):
             errs.append(FieldError("ingress", "requires service.ports (the route needs a backend port)"))
+        references = self.template_references()
+        if references > lim.TEMPLATE_REFERENCES:
+            errs.append(FieldError("", f"has {references:,} `${{...}}` references in its variables and files; "
+                                       f"at most {lim.TEMPLATE_REFERENCES:,} are allowed"))
         return errs
+
+    def template_references(self) -> int:
+        """How many `${` the expanded texts hold (an upper bound of the references: escapes count)."""
+        count = 0
+        for c in [*self.containers.values(), *self.sidecars.values()]:
+            count += sum(v.count("${") for v in c.variables.values())
+            count += sum((f.content or "").count("${") for f in c.files.values())
+        return count
 
 
 @attrs.define(kw_only=True)
@@ -460,6 +499,19 @@ class ResolvedDependency:
 
 
 @attrs.define(kw_only=True)
+class OneSidedDeclaration:
+    """A declaration the peer has not matched: no traffic flows until the peer adds `fix`."""
+
+    resource: str = field(doc="Our resource key declaring it.")
+    direction: Direction = field(doc="`outbound` (we call the peer) or `inbound` (we accept the peer).")
+    kind: str = field(doc="`LatticeService` or `LatticeExternalService`.")
+    name: str = field(doc="Peer name.")
+    namespace: str = field(doc="Peer namespace.")
+    missing: str = field(doc="What the peer lacks, in words.")
+    fix: str = field(doc="The YAML the peer must add (under its `spec`).")
+
+
+@attrs.define(kw_only=True)
 class LatticeServiceStatus:
     phase: ServicePhase = field(ServicePhase.PENDING, doc="Pending, Compiling, Ready or Failed.")
     message: str | None = field(None, doc="Why the service is in this phase.")
@@ -467,6 +519,8 @@ class LatticeServiceStatus:
     last_compiled_at: str | None = field(None, doc="When the children were last generated.")
     observed_generation: int | None = field(None, doc="Generation last acted on.")
     resolved_dependencies: list[ResolvedDependency] = field(factory=list, doc="Agreed edges.")
+    one_sided: list[OneSidedDeclaration] = field(
+        factory=list, doc="Declarations the peer has not matched (also the `MeshAgreed` condition).")
 
 
 @attrs.define(kw_only=True)
@@ -482,6 +536,8 @@ class LatticeService(LatticeObject):
         columns=(
             PrinterColumn("Phase", ".status.phase"),
             PrinterColumn("Strategy", ".spec.deploy.strategy"),
+            PrinterColumn("Mesh", '.status.conditions[?(@.type=="MeshAgreed")].reason',
+                          description="AllAgreed, or OneSided when a declaration is not matched by its peer."),
             PrinterColumn("Message", ".status.message", description="Why the service is in this phase."),
         ),
         doc="A workload with its dependencies, compiled into locked-down Kubernetes objects.",

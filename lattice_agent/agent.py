@@ -185,6 +185,8 @@ class Agent:
         if welcome.agent_cluster != self.config.cluster:
             raise ConnectionError(f"cell sees this agent as {welcome.agent_cluster!r}, "
                                   f"configured as {self.config.cluster!r}")
+        if self.subtree is not None:  # before the full state goes up: nothing below may claim these
+            self.subtree.set_ancestors([*welcome.ancestors, welcome.cell_cluster])
         if welcome.ca_bundle_pem and welcome.ca_bundle_pem != self.config.ca_pem:
             # The cell pre-announces a rotated CA; keep it for the next connection.
             self.config.ca_pem = welcome.ca_bundle_pem
@@ -248,6 +250,8 @@ class Agent:
             handler.on_body(cmd.request_body)
         elif kind == "cancel":
             handler.on_cancel(cmd.cancel)
+        elif kind == "upgrade_data":
+            handler.on_upgrade_data(cmd.upgrade_data)
         elif kind == "certificate_issued":
             issued = cmd.certificate_issued
             if issued.error or self._pending_key is None:

@@ -3,11 +3,14 @@
 Parent config: Secret lattice-system/lattice-parent-config (written by the bootstrap manifests)
 or a directory with the same keys as files. Credentials: Secret lattice-agent-credentials
 (kubernetes.io/tls) or files in that directory; when absent the agent creates a key locally,
-sends only a CSR to the parent's bootstrap webhook, and stores the signed result.
+sends only a CSR to the parent's bootstrap webhook, and stores the signed result. Once it holds
+credentials, the bootstrap token is deleted from the parent config: it is spent, and a secret
+that opens nothing should not lie around either.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import attrs
@@ -18,6 +21,10 @@ from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.parent_config import NAMESPACE, PARENT_CONFIG_SECRET, ParentConfig
 
 AGENT_CREDENTIALS_SECRET = "lattice-agent-credentials"
+TOKEN_KEY = "token"
+CSR_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
 class CredentialsError(Exception):
@@ -83,9 +90,18 @@ async def request_certificate(parent: ParentConfig, timeout: float = 30.0) -> Cr
     csr_pem, key_pem = pki.generate_agent_csr(parent.cluster)
     ctx = pki.client_ssl_context(parent.ca_pem)
     async with httpx.AsyncClient(verify=ctx, timeout=timeout) as http:
-        resp = await http.post(f"{parent.bootstrap_url}/api/clusters/{parent.cluster}/csr",
-                               json={"csr_pem": csr_pem.decode()},
-                               headers={"Authorization": f"Bearer {parent.token}"})
+        for attempt in range(CSR_ATTEMPTS):
+            # The same key on every attempt: the token is bound to the first key the cell signs,
+            # so only a retry of this very CSR can recover an answer lost on the way back.
+            try:
+                resp = await http.post(f"{parent.bootstrap_url}/api/clusters/{parent.cluster}/csr",
+                                       json={"csr_pem": csr_pem.decode()},
+                                       headers={"Authorization": f"Bearer {parent.token}"})
+                break
+            except httpx.TransportError as exc:
+                if attempt == CSR_ATTEMPTS - 1:
+                    raise CredentialsError(f"parent bootstrap webhook unreachable: {exc}") from exc
+                log.warning("CSR for %s failed (%s); retrying with the same key", parent.cluster, exc)
     if resp.status_code != 200:
         try:
             detail = resp.json().get("error", resp.text)
@@ -105,3 +121,19 @@ async def obtain(store: CredentialStore, parent: ParentConfig) -> Credentials:
     creds = await request_certificate(parent)
     await store.save(creds.cert_pem, creds.key_pem, creds.ca_pem)
     return creds
+
+
+async def forget_bootstrap_token(kube: KubeApi | None, directory: Path | None = None) -> None:
+    """Delete the spent bootstrap token from the parent config (Secret key, or the file in
+    `directory`; a read-only mount keeps it, which is logged)."""
+    if directory is not None:
+        path = directory / TOKEN_KEY
+        if path.exists():
+            try:
+                path.unlink()
+            except OSError as exc:
+                log.info("cannot delete the spent bootstrap token file %s: %s", path, exc)
+        return
+    if kube is not None:
+        await kube.drop_secret_keys(NAMESPACE, PARENT_CONFIG_SECRET, [TOKEN_KEY])
+        log.info("deleted the spent bootstrap token from Secret %s/%s", NAMESPACE, PARENT_CONFIG_SECRET)

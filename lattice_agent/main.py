@@ -12,8 +12,8 @@ from lattice_agent.runner import AgentTuning, add_agent_flags, build_agent
 from lattice_tunnel.embedded_uvicorn import HttpServer
 from lattice_tunnel.entrypoints import add_kube_flags, run_main, setup_logging, wait_for_signal
 from lattice_tunnel.health import health_app
+from lattice_tunnel.impersonator import add_impersonator_flag, last_hop_executor
 from lattice_tunnel.kube_api import KubeApi
-from lattice_tunnel.kube_exec import KubeExecutor
 from lattice_tunnel.kube_target import resolve
 
 log = logging.getLogger("lattice_agent")
@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bind", default="0.0.0.0")
     p.add_argument("--health-port", type=int, default=8080)
     add_agent_flags(p)
+    add_impersonator_flag(p)
     return p
 
 
@@ -37,7 +38,7 @@ def agent_status(agent: Agent) -> dict[str, object]:
 async def run(args: argparse.Namespace) -> int:
     target = resolve(args.kubeconfig, args.context)
     kube = await KubeApi.connect(target)
-    local = KubeExecutor(target)
+    local, token = await last_hop_executor(target, kube, args.impersonator)
     tuning = AgentTuning.from_args(args)
     built = await build_agent(kube, local, api_server=target.server, cluster=args.cluster,
                               parent_dir=args.parent_config_dir, credentials_dir=args.credentials_dir, tuning=tuning)
@@ -59,6 +60,8 @@ async def run(args: argparse.Namespace) -> int:
         agent.stop()
         task.cancel()
         await health.stop()
+        if token is not None:
+            token.stop()
         await local.aclose()
         await kube.aclose()
     return 0

@@ -4,11 +4,16 @@ subtree through the co-located cell (multi-hop), streaming the response back in 
 Each request runs in its own task and may send only as many body bytes as the cell has
 credited (window + StreamCredit). A slow consumer upstream therefore pauses only its own
 request here — and, because we stop reading, its own upstream (API server or next hop).
+
+An upgrade request (exec, attach, port-forward) that its target accepts (101) becomes a byte
+relay: the target's bytes go up as response chunks, the client's bytes arrive as UpgradeData and
+go to the target, and `upgrade_credit` tells the cell how much it may send next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -43,6 +48,19 @@ class _Running:
         self.credit = max(req.window_bytes, MIN_WINDOW)
         self.credit_event = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        # Upgrades: the client's bytes, waiting for the target (None = the client closed).
+        self.incoming: asyncio.Queue[bytes | None] | None = asyncio.Queue() if req.upgrade else None
+        self.incoming_bytes = 0
+
+
+def kube_request(m: pb.KubernetesRequest, body: bytes) -> KubeRequest:
+    """The KubeRequest a tunnelled message asks for (identity and upgrade kept as they came)."""
+    return KubeRequest(
+        cluster=m.target_cluster, method=m.method, path=m.path, query=m.query,
+        headers=tuple((h.name, h.value) for h in m.headers), body=body, user=m.user, groups=tuple(m.groups),
+        uid=m.uid, extra=tuple((k, tuple(v.values)) for k, v in sorted(m.extra.items())), upgrade=m.upgrade,
+        timeout=m.timeout_ms / 1000 if m.timeout_ms else None, streaming=m.streaming or bool(m.upgrade),
+    )
 
 
 class RequestHandler:
@@ -78,6 +96,21 @@ class RequestHandler:
             run.credit += credit.bytes
             run.credit_event.set()
 
+    def on_upgrade_data(self, part: pb.UpgradeData) -> None:
+        run = self.running.get(part.request_id)
+        if run is None or run.incoming is None:
+            return  # late bytes of a finished or cancelled relay
+        run.incoming_bytes += len(part.data)
+        if run.incoming_bytes > 2 * max(run.req.window_bytes, MIN_WINDOW):
+            log.warning("request %d: the cell sent %d upgrade bytes beyond its window; cancelling",
+                        part.request_id, run.incoming_bytes)
+            self.on_cancel(pb.CancelRequest(request_id=part.request_id, reason="flow-control violation"))
+            return
+        if part.data:
+            run.incoming.put_nowait(bytes(part.data))
+        if part.end:
+            run.incoming.put_nowait(None)
+
     def on_cancel(self, cancel: pb.CancelRequest) -> None:
         run = self.running.pop(cancel.request_id, None)
         if run is not None and run.task is not None:
@@ -103,20 +136,19 @@ class RequestHandler:
 
     async def _serve(self, run: _Running) -> None:
         m = run.req
-        req = KubeRequest(
-            cluster=m.target_cluster, method=m.method, path=m.path, query=m.query,
-            headers=tuple((h.name, h.value) for h in m.headers), body=bytes(run.body), user=m.user,
-            groups=tuple(m.groups), timeout=m.timeout_ms / 1000 if m.timeout_ms else None, streaming=m.streaming,
-        )
+        req = kube_request(m, bytes(run.body))
         route = "local" if req.cluster == self.cluster else "forward"
-        kind = "stream" if req.streaming else "request"
+        kind = "upgrade" if req.upgrade else "stream" if req.streaming else "request"
         ACTIVE.labels(kind).inc()
         code = "error"
         try:
             stream = await self._open(req)
             code = str(stream.status)
             async with stream:
-                await self._relay(run, stream, req.streaming)
+                if stream.sink is not None and run.incoming is not None:
+                    await self._relay_upgraded(run, stream)
+                else:
+                    await self._relay(run, stream, req.streaming)
         except asyncio.CancelledError:
             code = "cancelled"
         except TunnelError as err:
@@ -142,6 +174,27 @@ class RequestHandler:
                 return await target.open(req)
         except TimeoutError as exc:
             raise TunnelTimeout(f"cluster {req.cluster} did not answer within {req.timeout:g}s") from exc
+
+    async def _relay_upgraded(self, run: _Running, stream: ResponseStream) -> None:
+        """Both directions of an upgraded connection until the target closes it (or the cell
+        cancels this request, which cancels this task and so closes the target connection)."""
+        assert stream.sink is not None and run.incoming is not None
+        sink, incoming, rid = stream.sink, run.incoming, run.req.request_id
+
+        async def client_to_target() -> None:
+            while (data := await incoming.get()) is not None:
+                await sink.write(data)
+                run.incoming_bytes -= len(data)
+                self.send(pb.AgentMessage(upgrade_credit=pb.StreamCredit(request_id=rid, bytes=len(data))))
+            await sink.end()
+
+        pump = asyncio.get_running_loop().create_task(client_to_target())
+        try:
+            await self._relay(run, stream, True)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
 
     async def _relay(self, run: _Running, stream: ResponseStream, streaming: bool) -> None:
         rid = run.req.request_id

@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 
 from lattice_agent.agent import Agent, AgentConfig
-from lattice_agent.credentials import CredentialStore, load_parent_config, obtain
+from lattice_agent.credentials import CredentialStore, forget_bootstrap_token, load_parent_config, obtain
 from lattice_agent.pivot import SelfManagement
 from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_request import Forwarder
@@ -59,6 +59,11 @@ async def build_agent(kube: KubeApi | None, local: Forwarder | None, *, api_serv
         raise SystemExit(f"--cluster {cluster!r} disagrees with the parent config, which says {parent.cluster!r}")
     store = CredentialStore(kube, credentials_dir)
     creds = await obtain(store, parent)
+    if parent.token:
+        try:
+            await forget_bootstrap_token(kube, parent_dir)
+        except Exception as exc:  # the token is spent at the cell anyway; never block the agent on it
+            log.warning("cannot delete the spent bootstrap token from the parent config: %s", exc)
     tuning = tuning or AgentTuning()
     version = ""
     if kube is not None:

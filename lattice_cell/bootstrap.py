@@ -2,7 +2,8 @@
 
 GET  /api/clusters/{name}/manifests  Bearer <one-time token>  -> YAML that installs the agent
 POST /api/clusters/{name}/csr        Bearer <same token>, {"csr_pem": ...}
-                                     -> {"certificate_pem", "ca_certificate_pem"}
+                                     -> {"certificate_pem", "ca_certificate_pem"}; the first
+                                     certificate binds the token to its key (another key: 410)
 Errors are JSON `{"error": "..."}`; 500s never carry internals.
 """
 
@@ -20,7 +21,14 @@ from starlette.routing import Route
 
 from crds import KubeObject
 from lattice_cell import manifests
-from lattice_cell.bootstrap_tokens import BootstrapError, TokenStore, authorize_csr, burn, check_for_manifests
+from lattice_cell.bootstrap_tokens import (
+    BootstrapError,
+    TokenStore,
+    authorize_csr,
+    bind_csr,
+    burn,
+    check_for_manifests,
+)
 from lattice_tunnel import pki
 
 log = logging.getLogger(__name__)
@@ -69,7 +77,7 @@ def bootstrap_app(store: TokenStore, ca: Callable[[], pki.CaBundle],
     async def post_csr(request: Request) -> Response:
         cluster = request.path_params["cluster"]
         try:
-            await authorize_csr(store, cluster, request.headers.get("authorization"))
+            record = await authorize_csr(store, cluster, request.headers.get("authorization"))
             raw = await request.body()
             if len(raw) > MAX_CSR_BYTES:
                 raise BootstrapError(400, f"request body exceeds {MAX_CSR_BYTES} bytes")
@@ -84,7 +92,11 @@ def bootstrap_app(store: TokenStore, ca: Callable[[], pki.CaBundle],
                 cert = pki.sign_agent_csr(bundle, csr_pem.encode(), cluster)
             except pki.PkiError as exc:
                 raise BootstrapError(400, str(exc)) from exc
+            # Only a certificate whose key won the token leaves this handler.
+            await bind_csr(store, record, pki.public_key_sha256(cert))
         except BootstrapError as exc:
+            if exc.status == 410:
+                log.warning("refused a second CSR for cluster %s: its bootstrap token is spent", cluster)
             REQUESTS.labels("csr", str(exc.status)).inc()
             return _error(exc.status, exc.message)
         except Exception:

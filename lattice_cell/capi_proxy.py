@@ -19,7 +19,7 @@ from lattice_cell.manifests import CAPI_READERS_GROUP
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
 from lattice_tunnel import pki
-from lattice_tunnel.kube_request import ClusterNotFound, ResponseStream, TunnelError, status_body
+from lattice_tunnel.kube_request import ResponseStream, TunnelError, status_body
 
 CAPI_USER = "system:capi-proxy"
 # Impersonated at the target: a read-only ClusterRole bound to this group ships with the agent's
@@ -76,8 +76,8 @@ class CapiProxy:
         # connection checks can never look at a different cluster than the one served.
         try:
             cluster, _ = split_cluster_path(scope.get("raw_path") or path.encode())
-        except ClusterNotFound as err:
-            return _status(404, str(err), "NotFound")
+        except TunnelError as err:  # not a cluster path (404), a dot segment (400)
+            return ResponseStream.from_error(err)
         route = self.router.subtree.lookup(cluster)
         record = self.agents.records.get(cluster)
         if (route is not None and route.info.pivoted) or (record is not None and record.pivot_complete):

@@ -1,7 +1,8 @@
-"""Assemble a cell: CA, gRPC agent endpoint, bootstrap webhook, read-only CAPI proxy, health.
+"""Assemble a cell: CA, gRPC agent endpoint, bootstrap webhook, read-only CAPI proxy, the
+authenticated API proxy (`lattice_cell.proxy`, docs/proxy.md), health.
 
-A `Cell` owns the registries and the `Router`; other fronts (the auth proxy) reuse
-`cell.router.open(KubeRequest(...))` to reach any cluster in the subtree.
+A `Cell` owns the registries and the `Router`; the fronts reuse `cell.router.open(KubeRequest(...))`
+to reach any cluster in the subtree.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import grpc
 import crds
 from crds import KubeObject
 from lattice_cell import manifests
+from lattice_cell.agent_leases import AgentLeases
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
+from lattice_cell.child_registrations import ChildRegistrations
 from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
 from lattice_cell.pivot_driver import PivotDriver
+from lattice_cell.proxy import ApiProxy, ApiProxyConfig
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.resource_sync import ResourceSync
 from lattice_cell.router import Router
@@ -56,6 +60,9 @@ class CellConfig:
     maintenance_interval: float = 60.0
     pivot_interval: float = 2.0  # how often the pivot driver looks at the LatticeClusters
     sync_interval: float = 3.0  # how often the distributable resources are read (and sent when changed)
+    lease_writes_per_second: float = 25.0  # agent Lease writes (renewals queue behind transitions)
+    version: str = ""
+    api_proxy: ApiProxyConfig = attrs.field(factory=lambda: ApiProxyConfig(port=-1))  # off unless configured
     # Seconds between passes of the cluster provisioning shell (bootstrap tokens, credentials
     # copies, CloudProvider checks); 0 turns it off. Needs an API server (``kube``).
     provisioning_interval: float = 5.0
@@ -96,6 +103,16 @@ class Cell:
             self.pivots = PivotDriver(kube, config.cluster, self.agents, self.subtree, self.resources,
                                       interval=config.pivot_interval)
             self.unpivots = UnpivotReceiver(kube, self.agents)
+        # lattice-system/lattice-agent-<child> Leases (crds.agent_lease); none without an API server
+        # (or with a zero write rate: benchmarks' baseline).
+        self.leases = None if kube is None or config.lease_writes_per_second <= 0 else AgentLeases(
+            kube, self.agents, config.cluster, namespace=config.namespace,
+            writes_per_second=config.lease_writes_per_second, version=config.version)
+        self.registrations = ChildRegistrations(self.subtree, tokens, kube)
+        self.api_proxy: ApiProxy | None = None
+        if config.api_proxy.enabled:
+            self.api_proxy = ApiProxy(config.api_proxy, config.cluster, config.namespace, self.router, self.agents,
+                                      kube, lambda: self.ca().trust_pem())
         self._bundle: pki.CaBundle | None = None
         self._server_creds: pki.LeafCredentials | None = None
         self._tls_generation = 0
@@ -157,6 +174,9 @@ class Cell:
     # ---- servers ----
     async def start(self) -> None:
         await self.refresh_pki()
+        if self.leases is not None:
+            await self.leases.start()
+        await self.registrations.poll()  # registered children own their names before anyone connects
         c = self.config
         servicer = CellServicer(c.cluster, self.agents, self.subtree, self.ca, c.window_bytes,
                                 on_cluster_deleting=self.unpivots)
@@ -181,6 +201,13 @@ class Cell:
         ]
         for server in self._https:
             await server.start()
+        if self.api_proxy is not None:
+            api_ctx = self.api_proxy.configured_ssl_context()
+            if api_ctx is None:  # the cell CA's certificate, rotated with the others
+                api_ctx = pki.server_ssl_context(creds_leaf.chain_pem, creds_leaf.key_pem)
+                self._ssl_contexts.append((api_ctx, False))
+            await self.api_proxy.start(c.bind, api_ctx)
+            await self.api_proxy.publish(f"https://{c.advertise_host}:{self.api_proxy.port}")
         self._tasks.append(asyncio.create_task(self._maintenance()))
         if self.resources is not None and self.pivots is not None:
             self._tasks.append(asyncio.create_task(self.resources.run()))
@@ -190,8 +217,8 @@ class Cell:
                                                     interval=c.provisioning_interval)
             self._tasks.append(asyncio.create_task(self.provisioning.run()))
         self.ready_reason = ""
-        log.info("cell %s serving: grpc %d, bootstrap %d, capi-proxy %d, health %d", c.cluster, self.grpc_port,
-                 self.bootstrap_port, self.proxy_port, self.health_port)
+        log.info("cell %s serving: grpc %d, bootstrap %d, capi-proxy %d, api-proxy %d, health %d", c.cluster,
+                 self.grpc_port, self.bootstrap_port, self.proxy_port, self.api_proxy_port, self.health_port)
 
     @property
     def bootstrap_port(self) -> int:
@@ -205,9 +232,17 @@ class Cell:
     def health_port(self) -> int:
         return self._https[2].port
 
+    @property
+    def api_proxy_port(self) -> int:
+        return self.api_proxy.port if self.api_proxy is not None else -1
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self.leases is not None:
+            await self.leases.stop()
+        if self.api_proxy is not None:
+            await self.api_proxy.stop()
         for server in self._https:
             await server.stop()
         if self._grpc is not None:
@@ -220,7 +255,9 @@ class Cell:
                 log.warning("agent %s missed its heartbeats; dropping its stream", session.cluster)
                 session.close("heartbeats stopped (stale)")
             with contextlib.suppress(Exception):
-                await self.refresh_pki()
+                if await self.refresh_pki() and self.api_proxy is not None:  # kubeconfigs need the new CA
+                    await self.api_proxy.publish(f"https://{self.config.advertise_host}:{self.api_proxy.port}")
+            await self.registrations.poll()
 
     def _ready(self) -> tuple[bool, str]:
         return (not self.ready_reason, self.ready_reason)

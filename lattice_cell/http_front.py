@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.responses import Response
 
 from lattice_tunnel.kube_request import (
     MAX_BODY,
+    BadRequest,
     ClusterNotFound,
     KubeRequest,
     PayloadTooLarge,
@@ -49,9 +51,18 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(parts)
 
 
+# `.` or `..` as a whole segment, also percent-encoded (`%2e`, `.%2E`, ...) and also between
+# encoded slashes (`..%2F`): a server that decodes `%2F` before resolving would see a dot segment.
+_DOT_SEGMENT = re.compile(r"(?:^|/|%2f)(?:\.|%2e){1,2}(?:/|%2f|$)", re.IGNORECASE)
+
+
 def split_cluster_path(raw_path: bytes, prefix: str = "/clusters/") -> tuple[str, str]:
-    """(cluster, remaining raw path) from `/clusters/{name}/...`, keeping percent-encoding."""
+    """(cluster, remaining raw path) from `/clusters/{name}/...`, keeping percent-encoding. A dot
+    segment anywhere is refused (400): no front may check one path while the target serves
+    another once it normalised `..` away."""
     path = raw_path.decode("latin-1").split("?", 1)[0]
+    if _DOT_SEGMENT.search(path):
+        raise BadRequest(f"path {path[:256]!r} has a '.' or '..' segment")
     if not path.startswith(prefix):
         raise ClusterNotFound(f"path {path!r} does not start with {prefix}")
     cluster, _, rest = path[len(prefix):].partition("/")
@@ -64,7 +75,8 @@ def kube_request_from_scope(scope: MutableMapping[str, Any], body: bytes, user: 
                             timeout: float | None = 30.0) -> KubeRequest:
     """A KubeRequest for an ASGI `/clusters/{name}/<k8s path>` request (raw path and query kept)."""
     cluster, path = split_cluster_path(scope.get("raw_path") or scope["path"].encode())
-    # The caller's credentials and Impersonate-* never enter the tunnel; identity travels as user/groups.
+    # No identity-bearing header (credentials, Impersonate-*, X-Remote-*, method overrides: the
+    # shared lattice_tunnel.identity_headers) enters the tunnel; identity travels as user/groups.
     headers = forwardable_request_headers(
         tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]))
     return KubeRequest(

@@ -14,6 +14,7 @@ import attrs
 import yaml
 
 from crds import KubeObject
+from lattice_cell.rbac import cell_rbac
 from lattice_tunnel.parent_config import NAMESPACE, PARENT_CONFIG_SECRET, ParentConfig
 
 AGENT_NAME = "lattice-agent"
@@ -100,6 +101,9 @@ def agent_manifests(install: AgentInstall, extra: Iterable[KubeObject] = ()) -> 
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
          "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME, "namespace": NAMESPACE}]},
         *capi_reader_rbac(),
+        # The cell's own rights, for when this child runs lattice-operator (a parent of its own).
+        *cell_rbac(AGENT_NAME, binding="lattice-agent-cell", labels=_labels()),
+        *impersonator_rbac(),
         parent_config_secret(install),
         agent_deployment(install),
         *rest,
@@ -118,6 +122,31 @@ def capi_reader_rbac() -> list[KubeObject]:
          "metadata": {"name": name, "labels": _labels()},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
          "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": CAPI_READERS_GROUP}]},
+    ]
+
+
+IMPERSONATOR = "lattice-proxy"  # the ServiceAccount the tunnel's last hop authenticates as
+
+
+def impersonator_rbac() -> list[KubeObject]:
+    """The last hop's identity (`lattice_tunnel.impersonator`): ServiceAccount lattice-proxy may
+    impersonate users, groups, service accounts, uids and user extras, and do nothing else. The
+    same objects are `manifests/proxy-rbac.yaml` (a test keeps them equal)."""
+    role = f"{IMPERSONATOR}-impersonator"
+    labels = {"app.kubernetes.io/name": IMPERSONATOR, "app.kubernetes.io/managed-by": "lattice"}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": {"name": IMPERSONATOR, "namespace": NAMESPACE, "labels": labels},
+         "automountServiceAccountToken": False},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": role, "labels": labels},
+         "rules": [{"apiGroups": [""], "resources": ["users", "groups", "serviceaccounts"], "verbs": ["impersonate"]},
+                   # userextras/<key> and uids: nothing else in this group takes the impersonate verb
+                   {"apiGroups": ["authentication.k8s.io"], "resources": ["*"], "verbs": ["impersonate"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": role, "labels": labels},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+         "subjects": [{"kind": "ServiceAccount", "name": IMPERSONATOR, "namespace": NAMESPACE}]},
     ]
 
 

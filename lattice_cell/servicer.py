@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -86,6 +85,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         session.send(pb.CellCommand(welcome=pb.Welcome(
             cell_cluster=self.cell_name, agent_cluster=cluster, protocol_version=PROTOCOL_VERSION,
             ca_bundle_pem=self.ca().trust_pem(), heartbeat_interval_seconds=int(self.agents.heartbeat_interval),
+            ancestors=list(self.subtree.ancestors),
         )))
         reader = asyncio.create_task(self._read(session, context))
         violation = ""
@@ -138,14 +138,15 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
                     self._handle(session, inner)
         elif kind == "kubernetes_response":
             session.on_response(msg.kubernetes_response)
+        elif kind == "upgrade_credit":
+            session.on_upgrade_credit(msg.upgrade_credit)
         elif kind == "heartbeat":
             self.agents.heartbeat(cluster, STATE_NAMES.get(msg.heartbeat.state, "Unknown"))
         elif kind == "ready":
-            rec = self.agents.record(cluster)
             r = msg.ready
-            rec.agent_version, rec.kubernetes_version = r.agent_version, r.kubernetes_version
-            rec.api_server_endpoint, rec.state = r.api_server_endpoint, STATE_NAMES.get(r.state, "Unknown")
-            rec.last_heartbeat = time.time()
+            self.agents.ready(cluster, agent_version=r.agent_version, kubernetes_version=r.kubernetes_version,
+                              protocol_version=r.protocol_version, api_server_endpoint=r.api_server_endpoint,
+                              state=STATE_NAMES.get(r.state, "Unknown"))
             session.peer_protocol = r.protocol_version
         elif kind == "bootstrap_complete":
             self._check(session, msg.bootstrap_complete.cluster_name, "BootstrapComplete")
@@ -174,9 +175,7 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         own = [i for i in infos if i.name == session.cluster]
         if any(i.removed for i in own):
             raise IdentityViolation("an agent cannot remove its own cluster from the subtree")
-        rejected = self.subtree.apply(session.cluster, infos, state.full)
-        if rejected:
-            log.warning("agent %s: rejected subtree entries %s", session.cluster, rejected)
+        self.subtree.apply(session.cluster, infos, state.full)  # refusals are logged and counted there
 
     def _renew(self, session: AgentSession, csr_pem: bytes) -> None:
         try:

@@ -4,6 +4,8 @@ Flow control is per request. Each KubernetesRequest grants the agent `window` re
 the cell returns credit only as the HTTP client actually consumes chunks. So a slow watch
 consumer stalls only its own request at the agent, while the shared gRPC stream keeps moving
 (the cell's reader never blocks: an agent exceeding its window gets that request cancelled).
+An upgraded request (101) also carries the client's bytes down as UpgradeData, within the same
+window in that direction: the agent returns `upgrade_credit` for what it passed on.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 1024 * 1024
 BODY_CHUNK = 256 * 1024
+UPGRADE_CHUNK = 64 * 1024
 HEAD_TIMEOUT_STREAMING = 30.0
 _END = object()
 
@@ -106,6 +109,51 @@ class _Pending:
             yield item
 
 
+class _UpgradeSink:
+    """The client's bytes of an upgraded request, down to the agent as UpgradeData (flow-controlled)."""
+
+    def __init__(self, session: AgentSession, rid: int, window: int) -> None:
+        self.session, self.rid, self.credit = session, rid, window
+        self.granted = asyncio.Event()
+        self.done = False  # cancelled or the session closed
+
+    def grant(self, amount: int) -> None:
+        self.credit += amount
+        self.granted.set()
+
+    def stop(self) -> None:
+        self.done = True
+        self.granted.set()
+
+    async def write(self, data: bytes) -> None:
+        for offset in range(0, len(data), UPGRADE_CHUNK):
+            piece = data[offset:offset + UPGRADE_CHUNK]
+            while self.credit < len(piece) and not self.done:
+                self.granted.clear()
+                await self.granted.wait()
+            if self.done or self.session.closed:
+                raise AgentUnavailable(f"upgraded stream to {self.session.cluster} is closed")
+            self.credit -= len(piece)
+            self.session.send(pb.CellCommand(upgrade_data=pb.UpgradeData(request_id=self.rid, data=piece)))
+
+    async def end(self) -> None:
+        if not self.done and not self.session.closed:
+            self.session.send(pb.CellCommand(upgrade_data=pb.UpgradeData(request_id=self.rid, end=True)))
+
+
+def request_message(rid: int, req: KubeRequest, window: int, body: bytes, more_body: bool) -> pb.KubernetesRequest:
+    msg = pb.KubernetesRequest(
+        request_id=rid, target_cluster=req.cluster, method=req.method, path=req.path, query=req.query,
+        headers=[pb.Header(name=k, value=v) for k, v in req.headers], body=body, more_body=more_body,
+        user=req.user, groups=list(req.groups), window_bytes=window, streaming=req.streaming,
+        timeout_ms=0 if req.streaming or not req.timeout else int(req.timeout * 1000),
+        uid=req.uid, upgrade=req.upgrade,
+    )
+    for key, values in req.extra:
+        msg.extra[key].values.extend(values)
+    return msg
+
+
 class AgentSession:
     def __init__(self, cluster: str, window: int = DEFAULT_WINDOW) -> None:
         self.cluster = cluster
@@ -116,6 +164,7 @@ class AgentSession:
         self.peer_protocol = 1  # until AgentReady says otherwise: no batches
         self._ids = itertools.count(1)
         self._pending: dict[int, _Pending] = {}
+        self._upgrades: dict[int, _UpgradeSink] = {}
         self._calls: dict[int, asyncio.Future[pb.AgentMessage]] = {}
 
     # ---- outbound ----
@@ -128,6 +177,9 @@ class AgentSession:
 
     def cancel(self, rid: int, reason: str) -> None:
         self._pending.pop(rid, None)
+        sink = self._upgrades.pop(rid, None)
+        if sink is not None:
+            sink.stop()
         if not self.closed:
             self.send(pb.CellCommand(cancel=pb.CancelRequest(request_id=rid, reason=reason)))
 
@@ -155,12 +207,7 @@ class AgentSession:
         pending = _Pending(self, rid, self.window)
         self._pending[rid] = pending
         first, rest = req.body[:BODY_CHUNK], req.body[BODY_CHUNK:]
-        msg = pb.KubernetesRequest(
-            request_id=rid, target_cluster=req.cluster, method=req.method, path=req.path, query=req.query,
-            headers=[pb.Header(name=k, value=v) for k, v in req.headers], body=first, more_body=bool(rest),
-            user=req.user, groups=list(req.groups), window_bytes=self.window, streaming=req.streaming,
-            timeout_ms=0 if req.streaming or not req.timeout else int(req.timeout * 1000),
-        )
+        msg = request_message(rid, req, self.window, first, bool(rest))
         try:
             self.send(pb.CellCommand(command_id=rid, kubernetes_request=msg))
             for offset in range(0, len(rest), BODY_CHUNK):
@@ -182,14 +229,26 @@ class AgentSession:
             self.cancel(rid, "aborted")
             raise
 
+        sink: _UpgradeSink | None = None
+        if status == 101 and req.upgrade:
+            sink = self._upgrades[rid] = _UpgradeSink(self, rid, self.window)
+
         async def close() -> None:
             if self._pending.get(rid) is pending:
                 if pending.finished:
                     del self._pending[rid]
+                    self._upgrades.pop(rid, None)
                 else:
                     self.cancel(rid, "client went away")
 
+        if sink is not None:
+            return ResponseStream(status, headers, pending.iterate(), close, sink=sink)
         return ResponseStream(status, headers, pending.iterate(), close, pending.complete_body)
+
+    def on_upgrade_credit(self, credit: pb.StreamCredit) -> None:
+        sink = self._upgrades.get(credit.request_id)
+        if sink is not None:
+            sink.grant(credit.bytes)
 
     def on_response(self, msg: pb.KubernetesResponse) -> None:
         pending = self._pending.get(msg.request_id)
@@ -211,6 +270,9 @@ class AgentSession:
         for pending in self._pending.values():
             pending.fail(f"agent {self.cluster} disconnected: {reason}")
         self._pending.clear()
+        for sink in self._upgrades.values():
+            sink.stop()
+        self._upgrades.clear()
         for fut in self._calls.values():
             if not fut.done():
                 fut.set_exception(AgentUnavailable(f"agent {self.cluster} disconnected: {reason}"))

@@ -115,8 +115,8 @@ class LocalCloud:
     def _boot(self, owner: LocalCluster, rest: Rest, name: str) -> None:
         self.say(f"{name}: booting its machines (a local control plane)")
         try:
-            child = LocalCluster.start(name, self.workdir / name, bin_dir=self.bin_dir, operator=False,
-                                       kwok=self.kwok, docker_provider=False)
+            child = LocalCluster.start(name, self.workdir / name, start_loop=owner.start_loop, bin_dir=self.bin_dir,
+                                       operator=False, kwok=self.kwok, docker_provider=False)
         except Exception as exc:
             self.failed[name] = str(exc)
             raise

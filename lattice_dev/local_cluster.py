@@ -1,10 +1,10 @@
-"""One Lattice cluster on this machine (:class:`LocalCluster`): a control plane with everything a
-cluster runs Lattice with — Metacontroller (server-side apply, as ``manifests/`` ship it), the hook
-server (``lattice-hooks``, believing it runs in cluster ``name``), the Lattice controllers pointed at
-it, the Lattice, Cluster API (core, kubeadm, CAPD and the providers Lattice compiles for) and
-upstream CRDs, the CloudProvider ``lattice-system/docker``, and ``lattice-operator`` (the cell and,
-once the cluster has a parent config, its agent) on fixed loopback ports, so a restarted operator
-is found where its children expect it. Optionally KWOK, which keeps the cluster's Nodes Ready.
+"""One Lattice cluster on this machine (:class:`LocalCluster`): the whole loop (:mod:`lattice_dev.loop`:
+a control plane, the hook server believing it runs in cluster ``name``, the controllers and
+Metacontroller as the caller's ``start_loop`` installs them — ``cli.dev.start_cluster_loop``: what
+``manifests/`` ships, with the Cluster API CRDs the LatticeCluster controller needs), the
+CloudProvider ``lattice-system/docker``, and ``lattice-operator`` (the cell and, once the cluster has
+a parent config, its agent) on fixed loopback ports, so a restarted operator is found where its
+children expect it. Optionally KWOK, which keeps the cluster's Nodes Ready.
 
 The bootstrap cluster of ``lattice install``, every member of ``lattice dev up --clusters N`` and the
 pivot tests are LocalClusters; the processes run in their own process groups and die with this
@@ -16,59 +16,43 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from lattice_dev.capi import capi_crds
 from lattice_dev.controlplane import ControlPlane
-from lattice_dev.crd_files import lattice_crds
 from lattice_dev.errors import DevClusterError
-from lattice_dev.launch import start_hook_server
+from lattice_dev.loop import Loop
 from lattice_dev.processes import ManagedProcess, free_port, http_ok, wait_until
 from lattice_dev.rest import Rest
 
-# Metacontroller as Lattice runs it: server-side apply, only Lattice's controllers, 8 workers.
-METACONTROLLER_ARGS = ("--target-label-selector=app.kubernetes.io/part-of=lattice", "--workers=8",
-                       "--client-go-qps=200", "--client-go-burst=400")
-# ``<plural>.<group>`` of the child kinds of Lattice's LatticeCluster controller outside the core
-# Cluster API set: Metacontroller starts the controller only once all of them are served
-# (tests/unit/dev/test_local_cluster.py checks this against hooks.controllers.latticecluster).
-PROVIDER_CRDS = (
-    "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io", "kubeadmconfigtemplates.bootstrap.cluster.x-k8s.io",
-    "rke2controlplanes.controlplane.cluster.x-k8s.io", "rke2configtemplates.bootstrap.cluster.x-k8s.io",
-    "devclusters.infrastructure.cluster.x-k8s.io", "devmachinetemplates.infrastructure.cluster.x-k8s.io",
-    "awsclusters.infrastructure.cluster.x-k8s.io", "awsmachinetemplates.infrastructure.cluster.x-k8s.io",
-    "awsclusterstaticidentities.infrastructure.cluster.x-k8s.io",
-    "awsclusterroleidentities.infrastructure.cluster.x-k8s.io",
-    "openstackclusters.infrastructure.cluster.x-k8s.io", "openstackmachinetemplates.infrastructure.cluster.x-k8s.io",
-    "proxmoxclusters.infrastructure.cluster.x-k8s.io", "proxmoxmachinetemplates.infrastructure.cluster.x-k8s.io",
-)
 DOCKER_PROVIDER = {"apiVersion": "lattice.dev/v1alpha1", "kind": "CloudProvider",
                    "metadata": {"name": "docker", "namespace": "lattice-system"}, "spec": {"type": "docker"}}
 # A restarted operator on loopback is back in seconds: its children need not wait 30 s to retry.
 OPERATOR_ARGS = ("--backoff-max", "5")
-_env_lock = threading.Lock()
+StartLoop = Callable[[Path, str, float, Path | None], Loop]
+"""``start_loop(workdir, cluster, timeout, bin_dir)``: the whole loop of cluster ``cluster`` (its
+hook server's ``LATTICE_CLUSTER_NAME``), with the controllers, CRDs and Metacontroller flags the
+caller chooses (lattice_dev knows none of Lattice's own)."""
 
 
 @attrs.frozen
 class CellPorts:
     grpc: int
     bootstrap: int
-    proxy: int
+    proxy: int  # the read-only Cluster API proxy
     health: int
+    api_proxy: int  # the authenticated Kubernetes API proxy (docs/proxy.md)
 
     @classmethod
     def free(cls) -> CellPorts:
-        return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
 
 
 def _python_module(module: str) -> list[str]:
@@ -78,50 +62,39 @@ def _python_module(module: str) -> list[str]:
 @attrs.define(eq=False)
 class LocalCluster:
     name: str
-    cp: ControlPlane
-    hooks_url: str
+    loop: Loop
     ports: CellPorts
+    start_loop: StartLoop
     operator_args: tuple[str, ...] = ()
     operator: ManagedProcess | None = None
     kwok: ManagedProcess | None = None
-    hooks: ManagedProcess | None = None
+
+    @property
+    def cp(self) -> ControlPlane:
+        return self.loop.cp
+
+    @property
+    def hooks_url(self) -> str:
+        return self.loop.hooks.url
 
     @classmethod
-    def start(cls, name: str, workdir: Path | None = None, *, bin_dir: Path | None = None, operator: bool = True,
-              operator_args: Sequence[str] = OPERATOR_ARGS, kwok: bool = False, docker_provider: bool = True,
-              timeout: float = 240.0) -> LocalCluster:
+    def start(cls, name: str, workdir: Path | None = None, *, start_loop: StartLoop, bin_dir: Path | None = None,
+              operator: bool = True, operator_args: Sequence[str] = OPERATOR_ARGS, kwok: bool = False,
+              docker_provider: bool = True, timeout: float = 240.0) -> LocalCluster:
         """``docker_provider``: create the CloudProvider ``docker`` here (a root); a child gets its
         parent's instead, with the distributable resources."""
         workdir = Path(tempfile.mkdtemp(prefix=f"lattice-{name}-")) if workdir is None else workdir
-        cp = ControlPlane.start(workdir, controller_manager=True, metacontroller=True, upstream_crds=True,
-                                extra_crds=[*lattice_crds(), *capi_crds(PROVIDER_CRDS)],
-                                apply_strategy="server-side-apply", metacontroller_args=METACONTROLLER_ARGS,
-                                timeout=timeout, bin_dir=bin_dir)
+        loop = start_loop(workdir, name, timeout, bin_dir)
         try:
-            with _env_lock:  # the hook server learns its cluster's name from its environment
-                before = os.environ.get("LATTICE_CLUSTER_NAME")
-                os.environ["LATTICE_CLUSTER_NAME"] = name
-                try:
-                    url = start_hook_server(lambda: time.monotonic() + timeout, log_dir=cp.workdir / "logs",
-                                            processes=cp.processes)
-                finally:
-                    if before is None:
-                        os.environ.pop("LATTICE_CLUSTER_NAME", None)
-                    else:
-                        os.environ["LATTICE_CLUSTER_NAME"] = before
-            controllers = subprocess.run([*_python_module("hooks.controllers_manifest"), "--url", url],
-                                         capture_output=True, text=True, check=True, timeout=120).stdout
-            cp.kubectl("create", "namespace", "lattice-system")
-            cp.apply(controllers)
             if docker_provider:
-                cp.apply(DOCKER_PROVIDER)
-            cluster = cls(name, cp, url, CellPorts.free(), tuple(operator_args), hooks=cp.processes["lattice-hooks"])
+                loop.cp.apply(DOCKER_PROVIDER)
+            cluster = cls(name, loop, CellPorts.free(), start_loop, tuple(operator_args))
             if kwok:
                 cluster.start_kwok()
             if operator:
                 cluster.start_operator()
         except BaseException:
-            cp.stop(keep_workdir=True)
+            loop.stop(keep_workdir=True)
             raise
         return cluster
 
@@ -131,7 +104,7 @@ class LocalCluster:
         return [*_python_module("lattice_operator.main"), "--kubeconfig", str(self.cp.kubeconfig),
                 "--cluster", self.name, "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1",
                 "--grpc-port", str(p.grpc), "--bootstrap-port", str(p.bootstrap), "--proxy-port", str(p.proxy),
-                "--health-port", str(p.health), *self.operator_args]
+                "--health-port", str(p.health), "--api-proxy-port", str(p.api_proxy), *self.operator_args]
 
     def start_operator(self, timeout: float = 90.0) -> ManagedProcess:
         proc = ManagedProcess.spawn(f"operator-{self.name}", self.operator_argv(),
@@ -193,10 +166,10 @@ class LocalCluster:
         return result
 
     def stop(self, *, keep_workdir: bool = False) -> None:
-        for proc in (self.operator, self.kwok, self.hooks):
+        for proc in (self.operator, self.kwok):
             if proc is not None:
                 proc.stop()
-        self.cp.stop(keep_workdir=keep_workdir)
+        self.loop.stop(keep_workdir=keep_workdir)
 
     def __enter__(self) -> LocalCluster:
         return self

@@ -18,8 +18,8 @@ from lattice_agent.runner import AgentTuning, add_agent_flags, build_agent
 from lattice_cell.main import add_cell_flags, build_cell
 from lattice_operator.parent_watch import ParentWatch
 from lattice_tunnel.entrypoints import run_main, setup_logging, wait_for_signal
+from lattice_tunnel.impersonator import last_hop_executor
 from lattice_tunnel.kube_api import KubeApi
-from lattice_tunnel.kube_exec import KubeExecutor
 from lattice_tunnel.kube_target import resolve
 from lattice_tunnel.parent_config import ParentConfig
 
@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
 async def run(args: argparse.Namespace) -> int:
     target = resolve(args.kubeconfig, args.context)
     kube = await KubeApi.connect(target)
-    local = KubeExecutor(target)
+    local, token = await last_hop_executor(target, kube, args.impersonator)
     cell = build_cell(args, kube, local)
     await cell.start()
 
@@ -55,6 +55,8 @@ async def run(args: argparse.Namespace) -> int:
         watching.cancel()
         await watch.stop_agent()
         await cell.stop()
+        if token is not None:
+            token.stop()
         await local.aclose()
         await kube.aclose()
     return 0

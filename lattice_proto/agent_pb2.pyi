@@ -1,4 +1,4 @@
-# lattice_proto stamp: grpcio-tools=1.85.4 lattice_proto/agent.proto sha256=9229f009724e6b394be248634581dcedeb4db632fb7659595ae87e939ed35782
+# lattice_proto stamp: grpcio-tools=1.85.4 lattice_proto/agent.proto sha256=1a7c117eac0e21ba85d73316be3026ccc807aefb5fd3b7389029a100f20e9288
 # mypy: ignore-errors
 # ruff: noqa
 from google.protobuf.internal import containers as _containers
@@ -26,7 +26,7 @@ AGENT_STATE_DEGRADED: AgentState
 AGENT_STATE_FAILED: AgentState
 
 class AgentMessage(_message.Message):
-    __slots__ = ("cluster_name", "ready", "bootstrap_complete", "heartbeat", "subtree_state", "kubernetes_response", "move_ack", "move_complete_ack", "cluster_deleting", "exec_data", "certificate_renewal", "batch")
+    __slots__ = ("cluster_name", "ready", "bootstrap_complete", "heartbeat", "subtree_state", "kubernetes_response", "move_ack", "move_complete_ack", "cluster_deleting", "exec_data", "certificate_renewal", "batch", "upgrade_credit")
     CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
     READY_FIELD_NUMBER: _ClassVar[int]
     BOOTSTRAP_COMPLETE_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +39,7 @@ class AgentMessage(_message.Message):
     EXEC_DATA_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_RENEWAL_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    UPGRADE_CREDIT_FIELD_NUMBER: _ClassVar[int]
     cluster_name: str
     ready: AgentReady
     bootstrap_complete: BootstrapComplete
@@ -51,10 +52,11 @@ class AgentMessage(_message.Message):
     exec_data: ExecData
     certificate_renewal: CertificateRenewal
     batch: AgentMessageBatch
-    def __init__(self, cluster_name: _Optional[str] = ..., ready: _Optional[_Union[AgentReady, _Mapping]] = ..., bootstrap_complete: _Optional[_Union[BootstrapComplete, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., subtree_state: _Optional[_Union[SubtreeState, _Mapping]] = ..., kubernetes_response: _Optional[_Union[KubernetesResponse, _Mapping]] = ..., move_ack: _Optional[_Union[MoveObjectAck, _Mapping]] = ..., move_complete_ack: _Optional[_Union[MoveCompleteAck, _Mapping]] = ..., cluster_deleting: _Optional[_Union[ClusterDeleting, _Mapping]] = ..., exec_data: _Optional[_Union[ExecData, _Mapping]] = ..., certificate_renewal: _Optional[_Union[CertificateRenewal, _Mapping]] = ..., batch: _Optional[_Union[AgentMessageBatch, _Mapping]] = ...) -> None: ...
+    upgrade_credit: StreamCredit
+    def __init__(self, cluster_name: _Optional[str] = ..., ready: _Optional[_Union[AgentReady, _Mapping]] = ..., bootstrap_complete: _Optional[_Union[BootstrapComplete, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., subtree_state: _Optional[_Union[SubtreeState, _Mapping]] = ..., kubernetes_response: _Optional[_Union[KubernetesResponse, _Mapping]] = ..., move_ack: _Optional[_Union[MoveObjectAck, _Mapping]] = ..., move_complete_ack: _Optional[_Union[MoveCompleteAck, _Mapping]] = ..., cluster_deleting: _Optional[_Union[ClusterDeleting, _Mapping]] = ..., exec_data: _Optional[_Union[ExecData, _Mapping]] = ..., certificate_renewal: _Optional[_Union[CertificateRenewal, _Mapping]] = ..., batch: _Optional[_Union[AgentMessageBatch, _Mapping]] = ..., upgrade_credit: _Optional[_Union[StreamCredit, _Mapping]] = ...) -> None: ...
 
 class CellCommand(_message.Message):
-    __slots__ = ("command_id", "welcome", "kubernetes_request", "request_body", "credit", "cancel", "move_batch", "move_complete", "exec_request", "exec_stdin", "exec_resize", "certificate_issued", "sync_resources", "batch", "unpivot_imported")
+    __slots__ = ("command_id", "welcome", "kubernetes_request", "request_body", "credit", "cancel", "move_batch", "move_complete", "exec_request", "exec_stdin", "exec_resize", "certificate_issued", "sync_resources", "batch", "upgrade_data", "unpivot_imported")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     KUBERNETES_REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +71,7 @@ class CellCommand(_message.Message):
     CERTIFICATE_ISSUED_FIELD_NUMBER: _ClassVar[int]
     SYNC_RESOURCES_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    UPGRADE_DATA_FIELD_NUMBER: _ClassVar[int]
     UNPIVOT_IMPORTED_FIELD_NUMBER: _ClassVar[int]
     command_id: int
     welcome: Welcome
@@ -84,8 +87,9 @@ class CellCommand(_message.Message):
     certificate_issued: CertificateIssued
     sync_resources: SyncResources
     batch: CellCommandBatch
+    upgrade_data: UpgradeData
     unpivot_imported: UnpivotImported
-    def __init__(self, command_id: _Optional[int] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., kubernetes_request: _Optional[_Union[KubernetesRequest, _Mapping]] = ..., request_body: _Optional[_Union[RequestBody, _Mapping]] = ..., credit: _Optional[_Union[StreamCredit, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., move_batch: _Optional[_Union[MoveObjectBatch, _Mapping]] = ..., move_complete: _Optional[_Union[MoveComplete, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ..., exec_stdin: _Optional[_Union[ExecData, _Mapping]] = ..., exec_resize: _Optional[_Union[ExecResize, _Mapping]] = ..., certificate_issued: _Optional[_Union[CertificateIssued, _Mapping]] = ..., sync_resources: _Optional[_Union[SyncResources, _Mapping]] = ..., batch: _Optional[_Union[CellCommandBatch, _Mapping]] = ..., unpivot_imported: _Optional[_Union[UnpivotImported, _Mapping]] = ...) -> None: ...
+    def __init__(self, command_id: _Optional[int] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., kubernetes_request: _Optional[_Union[KubernetesRequest, _Mapping]] = ..., request_body: _Optional[_Union[RequestBody, _Mapping]] = ..., credit: _Optional[_Union[StreamCredit, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., move_batch: _Optional[_Union[MoveObjectBatch, _Mapping]] = ..., move_complete: _Optional[_Union[MoveComplete, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ..., exec_stdin: _Optional[_Union[ExecData, _Mapping]] = ..., exec_resize: _Optional[_Union[ExecResize, _Mapping]] = ..., certificate_issued: _Optional[_Union[CertificateIssued, _Mapping]] = ..., sync_resources: _Optional[_Union[SyncResources, _Mapping]] = ..., batch: _Optional[_Union[CellCommandBatch, _Mapping]] = ..., upgrade_data: _Optional[_Union[UpgradeData, _Mapping]] = ..., unpivot_imported: _Optional[_Union[UnpivotImported, _Mapping]] = ...) -> None: ...
 
 class AgentMessageBatch(_message.Message):
     __slots__ = ("messages",)
@@ -100,18 +104,20 @@ class CellCommandBatch(_message.Message):
     def __init__(self, commands: _Optional[_Iterable[_Union[CellCommand, _Mapping]]] = ...) -> None: ...
 
 class Welcome(_message.Message):
-    __slots__ = ("cell_cluster", "agent_cluster", "protocol_version", "ca_bundle_pem", "heartbeat_interval_seconds")
+    __slots__ = ("cell_cluster", "agent_cluster", "protocol_version", "ca_bundle_pem", "heartbeat_interval_seconds", "ancestors")
     CELL_CLUSTER_FIELD_NUMBER: _ClassVar[int]
     AGENT_CLUSTER_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     CA_BUNDLE_PEM_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ANCESTORS_FIELD_NUMBER: _ClassVar[int]
     cell_cluster: str
     agent_cluster: str
     protocol_version: int
     ca_bundle_pem: bytes
     heartbeat_interval_seconds: int
-    def __init__(self, cell_cluster: _Optional[str] = ..., agent_cluster: _Optional[str] = ..., protocol_version: _Optional[int] = ..., ca_bundle_pem: _Optional[bytes] = ..., heartbeat_interval_seconds: _Optional[int] = ...) -> None: ...
+    ancestors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cell_cluster: _Optional[str] = ..., agent_cluster: _Optional[str] = ..., protocol_version: _Optional[int] = ..., ca_bundle_pem: _Optional[bytes] = ..., heartbeat_interval_seconds: _Optional[int] = ..., ancestors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AgentReady(_message.Message):
     __slots__ = ("agent_version", "kubernetes_version", "state", "api_server_endpoint", "protocol_version")
@@ -207,7 +213,14 @@ class Header(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class KubernetesRequest(_message.Message):
-    __slots__ = ("request_id", "target_cluster", "method", "path", "query", "headers", "body", "more_body", "user", "groups", "timeout_ms", "window_bytes", "streaming")
+    __slots__ = ("request_id", "target_cluster", "method", "path", "query", "headers", "body", "more_body", "user", "groups", "timeout_ms", "window_bytes", "streaming", "uid", "extra", "upgrade")
+    class ExtraEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: ExtraValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[ExtraValues, _Mapping]] = ...) -> None: ...
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_CLUSTER_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +234,9 @@ class KubernetesRequest(_message.Message):
     TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     WINDOW_BYTES_FIELD_NUMBER: _ClassVar[int]
     STREAMING_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_FIELD_NUMBER: _ClassVar[int]
+    UPGRADE_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     target_cluster: str
     method: str
@@ -234,7 +250,26 @@ class KubernetesRequest(_message.Message):
     timeout_ms: int
     window_bytes: int
     streaming: bool
-    def __init__(self, request_id: _Optional[int] = ..., target_cluster: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., query: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., body: _Optional[bytes] = ..., more_body: _Optional[bool] = ..., user: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., timeout_ms: _Optional[int] = ..., window_bytes: _Optional[int] = ..., streaming: _Optional[bool] = ...) -> None: ...
+    uid: str
+    extra: _containers.MessageMap[str, ExtraValues]
+    upgrade: str
+    def __init__(self, request_id: _Optional[int] = ..., target_cluster: _Optional[str] = ..., method: _Optional[str] = ..., path: _Optional[str] = ..., query: _Optional[str] = ..., headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., body: _Optional[bytes] = ..., more_body: _Optional[bool] = ..., user: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., timeout_ms: _Optional[int] = ..., window_bytes: _Optional[int] = ..., streaming: _Optional[bool] = ..., uid: _Optional[str] = ..., extra: _Optional[_Mapping[str, ExtraValues]] = ..., upgrade: _Optional[str] = ...) -> None: ...
+
+class ExtraValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UpgradeData(_message.Message):
+    __slots__ = ("request_id", "data", "end")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    data: bytes
+    end: bool
+    def __init__(self, request_id: _Optional[int] = ..., data: _Optional[bytes] = ..., end: _Optional[bool] = ...) -> None: ...
 
 class RequestBody(_message.Message):
     __slots__ = ("request_id", "data", "end")

@@ -75,12 +75,12 @@ class HttpServer:
     """One uvicorn server on an already-bound socket (so port 0 works and is known up front)."""
 
     def __init__(self, app: ASGIApp, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
-                 name: str = "http") -> None:
+                 name: str = "http", http_protocol: type[asyncio.Protocol] | None = None) -> None:
         self.name = name
         self.sock = socket.create_server((host, port))
         self.port: int = self.sock.getsockname()[1]
         config = uvicorn.Config(
-            app, http=HTTP_PROTOCOL, loop="asyncio", lifespan="off", log_level="warning",
+            app, http=http_protocol or HTTP_PROTOCOL, loop="asyncio", lifespan="off", log_level="warning",
             access_log=False, timeout_keep_alive=75, proxy_headers=False, server_header=False,
             ssl_context_factory=(lambda _cfg, _default: ssl_context) if ssl_context else None,
         )

@@ -10,6 +10,10 @@ Back-pressure: a connection stops reading its socket once `PAUSE_AT` body bytes 
 the consumer has not taken them, so a slow consumer (a watch without tunnel credit) stops its
 upstream too. Timeouts: `timeout` bounds the wait for the response head and every wait between
 two body chunks (None for watches); a timer is armed only when the consumer actually waits.
+
+Upgrades (exec, attach, port-forward): after a `101 Switching Protocols` the connection is raw.
+Every byte the server sends is a body chunk until it closes the connection (no timeout), and
+`Response.write` sends bytes the other way, waiting while the socket's write buffer is full.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class _Conn(asyncio.Protocol):
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.writable: asyncio.Future[None] | None = None  # set while the transport's buffer is full
         self.parser = httptools.HttpResponseParser(self)
         self._reset()
 
@@ -61,6 +66,7 @@ class _Conn(asyncio.Protocol):
         self.error: Exception | None = None
         self.waiter: asyncio.Future[None] | None = None
         self.replace_parser = False
+        self.raw = False  # after a 101: no HTTP framing any more, only bytes until the server closes
 
     # ---- asyncio.Protocol ----
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -68,8 +74,17 @@ class _Conn(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        if self.raw:
+            self.on_body(data)
+            return
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:  # after the 101's head: the rest is the new protocol
+            self.raw = True
+            rest = data[exc.args[0]:]
+            if rest:
+                self.on_body(rest)
+            return
         except httptools.HttpParserError as exc:
             self._fail(HttpError(f"malformed response: {exc}"))
             self.close()
@@ -83,18 +98,25 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.eof_body and self.head_done and not self.complete and exc is None:
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        # A body delimited by the connection ends with it; so does an upgraded stream, however closed.
+        ends_body = self.eof_body and self.head_done and (exc is None or self.status == 101)
+        if ends_body and not self.complete:
             self.complete, self.keep_alive = True, False
             self._wake()
         elif not self.complete:
             self._fail(HttpError(f"server closed the connection{' mid-response' if self.head_done else ''}"
                                  f"{f': {exc}' if exc else ''}"))
 
-    def pause_writing(self) -> None:  # request bodies are at most 10 MiB and written at once
-        pass
+    def pause_writing(self) -> None:
+        # Request bodies are written at once; only an upgraded stream's writer waits on this.
+        self.writable = self.loop.create_future()
 
     def resume_writing(self) -> None:
-        pass
+        if self.writable is not None and not self.writable.done():
+            self.writable.set_result(None)
+        self.writable = None
 
     # ---- httptools callbacks ----
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -102,12 +124,14 @@ class _Conn(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
-        if 100 <= status < 200:  # interim response (100 Continue, ...): the real one follows
+        if 100 <= status < 200 and status != 101:  # interim (100 Continue, ...): the real one follows
             self.headers = []
             return
         self.status = status
         self.head_done = True
-        if self.head_only:
+        if status == 101:
+            self.eof_body = True
+        elif self.head_only:
             self.complete, self.keep_alive, self.replace_parser = True, self.parser.should_keep_alive(), True
         else:
             names = {k.lower() for k, _ in self.headers}
@@ -126,7 +150,7 @@ class _Conn(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
-        if self.head_done and not self.complete:
+        if self.head_done and not self.complete and self.status != 101:
             self.complete = True
             self.keep_alive = self.parser.should_keep_alive()
             self._wake()
@@ -201,6 +225,22 @@ class Response:
             raise HttpError(f"response stream broke: {exc}") from exc
         finally:
             await self.aclose()
+
+    @property
+    def upgraded(self) -> bool:
+        return self.status == 101
+
+    async def write(self, data: bytes) -> None:
+        """Send raw bytes on an upgraded connection; waits while the socket cannot take more."""
+        conn = self._conn
+        if conn.closed or conn.transport is None:
+            raise HttpError("upgraded connection is closed")
+        conn.transport.write(data)
+        if conn.writable is not None:
+            await conn.writable
+
+    def close_connection(self) -> None:
+        self._conn.close()
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -282,7 +322,7 @@ class Http1Client:
             except BaseException:  # timeout, cancellation
                 conn.close()
                 raise
-            return Response(self, conn, timeout)
+            return Response(self, conn, None if conn.status == 101 else timeout)
         raise HttpError("unreachable")
 
     async def aclose(self) -> None:

@@ -16,6 +16,7 @@ import asyncio
 import base64
 import json
 import urllib.parse
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ class KubeApi:
 
     async def _request(self, method: str, url: str, *, version: str = "v1", base: str = "",
                        namespace: str | None = None, body: Any = None, content_type: str = "application/json",
-                       allow: tuple[int, ...] = ()) -> dict[str, Any] | None:
+                       allow: tuple[int, ...] = (), params: dict[str, str] | None = None) -> dict[str, Any] | None:
         """The decoded answer, or None when its status is in ``allow``. A 429 (also "storage is
         (re)initializing" right after a CRD is created) is retried a few times; any other error
         becomes a ``KubeApiError``."""
@@ -72,7 +73,7 @@ class KubeApi:
         for attempt in range(6):
             try:
                 async with self.api.call_api(method, version=version, base=base, namespace=namespace, url=url,
-                                             content=content, headers=headers) as resp:
+                                             content=content, headers=headers, params=params) as resp:
                     answer: dict[str, Any] = resp.json()
                     return answer
             except kr8s.ServerError as exc:
@@ -98,8 +99,10 @@ class KubeApi:
         return str(info.get("gitVersion", ""))
 
     async def ensure_namespace(self, name: str) -> None:
+        """Create the namespace if missing. Not allowed to (403, as the cell's own role): the install
+        made it, and a missing one shows up as a 404 on the next write."""
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        await self._request("POST", "namespaces", body=body, allow=(409,))
+        await self._request("POST", "namespaces", body=body, allow=(409, 403))
 
     async def get_secret(self, namespace: str, name: str) -> tuple[dict[str, bytes], str] | None:
         """(decoded data, resourceVersion) or None when absent."""
@@ -128,19 +131,115 @@ class KubeApi:
         assert replaced is not None
         return str(replaced["metadata"]["resourceVersion"])
 
-    async def list_objects(self, group_version: str, plural: str, namespace: str) -> list[dict[str, Any]] | None:
-        """The objects of a namespaced custom kind; None when the kind is not served."""
+    async def put_configmap(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Create or replace a ConfigMap (public facts only: a Secret is for anything else)."""
+        body = {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": namespace, "labels": dict(MANAGED_BY)}, "data": data}
+        created = await self._request("POST", "configmaps", namespace=namespace, body=body, allow=(409,))
+        if created is None:
+            await self._request("PUT", f"configmaps/{name}", namespace=namespace, body=body)
+
+    async def get_configmap(self, namespace: str, name: str) -> dict[str, str] | None:
+        obj = await self._request("GET", f"configmaps/{name}", namespace=namespace, allow=(404,))
+        return None if obj is None else {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
+
+    async def secret_labels(self, namespace: str, selector: str) -> list[dict[str, str]]:
+        """The labels of every Secret in ``namespace`` matching the label ``selector`` (no data)."""
+        listing = await self._request("GET", "secrets", namespace=namespace, params={"labelSelector": selector})
+        assert listing is not None
+        return [dict((item.get("metadata") or {}).get("labels") or {}) for item in listing.get("items") or []]
+
+    async def drop_secret_keys(self, namespace: str, name: str, keys: list[str]) -> bool:
+        """Remove `keys` from a Secret's data (a JSON merge patch); False when it does not exist."""
+        patch = {"data": dict.fromkeys(keys)}
+        patched = await self._request("PATCH", f"secrets/{name}", namespace=namespace, body=patch,
+                                      content_type="application/merge-patch+json", allow=(404,))
+        return patched is not None
+
+    async def list_objects(self, group_version: str, plural: str,
+                           namespace: str | None) -> list[dict[str, Any]] | None:
+        """The objects of a custom kind (``namespace`` None: cluster-scoped); None when the kind
+        is not served."""
         listing = await self._request("GET", plural, version=group_version, base="/apis", namespace=namespace,
                                       allow=(404,))
         return None if listing is None else list(listing.get("items") or [])
 
-    async def merge_patch_status(self, group_version: str, plural: str, name: str, status: dict[str, Any]) -> bool:
-        """Merge ``status`` into a cluster-scoped object's status; False when it does not exist."""
-        patched = await self._request("PATCH", f"{plural}/{name}/status", version=group_version, base="/apis",
-                                      body={"status": status}, content_type="application/merge-patch+json",
+    async def list_with_version(self, group_version: str, plural: str,
+                                namespace: str | None) -> tuple[list[dict[str, Any]], str] | None:
+        """(items, the list's resourceVersion) of a custom kind, to start a watch from; None when
+        the kind is not served."""
+        listing = await self._request("GET", plural, version=group_version, base="/apis", namespace=namespace,
                                       allow=(404,))
+        if listing is None:
+            return None
+        return list(listing.get("items") or []), str((listing.get("metadata") or {}).get("resourceVersion", ""))
+
+    async def watch(self, group_version: str, plural: str, namespace: str | None, resource_version: str,
+                    timeout_seconds: int = 300) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(type, object) events of a custom kind after ``resource_version`` until the server ends
+        the watch (after ``timeout_seconds``). A 410 (history compacted) raises ``KubeApiError``
+        with status 410: list again. Bookmarks are asked for and passed on (type BOOKMARK)."""
+        params = {"watch": "true", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
+                  "timeoutSeconds": str(timeout_seconds)}
+        try:
+            async with self.api.call_api("GET", version=group_version, base="/apis", namespace=namespace,
+                                         url=plural, params=params, stream=True, timeout=None) as resp:
+                async for line in resp.aiter_lines():
+                    if not line:
+                        continue
+                    event = json.loads(line)
+                    obj = event.get("object") or {}
+                    if event.get("type") == "ERROR":
+                        raise KubeApiError(int(obj.get("code") or 500), str(obj.get("message", "watch error")))
+                    yield str(event.get("type")), obj
+        except kr8s.ServerError as exc:
+            raise KubeApiError(_status(exc), f"watch {plural}: {exc}") from exc
+
+    async def create(self, group_version: str, plural: str, body: dict[str, Any],
+                     namespace: str | None = None, subresource: str = "") -> dict[str, Any]:
+        """POST an object (or a create-only subresource such as ``serviceaccounts/x/token``, or
+        a review such as ``tokenreviews``) and return the answer."""
+        url = f"{plural}/{subresource}" if subresource else plural
+        answer = await self._request("POST", url, version=group_version, namespace=namespace, body=body,
+                                     base="/api" if group_version == "v1" else "/apis")
+        assert answer is not None
+        return answer
+
+    async def openid_issuer(self) -> str | None:
+        """The issuer of this API server's ServiceAccount tokens (its OIDC discovery), or None."""
+        doc = await self._request("GET", "openid-configuration", version="", base="/.well-known",
+                                  allow=(401, 403, 404))
+        return str(doc["issuer"]) if doc and doc.get("issuer") else None
+
+    async def merge_patch_status(self, group_version: str, plural: str, name: str, status: dict[str, Any],
+                                 namespace: str | None = None) -> bool:
+        """Merge ``status`` into an object's status (cluster-scoped unless ``namespace``); False when
+        it does not exist."""
+        patched = await self._request("PATCH", f"{plural}/{name}/status", version=group_version, base="/apis",
+                                      namespace=namespace, body={"status": status},
+                                      content_type="application/merge-patch+json", allow=(404,))
         return patched is not None
 
+    async def list_labelled(self, group_version: str, plural: str, namespace: str,
+                            selector: str) -> list[dict[str, Any]]:
+        """The objects of a namespaced kind (``group/version``) matching a label selector."""
+        listing = await self._request("GET", plural, version=group_version, base="/apis", namespace=namespace,
+                                      params={"labelSelector": selector})
+        assert listing is not None
+        return list(listing.get("items") or [])
+
+    async def create_if_absent(self, group_version: str, plural: str, namespace: str,
+                               body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a namespaced object; None when one of that name exists already (409)."""
+        return await self._request("POST", plural, version=group_version, base="/apis", namespace=namespace,
+                                   body=body, allow=(409,))
+
+    async def merge_patch(self, group_version: str, plural: str, namespace: str, name: str,
+                          patch: dict[str, Any]) -> dict[str, Any] | None:
+        """JSON-merge-patch a namespaced object; None when it does not exist (404)."""
+        return await self._request("PATCH", f"{plural}/{name}", version=group_version, base="/apis",
+                                   namespace=namespace, body=patch, content_type="application/merge-patch+json",
+                                   allow=(404,))
     # ---- what the cell's cluster provisioning shell reads and writes (lattice_cell.cluster_provisioning)
 
     async def list_cluster_objects(self, group_version: str, plural: str) -> list[dict[str, Any]] | None:

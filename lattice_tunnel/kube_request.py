@@ -4,6 +4,11 @@ A `KubeRequest` names its target cluster and the original caller. Whatever serve
 local API server (`kube_exec.KubeExecutor`) or the next hop down (`lattice_cell.router.Router`)
 — answers with a `ResponseStream`: status and headers first, then body chunks as they arrive.
 Errors that happen before a response exists are `TunnelError`s carrying an HTTP status.
+
+An *upgrade* request (`upgrade` set: exec, attach, port-forward) that the target accepts with
+101 becomes a byte relay: the stream's chunks are the target's bytes, and its `sink` takes the
+client's bytes towards the target. Hop-by-hop headers (`Connection`, `Upgrade`) are never carried;
+each hop that speaks HTTP sets them again from `upgrade`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Protocol
 
 import attrs
 import orjson
+
+from lattice_tunnel.identity_headers import is_identity_header
 
 DEFAULT_TIMEOUT = 30.0
 MAX_BODY = 10 * 1024 * 1024
@@ -30,16 +37,30 @@ def is_streaming(query: str) -> bool:
 
 
 def forwardable_request_headers(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """Drop hop-by-hop headers, the caller's credentials and any caller-supplied Impersonate-*:
-    only the last hop sets impersonation, from the tunnelled identity."""
-    return tuple(
-        (k, v) for k, v in headers
-        if (lk := k.lower()) not in HOP_BY_HOP and lk != "authorization" and not lk.startswith("impersonate-")
-    )
+    """Drop hop-by-hop headers and every identity-bearing one (`identity_headers`: credentials,
+    Impersonate-*, X-Remote-*, method overrides, forwarded addresses ...): only the last hop sets
+    impersonation, from the tunnelled identity."""
+    return tuple((k, v) for k, v in headers if k.lower() not in HOP_BY_HOP and not is_identity_header(k))
 
 
 def forwardable_response_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+
+
+def upgrade_of(headers: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
+    """The `Upgrade` header's value when `Connection` asks for an upgrade, else ''."""
+    connection = upgrade = ""
+    for k, v in headers:
+        lower = k.lower()
+        if lower == "connection":
+            connection += "," + v.lower()
+        elif lower == "upgrade":
+            upgrade = v.strip()
+    tokens = {t.strip() for t in connection.split(",")}
+    return upgrade if "upgrade" in tokens else ""
+
+
+Extra = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 @attrs.frozen
@@ -52,9 +73,12 @@ class KubeRequest:
     body: bytes = b""
     user: str = ""
     groups: tuple[str, ...] = ()
+    uid: str = ""
+    extra: Extra = ()  # user extras, impersonated with the user: ((key, (value, ...)), ...)
+    upgrade: str = ""  # the Upgrade header value of an upgrade request ("websocket", "SPDY/3.1")
     timeout: float | None = DEFAULT_TIMEOUT  # whole exchange; ignored for streaming requests
-    streaming: bool = attrs.field(
-        default=attrs.Factory(lambda self: is_streaming(self.query), takes_self=True)
+    streaming: bool = attrs.field(  # watch/follow/upgrade: no deadline, every chunk flushed
+        default=attrs.Factory(lambda self: bool(self.upgrade) or is_streaming(self.query), takes_self=True)
     )
 
     @property
@@ -89,6 +113,10 @@ class TunnelTimeout(TunnelError):
     status, reason = 504, "Timeout"
 
 
+class BadRequest(TunnelError):
+    status, reason = 400, "BadRequest"
+
+
 class PayloadTooLarge(TunnelError):
     status, reason = 413, "RequestEntityTooLarge"
 
@@ -109,19 +137,37 @@ async def _no_close() -> None:
     return None
 
 
+class UpgradeSink(Protocol):
+    """Where the client's bytes go after a 101: towards the target, hop by hop."""
+
+    async def write(self, data: bytes) -> None:
+        """Pass `data` on; waits while the far side has not taken what it was sent (back-pressure)."""
+        ...
+
+    async def end(self) -> None:
+        """The client closed its side: no more bytes."""
+        ...
+
+
 class ResponseStream:
     """An HTTP response whose body is consumed once, chunk by chunk. `aclose()` releases the
     upstream (and, through the tunnel, cancels the request at the agent) and is idempotent."""
 
     def __init__(self, status: int, headers: list[tuple[str, str]], chunks: AsyncIterator[bytes],
                  close: Callable[[], Awaitable[None]] = _no_close,
-                 complete_body: Callable[[], bytes | None] | None = None) -> None:
+                 complete_body: Callable[[], bytes | None] | None = None,
+                 sink: UpgradeSink | None = None) -> None:
         self.status = status
         self.headers = headers
         self._chunks = chunks
         self._close = close
         self._complete_body = complete_body
         self._closed = False
+        self.sink = sink  # set when the target switched protocols (101): the client's bytes go here
+
+    @property
+    def upgraded(self) -> bool:
+        return self.sink is not None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks

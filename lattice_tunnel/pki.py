@@ -9,6 +9,7 @@ beyond the optional storage object handed in.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 import ssl
@@ -408,6 +409,13 @@ def cluster_from_certificate(pem: bytes) -> str:
 def certificate_common_name(pem: bytes) -> str:
     cns = load_certs(pem)[0].subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(cns[0].value) if cns else ""
+
+
+def public_key_sha256(pem: bytes) -> str:
+    """SHA-256 (hex) of a certificate's SubjectPublicKeyInfo: which key it certifies."""
+    spki = load_certs(pem)[0].public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
 
 
 def certificate_expiry(pem: bytes) -> dt.datetime:

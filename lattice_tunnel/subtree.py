@@ -2,12 +2,14 @@
 
 A cell keeps every cluster reachable below it (``lattice_cell.subtree.SubtreeRegistry``); an agent
 running next to a cell advertises that subtree upward. ``ClusterInfo`` is one such cluster and
-``SubtreeSource`` what the agent reads it from; ``to_proto`` / ``from_proto`` are the wire form.
+``SubtreeSource`` what the agent reads it from (and tells it the clusters above); ``to_proto`` /
+``from_proto`` are the wire form.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Protocol
 
 import attrs
@@ -34,6 +36,11 @@ class SubtreeSource(Protocol):
     def subscribe(self) -> asyncio.Queue[list[ClusterInfo]]: ...
 
     def unsubscribe(self, queue: asyncio.Queue[list[ClusterInfo]]) -> None: ...
+
+    def set_ancestors(self, names: Sequence[str]) -> None:
+        """The clusters above the cell (the agent's parent and its ancestors, root first): the
+        cell never lets anything below claim them."""
+        ...
 
 
 def from_proto(c: pb.SubtreeCluster) -> ClusterInfo:

@@ -5,6 +5,10 @@ The same objects feed the hook server (``hooks.server.app``), the Metacontroller
 (``hooks.controllers_manifest``) and ``lattice render``. Running a hook goes through
 ``Composite.run`` / ``Decorator.run``, which turn a compiler exception or an undeclared child kind
 into a Failed answer that keeps the observed children, so bad input never becomes an HTTP error.
+``run`` also encodes the answer (``Answer.body``), with status messages capped: an answer JSON
+cannot carry (observed children or a status echoed back nested deeper than the encoder goes)
+becomes a Failed status with the children kept, or — when the kept children themselves cannot
+be encoded — ``wire.BadRequest`` (HTTP 400: Metacontroller then changes nothing).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import crds
 from crds import Condition, ConditionStatus, KubeObject
 from hooks import wire
 from hooks.context import ClusterIdentity
+from hooks.controllers.events import AuditNote, EventNote, EventPolicy
+from hooks.messages import cap_status, clip, join_capped
 from hooks.wire import (
     CustomizeRequest,
     CustomizeResponse,
@@ -35,6 +41,9 @@ Hook = Literal["sync", "finalize", "customize"]
 HOOKS: tuple[Hook, ...] = ("sync", "customize", "finalize")
 UpdateMethod = Literal["OnDelete", "Recreate", "InPlace"]
 INTERNAL_ERROR = "InternalError"
+INVALID_INPUT = "InvalidInput"
+UNENCODABLE = ("the request holds data nested too deeply to be sent back (JSON encoders stop at 254 "
+               "levels): the observed children are kept as they are")
 
 R = TypeVar("R")
 
@@ -73,10 +82,14 @@ class HookConfig:
 
 @attrs.frozen
 class Answer(Generic[R]):
-    """A hook response plus, when the parent is reported as failed, the reason (for metrics)."""
+    """A hook response plus what the shell reports about it: when the parent is reported as
+    failed, the reason (for metrics); the Events to emit; what Audit-mode policies would change."""
 
     response: R
     failure: str | None = None
+    events: tuple[EventNote, ...] = ()
+    audit: tuple[AuditNote, ...] = ()
+    body: bytes | None = None  # the encoded response, once ``run`` made it
 
 
 SyncFn = Callable[[SyncRequest, HookConfig], Answer[SyncResponse]]
@@ -123,8 +136,17 @@ def _check_children(declared: dict[str, Kind], parent: KubeObject, children: lis
 
 def _internal(exc: BaseException | str) -> str:
     if isinstance(exc, str):
-        return f"internal compile error: {exc}"
-    return f"internal compile error: {type(exc).__name__}: {exc}"
+        return f"internal compile error: {clip(exc, 1024)}"
+    return f"internal compile error: {type(exc).__name__}: {clip(str(exc), 1024)}"
+
+
+def _key(obj: KubeObject) -> str:
+    """An object's namespace/name for a log line (input: clipped)."""
+    return clip(wire.object_key(obj), 253)
+
+
+def _encoded(answer: Answer[Any]) -> Answer[Any]:
+    return attrs.evolve(answer, body=wire.encode(answer.response))
 
 
 def default_finalize(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
@@ -145,33 +167,59 @@ class Composite:
     sync: SyncFn
     failed_status: FailedStatusFn
     customize: CustomizeFn | None = None
+    # Every kind the customize hook may relate (read only): the RBAC of Lattice's Metacontroller
+    # grants reads on exactly these, the parent and the children (hooks.controllers_manifest).
+    related: tuple[Kind, ...] = ()
     finalize: SyncFn = default_finalize
     # Declare the finalize hook to Metacontroller (it then holds a finalizer on every parent).
     declare_finalize: bool = False
     resync_period_seconds: int = 300
     doc: str = ""
+    # The Events of a sync's status transitions (hooks.controllers.events); None: no Events.
+    events: EventPolicy | None = None
     declared: dict[str, Kind] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "declared", declared_kinds(self.children))
 
     def run(self, hook: Hook, body: bytes, cfg: HookConfig) -> Answer[Any]:
-        """Decode ``body`` (raising ``wire.BadRequest``) and run one hook."""
+        """Decode ``body`` (raising ``wire.BadRequest``), run one hook, encode its answer."""
         if hook == "customize":
-            return Answer((self.customize or no_related)(wire.decode_customize(body), cfg))
+            return _encode_customize(self.customize, body, cfg)
         if hook not in ("sync", "finalize"):
             raise UnknownHook(hook)
         req = wire.decode_sync(body)
-        return self.run_sync(req, cfg, finalize=hook == "finalize")
+        finalize = hook == "finalize"
+        answer = self.run_sync(req, cfg, finalize=finalize)
+        response = answer.response
+        answer = attrs.evolve(answer, response=attrs.evolve(response, status=cap_status(response.status)))
+        try:
+            return _encoded(answer)
+        except wire.Unencodable as exc:
+            log.warning("%s %s of %s: answer not encodable (%s); Failed, children kept", self.name, hook,
+                        _key(req.parent), exc)
+        status = self.failed_status([UNENCODABLE], wire.generation(req.parent), INVALID_INPUT)
+        fallback = Answer(SyncResponse(status=status, children=wire.observed_unchanged(req.children),
+                                       finalized=False if finalize else None), INVALID_INPUT)
+        try:
+            return _encoded(fallback)
+        except wire.Unencodable:
+            raise wire.BadRequest(UNENCODABLE) from None
 
     def run_sync(self, req: SyncRequest, cfg: HookConfig, *, finalize: bool = False) -> Answer[SyncResponse]:
+        answer = self._run_sync(req, cfg, finalize=finalize)
+        if self.events is None or finalize:
+            return answer
+        return attrs.evolve(answer, events=self.events.notes(req.parent, answer.response.status) + answer.events)
+
+    def _run_sync(self, req: SyncRequest, cfg: HookConfig, *, finalize: bool) -> Answer[SyncResponse]:
         fn = self.finalize if finalize else self.sync
         try:
             answer = fn(req, cfg)
             problem = _check_children(self.declared, req.parent, answer.response.children)
         except Exception as exc:  # a compiler bug must not become an HTTP error
-            log.exception("%s %s of %s failed", self.name, "finalize" if finalize else "sync",
-                          wire.object_key(req.parent))
+            log.error("%s %s of %s failed: %s", self.name, "finalize" if finalize else "sync",
+                      _key(req.parent), _internal(exc), exc_info=_traceback_only(exc))
             return self.internal_error(req, _internal(exc), finalize=finalize)
         if problem is not None:
             return self.internal_error(req, _internal(problem), finalize=finalize)
@@ -211,6 +259,7 @@ class Decorator:
     attachments: tuple[ChildRule, ...]
     sync: DecoratorSyncFn
     customize: CustomizeFn | None = None
+    related: tuple[Kind, ...] = ()
     finalize: DecoratorSyncFn = _default_decorator_finalize
     declare_finalize: bool = False
     resync_period_seconds: int = 600
@@ -222,10 +271,22 @@ class Decorator:
 
     def run(self, hook: Hook, body: bytes, cfg: HookConfig) -> Answer[Any]:
         if hook == "customize":
-            return Answer((self.customize or no_related)(wire.decode_customize(body), cfg))
+            return _encode_customize(self.customize, body, cfg)
         if hook not in ("sync", "finalize"):
             raise UnknownHook(hook)
-        return self.run_sync(wire.decode_decorator_sync(body), cfg, finalize=hook == "finalize")
+        req = wire.decode_decorator_sync(body)
+        finalize = hook == "finalize"
+        try:
+            return _encoded(self.run_sync(req, cfg, finalize=finalize))
+        except wire.Unencodable as exc:
+            log.warning("%s %s of %s: answer not encodable (%s); attachments kept", self.name, hook,
+                        _key(req.object), exc)
+        fallback = Answer(DecoratorSyncResponse(attachments=wire.observed_unchanged(req.attachments),
+                                                finalized=False if finalize else None), INVALID_INPUT)
+        try:
+            return _encoded(fallback)
+        except wire.Unencodable:
+            raise wire.BadRequest(UNENCODABLE) from None
 
     def run_sync(self, req: DecoratorSyncRequest, cfg: HookConfig, *,
                  finalize: bool = False) -> Answer[DecoratorSyncResponse]:
@@ -234,8 +295,9 @@ class Decorator:
             answer = fn(req, cfg)
             problem = _check_children(self.declared, req.object, answer.response.attachments)
         except Exception as exc:
-            log.exception("%s sync of %s failed", self.name, wire.object_key(req.object))
-            problem = f"{type(exc).__name__}: {exc}"
+            log.error("%s sync of %s failed: %s", self.name, _key(req.object), _internal(exc),
+                      exc_info=_traceback_only(exc))
+            problem = f"{type(exc).__name__}: {clip(str(exc), 1024)}"
         if problem is None:
             return answer
         log.error("%s: %s", self.name, _internal(problem))
@@ -247,11 +309,29 @@ class Decorator:
 Controller = Composite | Decorator
 
 
+def _encode_customize(customize: CustomizeFn | None, body: bytes, cfg: HookConfig) -> Answer[Any]:
+    answer = Answer((customize or no_related)(wire.decode_customize(body), cfg))
+    try:
+        return _encoded(answer)
+    except wire.Unencodable:
+        raise wire.BadRequest(UNENCODABLE) from None
+
+
+class ClippedError(Exception):
+    """Stands in for an exception in a log record: its type and clipped text, its traceback."""
+
+
+def _traceback_only(exc: BaseException) -> tuple[type[BaseException], BaseException, Any]:
+    """exc_info for a log record whose traceback names the code but does not repeat the input:
+    an exception's own text can quote a whole object."""
+    return (ClippedError, ClippedError(f"{type(exc).__name__}: {clip(str(exc))}"), exc.__traceback__)
+
+
 def failed_status_for(status_cls: Callable[..., Any], phase: Any) -> FailedStatusFn:
     """The Failed status of a kind whose status has ``phase``, ``message`` and ``conditions``."""
 
     def failed_status(messages: list[str], generation: int | None, reason: str) -> KubeObject:
-        message = "; ".join(messages)
+        message = join_capped(messages)
         ready = Condition(type="Ready", status=ConditionStatus.FALSE, reason=reason,
                           message=message, observed_generation=generation)
         out: KubeObject = crds.dump(status_cls(phase=phase, message=message, conditions=[ready]))

@@ -41,7 +41,8 @@ from hooks.cluster.status import DELETING_MESSAGE, credential_copies
 from hooks.cluster.validate import PROVIDER_NAMESPACE
 from hooks.controllers import cluster_observed as seen
 from hooks.controllers import kinds
-from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig, failed_status_for
+from hooks.controllers.definition import INTERNAL_ERROR, Answer, ChildRule, Composite, HookConfig, failed_status_for
+from hooks.controllers.events import EventPolicy
 from hooks.controllers.memo import LRU, version
 from hooks.controllers.parsing import parse_object
 from hooks.wire import CustomizeRequest, CustomizeResponse, RelatedRule, SyncRequest, SyncResponse
@@ -290,10 +291,13 @@ CONTROLLER = Composite(
     children=CHILDREN,
     sync=sync,
     customize=customize,
+    related=(kinds.CLOUD_PROVIDER, kinds.LEASE, kinds.LATTICE_CLUSTER),
     finalize=finalize,
     declare_finalize=True,
     failed_status=failed_status,
     resync_period_seconds=300,
     doc="Compiles a LatticeCluster into its Cluster API objects, mirrors their status, deletes them "
         "with it, and holds still while the pivot moves them.",
+    events=EventPolicy(failures=frozenset({"ValidationFailed", "ClusterFailed", "UnknownPivotPhase",
+                                           "PivotIncomplete", INTERNAL_ERROR}), first_success="Ready"),
 )

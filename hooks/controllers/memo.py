@@ -4,7 +4,8 @@ Metacontroller sends the same parent and related objects again and again with un
 ``resourceVersion``s: every status change of a child (a Deployment rolling, an HPA every 15 s)
 re-syncs its parent. Parsing and compiling are pure functions of the objects, so their results
 are kept per (uid, resourceVersion, generation) of every input. Objects without uid or
-resourceVersion (``lattice render``, hand-written tests) are never memoised. Cached values are
+resourceVersion (``lattice render``, hand-written tests) are never memoised. Both memos are
+bounded by entries and by bytes (``LRU``), so distinct large objects cannot grow the process. Cached values are
 shared between requests and must be treated as read-only. (Lattice declares no rolling update
 strategy, so Metacontroller never sends a parent rebuilt from an older revision under the same
 version.)
@@ -26,9 +27,17 @@ Key = tuple[Hashable, ...]
 
 
 class LRU(Generic[V]):
-    def __init__(self, size: int) -> None:
+    """At most ``size`` entries and ``max_bytes`` of weight (``weigh(value)``, an estimate of
+    what the entry holds: the JSON size of its input or output). A value heavier than an eighth
+    of the budget is returned but not kept: one huge object must not evict everything else."""
+
+    def __init__(self, size: int, max_bytes: int | None = None,
+                 weigh: Callable[[V], int] | None = None) -> None:
         self.size = size
-        self._data: OrderedDict[Key, V] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.weigh = weigh
+        self.bytes = 0
+        self._data: OrderedDict[Key, tuple[V, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get_or_make(self, key: Key | None, make: Callable[[], V]) -> V:
@@ -38,17 +47,26 @@ class LRU(Generic[V]):
             hit = self._data.get(key)
             if hit is not None:
                 self._data.move_to_end(key)
-                return hit
+                return hit[0]
         value = make()
+        weight = self.weigh(value) if self.weigh is not None and self.max_bytes is not None else 0
+        if self.max_bytes is not None and weight > self.max_bytes // 8:
+            return value
         with self._lock:
-            self._data[key] = value
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._data[key] = (value, weight)
+            self.bytes += weight
+            while len(self._data) > self.size or (self.max_bytes is not None and self.bytes > self.max_bytes):
+                _, (_, dropped) = self._data.popitem(last=False)
+                self.bytes -= dropped
         return value
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._data)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TypeVar
 
+import orjson
+
 import crds
 from crds import KubeObject, LatticeObject, ParseResult
 from hooks import wire
@@ -19,12 +21,27 @@ from hooks.wire import ObjectMap
 
 T = TypeVar("T", bound=LatticeObject)
 
-_parsed: LRU[ParseResult] = LRU(4096)
+# Parsed objects by version, weighed by their JSON size (a model takes a few times that in memory).
+PARSE_MEMO_ENTRIES = 4096
+PARSE_MEMO_BYTES = 16 * 1024 * 1024
+_parsed: LRU[tuple[ParseResult, int]] = LRU(PARSE_MEMO_ENTRIES, PARSE_MEMO_BYTES, weigh=lambda entry: entry[1])
+
+
+def _parse_weighed(raw: KubeObject) -> tuple[ParseResult, int]:
+    data = {k: v for k, v in raw.items() if k != "status"}
+    try:
+        size = len(orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS))
+    except orjson.JSONEncodeError:
+        size = PARSE_MEMO_BYTES  # too deep to weigh: never kept
+    return crds.parse(data), size
 
 
 def parse_cached(raw: KubeObject) -> ParseResult:
     """``crds.parse`` (without the status) memoised by object version."""
-    return _parsed.get_or_make(version(raw), lambda: crds.parse({k: v for k, v in raw.items() if k != "status"}))
+    key = version(raw)
+    if key is None:
+        return crds.parse({k: v for k, v in raw.items() if k != "status"})
+    return _parsed.get_or_make(key, lambda: _parse_weighed(raw))[0]
 
 
 def parse_object(raw: KubeObject, cls: type[T]) -> tuple[T | None, list[str]]:

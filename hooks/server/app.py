@@ -7,15 +7,21 @@ parent that fails validation or whose compiler raised is a 200 with a Failed sta
 the body is not a hook request; 404 for an unknown controller or hook; 413 when the body is over
 the limit. The app keeps no state between requests beyond metrics and parse memoisation, so any
 number of replicas can serve behind one Service.
+
+A body of ``INLINE_BYTES`` or more is decoded, compiled and encoded on a small thread pool, off
+the event loop, so ``/healthz`` and small syncs keep answering while a large one compiles
+(compilers are pure and the memos are locked; the GIL still serialises the work itself).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from starlette.applications import Starlette
@@ -27,11 +33,14 @@ from hooks import wire
 from hooks.context import ClusterIdentity
 from hooks.controllers import CONTROLLERS
 from hooks.controllers.definition import HOOKS, Answer, Controller, HookConfig, UnknownHook
+from hooks.server.events import EventRecorder, recorder_from_env
 from hooks.server.metrics import CONTENT_TYPE, HookMetrics
 
 log = logging.getLogger("hooks")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+INLINE_BYTES = 64 * 1024  # smaller bodies compile in a few ms: on the loop, no thread hand-off
+COMPILE_THREADS = 2
 _JSON = "application/json"
 
 
@@ -65,6 +74,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _encode(answer: Answer[object]) -> bytes:
+    if answer.body is not None:
+        return answer.body
     response = answer.response
     to_json = getattr(response, "to_json", None)
     if not callable(to_json):
@@ -87,14 +98,36 @@ def create_app(
     controllers: Sequence[Controller] | None = None,
     cluster: ClusterIdentity | None = None,
     max_body_bytes: int | None = None,
+    events: EventRecorder | bool | None = True,
 ) -> Starlette:
     """The hook app. Without arguments (the uvicorn factory) everything comes from the environment:
-    LATTICE_CLUSTER_NAME, LATTICE_PROVIDER and LATTICE_HOOKS_MAX_BODY_BYTES."""
+    LATTICE_CLUSTER_NAME, LATTICE_PROVIDER, LATTICE_HOOKS_MAX_BODY_BYTES, and for Events
+    LATTICE_HOOKS_EVENTS / LATTICE_HOOKS_KUBECONFIG (``hooks.server.events.recorder_from_env``).
+    ``events``: a recorder, ``True`` (from the environment) or ``None``/``False`` (no Events)."""
     by_name = {c.name: c for c in (CONTROLLERS if controllers is None else controllers)}
     cfg = HookConfig(cluster=cluster if cluster is not None else cluster_from_env())
     limit = max_body_bytes or int(os.environ.get("LATTICE_HOOKS_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
     metrics = HookMetrics.create()
+    if events is True:
+        recorder = recorder_from_env(on_result=metrics.event)
+    elif isinstance(events, EventRecorder):
+        recorder = events
+        recorder.on_result = metrics.event
+    else:
+        recorder = None
+    pool = ThreadPoolExecutor(COMPILE_THREADS, thread_name_prefix="compile")
     tune_gc()
+
+    async def run(controller: Controller, hook_name: str, body: bytes) -> tuple[Answer[object], bytes]:
+        if len(body) < INLINE_BYTES:
+            answer = controller.run(hook_name, body, cfg)  # type: ignore[arg-type]
+            return answer, _encode(answer)
+
+        def work() -> tuple[Answer[object], bytes]:
+            answer = controller.run(hook_name, body, cfg)  # type: ignore[arg-type]
+            return answer, _encode(answer)
+
+        return await asyncio.get_running_loop().run_in_executor(pool, work)
 
     async def hook(request: Request) -> Response:
         name, hook_name = request.path_params["controller"], request.path_params["hook"]
@@ -105,10 +138,13 @@ def create_app(
         code = 200
         try:
             body = await _read_body(request, limit)
-            answer = controller.run(hook_name, body, cfg)
-            payload = _encode(answer)
+            answer, payload = await run(controller, hook_name, body)
             if answer.failure is not None:
                 metrics.failed(name, answer.failure)
+            for note in answer.audit:
+                metrics.audited(note.policy, note.action, note.would)
+            if recorder is not None and answer.events:
+                recorder.record(answer.events)
             return Response(payload, media_type=_JSON)
         except _TooLarge:
             code = 413
@@ -145,4 +181,5 @@ def create_app(
     ])
     app.state.metrics = metrics
     app.state.config = cfg
+    app.state.events = recorder
     return app

@@ -23,13 +23,12 @@ _ESCALATING_CAPS = ("SYS_ADMIN", "CAP_SYS_ADMIN")
 _IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+_ESCAPED_DOLLAR = re.compile(r"\$(?=[$(])")  # a '$' that Kubernetes would read as '$$' or '$('
+
+
 def escape_env(text: str) -> str:
     """Escape literal text for Kubernetes ``$(VAR)`` expansion (only ``$$`` and ``$(`` change)."""
-    out: list[str] = []
-    for i, c in enumerate(text):
-        nxt = text[i + 1] if i + 1 < len(text) else ""
-        out.append("$$" if c == "$" and nxt in ("$", "(") else c)
-    return "".join(out)
+    return _ESCAPED_DOLLAR.sub("$$", text) if "$" in text else text
 
 
 def env_vars(env: Mapping[str, Expanded]) -> list[KubeObject]:

@@ -118,6 +118,11 @@ Token = str | Placeholder
 
 _SCORE = re.compile(r"\$(\$|\{([^}]*)\})")
 _REVERSE = re.compile(r"\$\$\{([^}]*)\}")
+# The same scan as _SCORE, matching placeholders only: a `${...}` after an even run of `$` that
+# starts the run (the run is `$$` escapes). Between two matches the text holds no placeholder, so
+# its escapes are `str.replace("$$", "$")`, left to right as the scan pairs them: the work is per
+# placeholder, not per `$$` (a megabyte of escapes costs one C call, not a million matches).
+_SCORE_PLACEHOLDER = re.compile(r"(?<!\$)((?:\$\$)*)\$\{([^}]*)\}")
 
 
 def split_reference(ref: str) -> Path:
@@ -145,26 +150,30 @@ def _tokens(text: str, mode: Mode) -> list[Token]:
     if mode is Mode.NO_EXPAND:
         return [text] if text else []
     out: list[Token] = []
+    pending: list[str] = []  # adjacent literals, joined once (`+=` on each would be quadratic)
 
-    def literal(s: str) -> None:
-        if not s:
-            return
-        if out and isinstance(out[-1], str):
-            out[-1] += s
-        else:
-            out.append(s)
+    def flush() -> None:
+        if joined := "".join(pending):
+            out.append(joined)
+        pending.clear()
 
     pos = 0
-    pattern = _SCORE if mode is Mode.EXPAND else _REVERSE
-    for m in pattern.finditer(text):
-        literal(text[pos:m.start()])
-        pos = m.end()
-        if mode is Mode.EXPAND and m.group(1) == "$":
-            literal("$")
-            continue
-        ref = m.group(2) if mode is Mode.EXPAND else m.group(1)
-        out.append(Placeholder(split_reference(ref), m.group(0)))
-    literal(text[pos:])
+    if mode is Mode.EXPAND:
+        for m in _SCORE_PLACEHOLDER.finditer(text):
+            pending.append(text[pos:m.start()].replace("$$", "$"))
+            pending.append("$" * (len(m.group(1)) // 2))
+            pos = m.end()
+            flush()
+            out.append(Placeholder(split_reference(m.group(2)), m.group(0)[len(m.group(1)):]))
+        pending.append(text[pos:].replace("$$", "$"))
+    else:
+        for m in _REVERSE.finditer(text):
+            pending.append(text[pos:m.start()])
+            pos = m.end()
+            flush()
+            out.append(Placeholder(split_reference(m.group(1)), m.group(0)))
+        pending.append(text[pos:])
+    flush()
     return out
 
 
@@ -172,12 +181,16 @@ def expand(text: str, resolve: Resolver, mode: Mode = Mode.EXPAND) -> Expanded:
     """Substitute every placeholder of ``text`` through ``resolve``."""
     parts: list[str | SecretKeyRef] = []
     errors: list[TemplateError] = []
+    text_run: list[str] = []  # adjacent strings, joined once (as in _tokens)
 
     def add(value: str | SecretKeyRef) -> None:
-        if isinstance(value, str) and parts and isinstance(parts[-1], str):
-            parts[-1] += value
-        elif value != "":
-            parts.append(value)
+        if isinstance(value, str):
+            text_run.append(value)
+            return
+        if joined := "".join(text_run):
+            parts.append(joined)
+        text_run.clear()
+        parts.append(value)
 
     for token in _tokens(text, mode):
         if isinstance(token, str):
@@ -191,6 +204,8 @@ def expand(text: str, resolve: Resolver, mode: Mode = Mode.EXPAND) -> Expanded:
             continue
         for p in value.parts if isinstance(value, Parts) else (value,):
             add(p)
+    if joined := "".join(text_run):
+        parts.append(joined)
     return Expanded(tuple(parts), tuple(errors))
 
 

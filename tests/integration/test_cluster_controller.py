@@ -133,6 +133,10 @@ def test_lattice_status_mirrors_capi(cluster_plane: ClusterPlane, provisioned: d
     endpoint = capi["spec"]["controlPlaneEndpoint"]
     assert s["endpoint"] == f"https://{endpoint['host']}:{endpoint['port']}"
     assert "bootstrapSecret" not in s  # the in-memory backend runs nothing on its machines: no agent
+    # The hook server's Event for the first success (kubectl describe latticecluster ci shows it).
+    events = [e for e in cluster_plane.items("events", "-n", "default")
+              if e["involvedObject"].get("kind") == "LatticeCluster" and e["involvedObject"]["name"] == "ci"]
+    assert ("Normal", "Ready", "cluster provisioned") in {(e["type"], e["reason"], e["message"]) for e in events}
 
 
 def test_scaling_a_static_pool_edits_its_machine_deployment(cluster_plane: ClusterPlane,

@@ -273,6 +273,7 @@ def test_a_workload_keeps_reconciling_without_its_management_cluster(fleet: Flee
         if proc is not None:
             proc.popen.send_signal(signal.SIGKILL)
             proc.popen.wait(10)
+    mgmt.loop.hooks.kill()
     service = {"apiVersion": "lattice.dev/v1alpha1", "kind": "LatticeService",
                "metadata": {"name": "hello", "namespace": "default"},
                "spec": {"containers": {"main": {"image": "nginx:1.27"}},

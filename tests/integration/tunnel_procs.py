@@ -106,6 +106,7 @@ class CellProc(Proc):
     grpc_port: int = 0
     bootstrap_port: int = 0
     proxy_port: int = 0
+    api_proxy_port: int = 0
 
     def status(self) -> dict[str, Any]:
         result: dict[str, Any] = self.get("/status").json()
@@ -165,17 +166,20 @@ def start_cell(
     extra: list[str] | None = None,
     *,
     operator: bool = False,
+    kubeconfig: Path | None = None,
 ) -> CellProc:
     """``lattice-cell serve`` (a root), or with ``operator`` ``lattice-operator``: the cell plus,
-    when the cluster has a parent config, its agent (a mid-tier cluster)."""
+    when the cluster has a parent config, its agent (a mid-tier cluster). ``kubeconfig``: the
+    identity the cell runs as (default: the plane's admin)."""
     grpc_port, boot, proxy, health = ports or (free_port(), free_port(), free_port(), free_port())
+    api_proxy = free_port()  # never the default 8082: several cells share this machine
     command = ["lattice_operator.main"] if operator else ["lattice_cell.main", "serve"]
     argv = [
         sys.executable,
         "-m",
         *command,
         "--kubeconfig",
-        str(cp.kubeconfig),
+        str(kubeconfig or cp.kubeconfig),
         "--cluster",
         cluster,
         "--bind",
@@ -190,6 +194,8 @@ def start_cell(
         str(proxy),
         "--health-port",
         str(health),
+        "--api-proxy-port",
+        str(api_proxy),
         *(FAST if operator else FAST_CELL),
         *(extra or []),
     ]
@@ -203,6 +209,7 @@ def start_cell(
         grpc_port=grpc_port,
         bootstrap_port=boot,
         proxy_port=proxy,
+        api_proxy_port=api_proxy,
     )
     proc.start()
     proc.wait_ready(60)

@@ -107,6 +107,7 @@ async def raw_stream(cell: Cell, cluster: str) -> tuple[grpc.aio.Channel, grpc.a
     call = agent_pb2_grpc.LatticeAgentStub(ch).Connect()
     welcome = await call.read()
     assert welcome.welcome.agent_cluster == cluster
+    assert list(welcome.welcome.ancestors) == list(cell.subtree.ancestors)
     return ch, call
 
 
@@ -213,6 +214,47 @@ async def test_subtree_cannot_hijack_a_connected_sibling(cell: Cell) -> None:
             await eventually(lambda: (r := cell.subtree.lookup("b")) is not None and r.info.phase == "Ready")
             assert cell.subtree.lookup("a").via == "a"
             assert cell.subtree.lookup("root") is None
+
+
+async def test_reproduction_a_disconnected_siblings_route_cannot_be_captured(cell: Cell) -> None:
+    """Issue #13, finding 1: while b was disconnected, a announced [a, b]; the cell routed b to a,
+    and kept doing so after b reconnected with its own certificate."""
+    async with running(Agent(agent_config(cell, "b"), local=FakeApi("b"))):
+        await eventually(lambda: connected(cell, "b"))
+    await eventually(lambda: not connected(cell, "b"))
+    ch, call = await raw_stream(cell, "a")
+    async with ch:
+        await call.write(pb.AgentMessage(subtree_state=pb.SubtreeState(full=True, clusters=[
+            pb.SubtreeCluster(name="a", phase="Ready", connected=True),
+            pb.SubtreeCluster(name="b", parent="a", phase="Ready", connected=True)])))
+        await eventually(lambda: (r := cell.subtree.lookup("a")) is not None and r.info.phase == "Ready")
+        assert cell.subtree.lookup("b").via == "b"  # type: ignore[union-attr]
+        async with running(Agent(agent_config(cell, "b"), local=FakeApi("b"))):
+            await eventually(lambda: connected(cell, "b"))
+            stream = await cell.router.open(KubeRequest("b", "GET", "/api"))
+            assert b'"cluster":"b"' in await stream.read()
+            await stream.aclose()
+
+
+async def test_nothing_below_a_mid_cell_can_claim_its_ancestors(cell: Cell) -> None:
+    mid = await start_cell("mid")
+    try:
+        mid_agent = Agent(agent_config(cell, "mid"), local=FakeApi("mid"), downstream=mid.router,
+                          subtree=mid.subtree)
+        async with running(mid_agent):
+            await eventually(lambda: mid.subtree.ancestors == ("root",))
+            ch, call = await raw_stream(mid, "leaf")
+            async with ch:
+                await call.write(pb.AgentMessage(subtree_state=pb.SubtreeState(full=True, clusters=[
+                    pb.SubtreeCluster(name="leaf", phase="Ready", connected=True),
+                    pb.SubtreeCluster(name="root", parent="leaf", connected=True),
+                    pb.SubtreeCluster(name="mid", parent="leaf", connected=True)])))
+                await eventually(lambda: (r := mid.subtree.lookup("leaf")) is not None and r.info.phase == "Ready")
+                assert mid.subtree.lookup("root") is None and mid.subtree.lookup("mid") is None
+                await eventually(lambda: connected(cell, "leaf"))
+                assert cell.subtree.lookup("leaf").via == "mid"  # type: ignore[union-attr]
+    finally:
+        await mid.stop()
 
 
 async def test_watch_streams_and_client_disconnect_cancels_at_the_agent(cell: Cell) -> None:

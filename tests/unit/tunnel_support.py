@@ -134,3 +134,58 @@ class Relay:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+
+
+class UpgradeServer:
+    """A raw HTTP/1.1 server that switches protocols like kube-apiserver does for exec: requests
+    with `Upgrade` get a 101 and then an echo of every byte, upper-cased; `/forbidden` gets a 403.
+    Records each request head and whether its connection is still open."""
+
+    def __init__(self) -> None:
+        self.heads: list[dict[str, list[str]]] = []
+        self.targets: list[str] = []
+        self.open_connections = 0
+        self.received = 0
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> UpgradeServer:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open_connections += 1
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            self.targets.append(head[0].split()[1])
+            fields: dict[str, list[str]] = {}
+            for line in head[1:]:
+                if line:
+                    k, _, v = line.partition(":")
+                    fields.setdefault(k.strip().lower(), []).append(v.strip())
+            self.heads.append(fields)
+            if self.targets[-1].startswith("/forbidden") or "upgrade" not in fields:
+                body = b'{"kind":"Status","code":403,"message":"pods/exec is forbidden"}'
+                writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+                return
+            writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "
+                         + fields["upgrade"][0].encode() + b"\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n")
+            await writer.drain()
+            while data := await reader.read(65536):
+                self.received += len(data)
+                if data == b"CLOSE":
+                    return
+                writer.write(data.upper())
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.open_connections -= 1
+            writer.close()

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from lattice_agent.credentials import CredentialsError, CredentialStore, load_parent_config, obtain
+from lattice_agent.credentials import (
+    CredentialsError,
+    CredentialStore,
+    forget_bootstrap_token,
+    load_parent_config,
+    obtain,
+)
 from lattice_tunnel import pki
 from lattice_tunnel.parent_config import ParentConfig, ParentConfigError
 
@@ -49,3 +55,12 @@ async def test_without_credentials_or_a_token_there_is_no_way_in(tmp_path: Path)
     store = CredentialStore(None, tmp_path / "empty")
     with pytest.raises(CredentialsError, match="no stored credentials"):
         await obtain(store, ParentConfig("child", "cell:50051", "", "", BUNDLE.trust_pem()))
+
+
+async def test_the_spent_token_is_deleted_from_a_parent_config_directory(tmp_path: Path) -> None:
+    directory = write(tmp_path / "parent", PARENT.to_data())
+    await forget_bootstrap_token(None, directory)
+    assert not (directory / "token").exists()
+    parent = await load_parent_config(None, directory)
+    assert parent is not None and parent.token == "" and parent.cluster == "child"
+    await forget_bootstrap_token(None, directory)  # nothing left to delete: no error

@@ -106,3 +106,21 @@ async def test_csr_before_bootstrap_is_412_then_signed_after(store: MemoryTokenS
     body = ok.json()
     assert pki.cluster_from_certificate(body["certificate_pem"].encode()) == "child"
     assert body["ca_certificate_pem"] == BUNDLE.trust_pem().decode()
+
+
+async def test_reproduction_one_token_signs_one_key_only(store: MemoryTokenStore) -> None:
+    """Issue #13, finding 2: after the manifests were fetched once, the same token obtained three
+    certificates for three different keys. Now the first key spends it; the others get 410."""
+    token = await issue_token(store, "a")
+    auth = {"Authorization": f"Bearer {token}"}
+    csrs = [pki.generate_agent_csr("a")[0] for _ in range(3)]
+    async with client(store) as c:
+        assert (await c.get("/api/clusters/a/manifests", headers=auth)).status_code == 200
+        answers = [await c.post("/api/clusters/a/csr", json={"csr_pem": csr.decode()}, headers=auth) for csr in csrs]
+        retry = await c.post("/api/clusters/a/csr", json={"csr_pem": csrs[0].decode()}, headers=auth)
+    assert [a.status_code for a in answers] == [200, 410, 410]
+    assert "token already used" in answers[1].json()["error"]
+    # the holder of the first key may ask again (an answer lost on the way); same key, nothing new
+    assert retry.status_code == 200
+    first, again = (pki.public_key_sha256(r.json()["certificate_pem"].encode()) for r in (answers[0], retry))
+    assert first == again == store.records["a"].csr_key_sha256

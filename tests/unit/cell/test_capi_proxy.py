@@ -38,6 +38,7 @@ def test_client_common_name_comes_from_the_verified_chain() -> None:
     ("POST", "/clusters/a/api/v1/namespaces", 405),  # read-only
     ("DELETE", "/clusters/a/api/v1/namespaces/x", 405),
     ("GET", "/clusters/a/api/v1/pods", 503),  # no agent for a
+    ("GET", "/clusters/a/%2e%2e/b/api", 400),  # a dot segment (httpx resolves a literal "..")
 ])
 async def test_checks(method: str, path: str, status: int) -> None:
     client, _ = proxy()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import yaml
 
 from lattice_cell import manifests
 from lattice_tunnel.parent_config import ParentConfig
 
+ROOT = Path(__file__).resolve().parents[3]
 INSTALL = manifests.AgentInstall("child", "cell.example:50051", "https://cell.example:8443", "cell.example",
                                  b"-----CA-----\n", "one-time-token", image="registry.example/lattice:1")
 
@@ -47,3 +49,14 @@ def test_only_propagating_policies_are_handed_down_renamed() -> None:
 def test_the_lattice_crds_travel_with_the_package() -> None:
     names = {d["metadata"]["name"] for d in manifests.bundled_crds()}
     assert {"latticeservices.lattice.dev", "cedarpolicies.lattice.dev"} <= names
+
+
+def test_the_impersonator_may_impersonate_and_nothing_else_and_matches_the_shipped_manifest() -> None:
+    docs = manifests.impersonator_rbac()
+    shipped = list(yaml.safe_load_all((ROOT / "manifests" / "proxy-rbac.yaml").read_text()))
+    assert shipped == docs
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    assert {verb for rule in role["rules"] for verb in rule["verbs"]} == {"impersonate"}
+    assert "proxy-rbac.yaml" in yaml.safe_load((ROOT / "manifests" / "kustomization.yaml").read_text())["resources"]
+    # every child gets it with its agent
+    assert all(d in manifests.agent_manifests(INSTALL) for d in docs)

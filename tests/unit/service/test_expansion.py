@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from hooks.service.expansion import expand_workload
-from hooks.service.templates import SecretKeyRef
+import pytest
+
+from hooks.service.expansion import budgeted, expand_workload
+from hooks.service.templates import SecretKeyRef, Unresolved
 
 from .support import example, gateway_ctx, main, make_ctx
 
@@ -72,3 +74,19 @@ def test_file_modes_and_binary() -> None:
     assert files["/etc/raw"].text is not None and files["/etc/raw"].text.text == "${x}"
     assert files["/etc/raw"].mode == 0o600
     assert files["/etc/rev"].text is not None and files["/etc/rev"].text.text == "${HOME} api"
+
+
+def test_a_variable_may_not_expand_past_its_limit() -> None:
+    big = "a" * 20_000
+    spec = main(variables={"TWICE": "${metadata.annotations.big}${metadata.annotations.big}",
+                           "ONCE": "${metadata.annotations.big}"})
+    expansion = expand_workload(make_ctx(spec, annotations={"big": big}))
+    assert [str(e) for e in expansion.errors] == [
+        "spec.containers.main.variables.TWICE: expands to 40,000 characters; at most 32,768 are allowed"]
+
+
+def test_all_references_together_are_bounded() -> None:
+    resolve = budgeted(lambda path: "x" * 600, total=1_000)
+    assert resolve(("a",)) == "x" * 600
+    with pytest.raises(Unresolved, match="more than 1,000 characters in all"):
+        resolve(("b",))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hooks.service.templates import (
     Expanded,
@@ -15,6 +19,7 @@ from hooks.service.templates import (
     expand,
     placeholders,
     single_placeholder,
+    split_reference,
 )
 
 VALUES = {
@@ -162,3 +167,28 @@ def test_resolved_values_are_not_rescanned() -> None:
         return "${metadata.name}"
 
     assert expand("${x}", resolve).text == "${metadata.name}"
+
+
+def _scan_reference(text: str) -> str:
+    """The Score scan one match at a time (what the scanner did before it worked per placeholder),
+    each placeholder replaced by its split path."""
+    out: list[str] = []
+    pos = 0
+    for m in re.finditer(r"\$(\$|\{([^}]*)\})", text):
+        out.append(text[pos:m.start()])
+        pos = m.end()
+        out.append("$" if m.group(1) == "$" else f"<{split_reference(m.group(2))!r}>")
+    return "".join([*out, text[pos:]])
+
+
+@given(st.text(alphabet="${}a.\\", max_size=24))
+def test_the_scan_per_placeholder_equals_the_scan_per_match(text: str) -> None:
+    assert expand(text, lambda path: f"<{path!r}>").text == _scan_reference(text)
+
+
+def test_a_megabyte_of_escapes_is_linear() -> None:
+    import time
+
+    started = time.perf_counter()
+    assert expand("$$" * 500_000 + "${a}", lambda path: "x").text == "$" * 500_000 + "x"
+    assert time.perf_counter() - started < 1.0
