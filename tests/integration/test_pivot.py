@@ -1,12 +1,14 @@
 """Self-management for real, on three levels of real control planes: ``lattice install``'s flow
 with the local bootstrap (bootstrap → management cluster ``mgmt`` that manages itself, bootstrap
-gone), then ``mgmt`` provisioning and pivoting workload clusters, killing the child's agent and the
-parent's cell in the middle of pivots, an unpivot, deletion blocked by a child, and a workload
-cluster that keeps reconciling while ``mgmt``'s whole control plane is down.
+gone), then ``mgmt`` provisioning and pivoting workload clusters (``lattice get hierarchy`` shows
+the tree), killing the child's agent and the parent's cell in the middle of pivots, an unpivot,
+deletion blocked by a child, and a workload cluster that keeps reconciling while ``mgmt``'s whole
+control plane is down.
 
-Every cluster is a LocalCluster: etcd, kube-apiserver, kube-controller-manager, Metacontroller
-(server-side apply), the hook server and the controllers from manifests, lattice-operator (real cell
-and agent, real mTLS gRPC), the Cluster API CRDs. The one simulated part is the cloud
+Every cluster is a LocalCluster: the loop ``lattice dev up`` runs (etcd, kube-apiserver,
+kube-controller-manager, the hook server, the controllers ``manifests/`` ships and Metacontroller with
+its shipped flags and identity, the Cluster API CRDs), and lattice-operator (real cell and agent,
+real mTLS gRPC). The one simulated part is the cloud
 (lattice_dev.LocalCloud): it boots a cluster's "machine" by starting its control plane and running
 the first-boot files and installer the cluster compiler generated (the agent with its one-time
 token), and reports the machines up as Cluster API would (CapiDouble). The move kinds and
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import io
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +42,7 @@ from pivot_world import cluster_doc
 
 from cli.bootstrap import LocalBootstrap
 from cli.errors import LatticeError
+from cli.fleet_up import merged_kubeconfig
 from cli.install import Installer
 from cli.install_plan import PHASES, parse_bootstrap, read_inputs
 from cli.progress import Progress
@@ -129,7 +134,7 @@ def test_install_leaves_a_self_managing_management_cluster(fleet: Fleet) -> None
     assert "[5/7]" in fleet.install_log and "done in" in fleet.install_log
 
 
-def test_management_cluster_provisions_and_pivots_a_workload(fleet: Fleet) -> None:
+def test_management_cluster_provisions_and_pivots_a_workload(fleet: Fleet, tmp_path: Path) -> None:
     mgmt = fleet.mgmt
     watch = Watch(mgmt, "capi-work")
     try:
@@ -152,6 +157,12 @@ def test_management_cluster_provisions_and_pivots_a_workload(fleet: Fleet) -> No
     assert capi["metadata"]["labels"]["controller-uid"] == own["metadata"]["uid"]  # adopted by its own controller
     gone = capi_proxy_get(mgmt, "/clusters/work/api")
     assert gone.status_code == 410, gone.text
+    # lattice get hierarchy over the kubeconfig `lattice dev up --clusters` prints (a context per cluster)
+    kubeconfig = merged_kubeconfig({"mgmt": mgmt, "work": work}, tmp_path / "fleet.kubeconfig")
+    tree = subprocess.run([str(Path(sys.executable).parent / "lattice"), "get", "hierarchy", "--kubeconfig",
+                           str(kubeconfig)], capture_output=True, text=True, timeout=120, check=False)
+    assert tree.returncode == 0, tree.stderr
+    assert tree.stdout == "Cluster Hierarchy:\n\nmgmt  [Ready] (parent)\n└── work  [Ready]\n", tree.stdout
 
 
 def test_distributable_resources_follow_the_parent_deletions_included(fleet: Fleet) -> None:
