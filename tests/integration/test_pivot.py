@@ -162,7 +162,8 @@ def test_management_cluster_provisions_and_pivots_a_workload(fleet: Fleet, tmp_p
     tree = subprocess.run([str(Path(sys.executable).parent / "lattice"), "get", "hierarchy", "--kubeconfig",
                            str(kubeconfig)], capture_output=True, text=True, timeout=120, check=False)
     assert tree.returncode == 0, tree.stderr
-    assert tree.stdout == "Cluster Hierarchy:\n\nmgmt  [Ready] (parent)\n└── work  [Ready]\n", tree.stdout
+    # (parent): both have spec.parentConfig (examples/clusters/docker.yaml), they can provision
+    assert tree.stdout == "Cluster Hierarchy:\n\nmgmt  [Ready] (parent)\n└── work  [Ready] (parent)\n", tree.stdout
 
 
 def test_distributable_resources_follow_the_parent_deletions_included(fleet: Fleet) -> None:
