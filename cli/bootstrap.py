@@ -51,13 +51,14 @@ class LocalBootstrap:
         self.clusters: dict[str, Any] = {}
 
     def create(self) -> None:
-        from cli.dev import start_cluster_loop
+        from cli.dev import cell_service_account, start_cluster_loop
         from lattice_dev.errors import DevClusterError
         from lattice_dev.local_cloud import LocalCloud
         from lattice_dev.local_cluster import LocalCluster
 
         try:
-            self.cluster = LocalCluster.start(NAME, self.workdir / NAME, start_loop=start_cluster_loop)
+            self.cluster = LocalCluster.start(NAME, self.workdir / NAME, start_loop=start_cluster_loop,
+                                              service_account=cell_service_account())
         except DevClusterError as exc:
             raise LatticeError(str(exc)) from exc
         self.clusters[NAME] = self.cluster

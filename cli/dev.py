@@ -85,6 +85,13 @@ def start_cluster_loop(workdir: Path, cluster: str, timeout: float, bin_dir: Pat
     return start_lattice_loop(workdir, hooks_env={"LATTICE_CLUSTER_NAME": cluster}, timeout=timeout, bin_dir=bin_dir)
 
 
+def cell_service_account() -> str:
+    """What a root cluster's lattice-operator runs as (``manifests/cell-rbac.yaml``): ``namespace/name``."""
+    from lattice_cell import rbac
+
+    return f"{rbac.NAMESPACE}/{rbac.OPERATOR_SERVICE_ACCOUNT}"
+
+
 def cluster_controller_crds() -> list[dict[str, Any]]:
     """The CRDs of every child kind of the LatticeCluster controller (Cluster API core, kubeadm, RKE2
     and each provider Lattice compiles for): Metacontroller starts that controller only once all of

@@ -44,7 +44,7 @@ def merged_kubeconfig(clusters: dict[str, Any], path: Path) -> Path:
 
 def up(count: int, *, workdir: Path | None, workers: int = 1, root: str = "root", wait: bool = True,
        timeout: float = 1800.0) -> dict[str, Any]:
-    from cli.dev import start_cluster_loop
+    from cli.dev import cell_service_account, start_cluster_loop
     from lattice_dev.errors import DevClusterError
     from lattice_dev.local_cloud import LocalCloud
     from lattice_dev.local_cluster import LocalCluster
@@ -64,7 +64,8 @@ def up(count: int, *, workdir: Path | None, workers: int = 1, root: str = "root"
         with Progress(PHASES, titles) as progress:
             progress.phase("root")
             try:
-                clusters[root] = LocalCluster.start(root, workdir / root, start_loop=start_cluster_loop, kwok=True)
+                clusters[root] = LocalCluster.start(root, workdir / root, start_loop=start_cluster_loop, kwok=True,
+                                                    service_account=cell_service_account())
             except DevClusterError as exc:
                 raise LatticeError(str(exc)) from exc
             clusters[root].add_nodes([f"{root}-node-1"], control_plane=[f"{root}-node-1"])

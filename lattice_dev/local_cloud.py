@@ -9,8 +9,9 @@ plane's ``files`` (inline, or from the Secrets ``contentFrom`` names) under a no
 its post-bootstrap command, the agent installer the cluster compiler generated, with the paths moved
 into that directory and the new cluster's kubeconfig — then reports the machines up as Cluster API
 would (:class:`CapiDouble`, the new API server as the control-plane endpoint), registers KWOK nodes
-for them, and starts the new cluster's ``lattice-operator`` (what the agent Deployment the installer
-applied would run). From then on the cell and agent do the rest: the pivot moves the objects in.
+for them, and starts the new cluster's ``lattice-operator`` as the ServiceAccount ``lattice-agent``
+(what the agent Deployment the installer applied would run, with its rights). From then on the cell
+and agent do the rest: the pivot moves the objects in.
 
 It **tears a machine down** when its cluster's Cluster API ``Cluster`` is gone from every cluster it
 watches (a move creates the copy before it deletes the original, so only a real deletion leaves
@@ -42,6 +43,8 @@ KCP = "controlplane.cluster.x-k8s.io/v1beta2"
 NODE_ROOT_PATHS = ("/etc/lattice",)
 ADMIN_KUBECONFIG = "/etc/kubernetes/admin.conf"
 UNPIVOT = "lattice.dev/unpivot-phase"
+# What the agent Deployment of the bootstrap manifests runs as (lattice_cell.manifests).
+AGENT_SERVICE_ACCOUNT = "lattice-system/lattice-agent"
 GONE_PASSES = 3  # a Cluster absent everywhere this many passes in a row was deleted, not moved
 
 
@@ -116,7 +119,8 @@ class LocalCloud:
         self.say(f"{name}: booting its machines (a local control plane)")
         try:
             child = LocalCluster.start(name, self.workdir / name, start_loop=owner.start_loop, bin_dir=self.bin_dir,
-                                       operator=False, kwok=self.kwok, docker_provider=False)
+                                       operator=False, kwok=self.kwok, docker_provider=False,
+                                       service_account=AGENT_SERVICE_ACCOUNT)
         except Exception as exc:
             self.failed[name] = str(exc)
             raise

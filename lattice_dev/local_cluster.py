@@ -66,6 +66,7 @@ class LocalCluster:
     ports: CellPorts
     start_loop: StartLoop
     operator_args: tuple[str, ...] = ()
+    service_account: str | None = None  # "namespace/name" the operator runs as; None: the plane's admin
     operator: ManagedProcess | None = None
     kwok: ManagedProcess | None = None
 
@@ -80,15 +81,18 @@ class LocalCluster:
     @classmethod
     def start(cls, name: str, workdir: Path | None = None, *, start_loop: StartLoop, bin_dir: Path | None = None,
               operator: bool = True, operator_args: Sequence[str] = OPERATOR_ARGS, kwok: bool = False,
-              docker_provider: bool = True, timeout: float = 240.0) -> LocalCluster:
+              docker_provider: bool = True, service_account: str | None = None,
+              timeout: float = 240.0) -> LocalCluster:
         """``docker_provider``: create the CloudProvider ``docker`` here (a root); a child gets its
-        parent's instead, with the distributable resources."""
+        parent's instead, with the distributable resources. ``service_account`` (``namespace/name``,
+        which must exist when the operator starts): lattice-operator runs with a token of it, so
+        with exactly the rights its RBAC gives, as in a Pod; None: as the plane's admin."""
         workdir = Path(tempfile.mkdtemp(prefix=f"lattice-{name}-")) if workdir is None else workdir
         loop = start_loop(workdir, name, timeout, bin_dir)
         try:
             if docker_provider:
                 loop.cp.apply(DOCKER_PROVIDER)
-            cluster = cls(name, loop, CellPorts.free(), start_loop, tuple(operator_args))
+            cluster = cls(name, loop, CellPorts.free(), start_loop, tuple(operator_args), service_account)
             if kwok:
                 cluster.start_kwok()
             if operator:
@@ -99,15 +103,24 @@ class LocalCluster:
         return cluster
 
     # ---- the operator (cell + agent) ----
-    def operator_argv(self) -> list[str]:
+    def operator_kubeconfig(self) -> Path:
+        """The plane's admin kubeconfig, or one with a fresh token of :attr:`service_account`."""
+        if self.service_account is None:
+            return Path(self.cp.kubeconfig)
+        namespace, _, account = self.service_account.partition("/")
+        token = self.cp.kubectl("create", "token", account, "-n", namespace, "--duration=720h").stdout.strip()
+        return self.cp.write_kubeconfig(self.cp.workdir / "lattice-operator.kubeconfig", token=token, user=account)
+
+    def operator_argv(self, kubeconfig: Path | None = None) -> list[str]:
         p = self.ports
-        return [*_python_module("lattice_operator.main"), "--kubeconfig", str(self.cp.kubeconfig),
+        kubeconfig = Path(self.cp.kubeconfig) if kubeconfig is None else kubeconfig
+        return [*_python_module("lattice_operator.main"), "--kubeconfig", str(kubeconfig),
                 "--cluster", self.name, "--bind", "127.0.0.1", "--advertise-host", "127.0.0.1",
                 "--grpc-port", str(p.grpc), "--bootstrap-port", str(p.bootstrap), "--proxy-port", str(p.proxy),
                 "--health-port", str(p.health), "--api-proxy-port", str(p.api_proxy), *self.operator_args]
 
     def start_operator(self, timeout: float = 90.0) -> ManagedProcess:
-        proc = ManagedProcess.spawn(f"operator-{self.name}", self.operator_argv(),
+        proc = ManagedProcess.spawn(f"operator-{self.name}", self.operator_argv(self.operator_kubeconfig()),
                                     self.cp.workdir / "logs" / "lattice-operator.log",
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.operator = proc
