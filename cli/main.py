@@ -3,6 +3,7 @@ a non-CLI module; ``run`` is the one place a ``LatticeError`` becomes a message 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from cli import dev as dev_mod
+from cli import import_score
 from cli import kubeconfig as kubeconfig_mod
 from cli import render as render_mod
 from cli.errors import LatticeError
@@ -43,9 +45,50 @@ def render(
     cluster_name: Annotated[str | None, typer.Option(
         "--cluster-name", metavar="NAME",
         help="Cluster the objects are compiled for (trust domain lattice.<name>.local).")] = None,
+    image: Annotated[str | None, typer.Option(
+        "--image", metavar="REF",
+        help="Image for Score containers whose image is '.' (chosen at deploy time).")] = None,
+    namespace: Annotated[str | None, typer.Option(
+        "-n", "--namespace", metavar="NS", help="Namespace of the LatticeServices implied by Score workloads.")] = None,
+    provisioners: Annotated[list[Path] | None, typer.Option(
+        "--provisioners", metavar="PATH",
+        help="File or folder of Provisioner objects (as on the cluster); repeatable. Same as adding them with -f.")
+    ] = None,
+    partial: Annotated[bool, typer.Option(
+        "--partial", help="When an input fails, still print the objects that compiled (a partial result).")] = False,
 ) -> None:
-    """Compile Lattice objects into the Kubernetes objects the controllers would create, offline."""
-    code = render_mod.run(filename, output, cluster_name)
+    """Compile Lattice objects, and Score workloads (score.dev/v1b1), into the Kubernetes objects the controllers
+    would create, offline. A Score workload is printed first as the LatticeService it implies. When any input
+    fails, nothing is printed on stdout (unless --partial) and the exit code is 1."""
+    options = render_mod.ScoreOptions(image=image, namespace=namespace, environ=dict(os.environ))
+    code = render_mod.run([*filename, *(provisioners or [])], output, cluster_name, options=options,
+                          partial=partial)
+    if code:
+        raise typer.Exit(code)
+
+
+import_app = typer.Typer(name="import", help="Convert other formats into Lattice objects.", no_args_is_help=True,
+                         rich_markup_mode=None)
+app.add_typer(import_app)
+
+
+@import_app.command("score", short_help="Print the LatticeServices that Score workload files imply.")
+def import_score_cmd(
+    filename: Annotated[list[Path], typer.Option(
+        "-f", "--filename", metavar="PATH", help="Score workload file or folder (read recursively); repeatable.")],
+    image: Annotated[str | None, typer.Option(
+        "--image", metavar="REF", help="Image for containers whose image is '.' (chosen at deploy time).")] = None,
+    namespace: Annotated[str | None, typer.Option(
+        "-n", "--namespace", metavar="NS", help="Namespace to put the LatticeServices in.")] = None,
+    output: Annotated[render_mod.Output, typer.Option(
+        "-o", "--output", metavar="FORMAT", help="yaml (multi-document) or json (a v1 List).")
+    ] = render_mod.Output.yaml,
+) -> None:
+    """Convert Score workloads (score.dev/v1b1) into LatticeServices: files.source read next to each file, list
+    forms normalised, environment resources filled from this shell's environment, and the inbound declarations
+    the mesh needs between the given workloads added (each reported on stderr)."""
+    options = render_mod.ScoreOptions(image=image, namespace=namespace, environ=dict(os.environ))
+    code = import_score.run(filename, options, output)
     if code:
         raise typer.Exit(code)
 

@@ -1,10 +1,15 @@
 """``lattice render``: read Lattice YAML from files and folders, print what the controllers generate.
 
 Reading and printing only; the simulation is ``hooks.simulator``. Folders are read recursively
-(``*.yaml``, ``*.yml``, ``*.json``, sorted by path). A document that is not a Lattice object
-(another apiVersion group) is skipped with a warning; every Lattice object that fails is reported
-on stderr as ``<Kind> <namespace>/<name>: <message>`` and makes the exit code 1, while everything
-else is still printed. Kinds that yield no objects of their own get one note each on stderr saying why
+(``*.yaml``, ``*.yml``, ``*.json``, sorted by path). A Score workload (``score.dev/v1b1``) is
+converted to the LatticeService it implies (``cli.score``), which is printed before the objects;
+``files.*.source`` is read next to the file that names it (Score workloads and LatticeServices
+alike). A document that is not a Lattice object (another apiVersion group) is skipped with a
+warning; every Lattice object that fails is reported on stderr as ``<Kind> <namespace>/<name>:
+<message>`` and makes the exit code 1. Output is all or nothing: when any file or object fails,
+stdout stays empty, so ``lattice render ... | kubectl apply -f -`` never applies half a result;
+``--partial`` prints what did compile anyway, with a warning. Kinds that yield no objects of their
+own get one note each on stderr saying why
 (``NO_OBJECTS``): stdout is only ever the objects, ready for ``kubectl apply -f -``.
 """
 
@@ -18,10 +23,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
 import orjson
 import yaml
 
 import crds
+from cli import score
 from cli.errors import LatticeError
 from hooks.context import ClusterIdentity
 from hooks.controllers import CONTROLLERS, Composite
@@ -41,6 +48,8 @@ NO_OBJECTS = {
     "OIDCProvider": "validated only; it is for the authenticating API proxy, which is not built yet",
     "CedarPolicy": "by design: policies decide which secrets a LatticeService may read "
                    "(its ExternalSecrets, or a denial reported here)",
+    "Provisioner": "by design: it provisions the resources of the LatticeServices that use its type and class "
+                   "(their children)",
 }
 
 
@@ -62,8 +71,23 @@ def files_of(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def read_documents(files: Iterable[Path], err: TextIO) -> tuple[list[dict[str, Any]], int]:
-    """Every Lattice document of the files, and how many files could not be read."""
+@attrs.frozen
+class ScoreOptions:
+    image: str | None = None  # for containers whose image is "."
+    namespace: str | None = None  # of the LatticeServices implied by Score workloads
+    environ: dict[str, str] = attrs.field(factory=dict)  # for environment resources
+
+
+def _reader(base: Path) -> score.ReadFile:
+    return lambda rel: (base / rel).read_bytes()
+
+
+def read_documents(files: Iterable[Path], err: TextIO, options: ScoreOptions | None = None,
+                   implied: list[dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Every Lattice document of the files (Score workloads converted; each also appended to
+    ``implied``), and how many files could not be read or converted."""
+    options = options or ScoreOptions()
+    implied = implied if implied is not None else []
     docs: list[dict[str, Any]] = []
     broken = 0
     for f in files:
@@ -80,10 +104,30 @@ def read_documents(files: Iterable[Path], err: TextIO) -> tuple[list[dict[str, A
                 print(f"{f}: not a Kubernetes object (a {type(doc).__name__})", file=err)
                 broken += 1
                 continue
+            if score.is_score(doc):
+                converted = score.convert(doc, read_file=_reader(f.parent), image=options.image,
+                                          namespace=options.namespace, environ=options.environ)
+                for w in converted.warnings:
+                    print(f"warning: {f}: {w}", file=err)
+                for problem in converted.errors:
+                    print(f"{f}: {problem}", file=err)
+                if converted.errors or converted.service is None:
+                    broken += 1
+                    continue
+                docs.append(converted.service)
+                implied.append(converted.service)
+                continue
             if str(doc.get("apiVersion", "")).split("/")[0] != crds.GROUP:
                 name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
                 print(f"warning: {f}: skipping {doc.get('kind')} {name} (not a {crds.GROUP} object)", file=err)
                 continue
+            if doc.get("kind") == "LatticeService":
+                problems = score.inline_sources(doc, _reader(f.parent))
+                for problem in problems:
+                    print(f"{f}: {problem}", file=err)
+                if problems:
+                    broken += 1
+                    continue
             docs.append(doc)
     return docs, broken
 
@@ -120,18 +164,38 @@ def dump(objects: list[dict[str, Any]], output: Output) -> str:
     return "".join("---\n" + yaml.dump(o, Dumper=_Dumper, sort_keys=False) for o in objects)
 
 
+def link_notes(implied: list[dict[str, Any]], docs: Sequence[dict[str, Any]]) -> list[str]:
+    given = [d for d in docs if d.get("kind") == "LatticeService" and not any(d is i for i in implied)]
+    return [f"note: {n}" for n in score.link(implied, given)]
+
+
 def run(paths: Sequence[Path], output: Output = Output.yaml, cluster_name: str | None = None,
-        out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Render and print; the exit code (1 when any file or object failed)."""
+        out: TextIO | None = None, err: TextIO | None = None, options: ScoreOptions | None = None,
+        partial: bool = False) -> int:
+    """Render and print; the exit code (1 when any file or object failed). With a failure nothing
+    is printed on ``out`` unless ``partial``."""
     out = out or sys.stdout
     err = err or sys.stderr
     if not paths:
         raise LatticeError("give at least one file or folder with -f")
-    docs, broken = read_documents(files_of(paths), err)
+    implied: list[dict[str, Any]] = []
+    docs, broken = read_documents(files_of(paths), err, options, implied)
+    linked = link_notes(implied, docs)
     result = simulate(docs, HookConfig(cluster=cluster_identity(cluster_name, docs)))
-    out.write(dump(result.objects, output))
-    for note in notes(docs):
+    failed = broken + len(result.failures)
+    objects = [*implied, *result.objects]
+    for note in [*notes(docs), *linked, *(f"note: {w}" for w in result.waiting)]:
         print(note, file=err)
     for failure in result.failures:
         print(str(failure), file=err)
-    return 1 if broken or result.failures else 0
+    if not failed:
+        out.write(dump(objects, output))
+        return 0
+    what = f"{failed} input{'s' if failed != 1 else ''} failed"
+    if partial:
+        print(f"warning: {what}; --partial: printing the {len(objects)} objects that compiled, "
+              "which are not the whole result", file=err)
+        out.write(dump(objects, output))
+    else:
+        print(f"error: {what}; nothing printed (--partial prints the objects that compiled)", file=err)
+    return 1

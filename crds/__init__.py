@@ -15,6 +15,7 @@ from crds.cluster import LatticeCluster
 from crds.convert import LatticeObject, ParseResult, dump, parse, parse_as
 from crds.external_service import LatticeExternalService
 from crds.oidc_provider import OIDCProvider
+from crds.provisioner import Provisioner
 from crds.secrets_provider import SecretsProvider
 from crds.service import LatticeService
 
@@ -30,6 +31,7 @@ KINDS: tuple[type[LatticeObject], ...] = (
     SecretsProvider,
     CloudProvider,
     OIDCProvider,
+    Provisioner,
 )
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "ObjectMeta",
     "ParseResult",
     "Phase",
+    "Provisioner",
     "SecretRef",
     "SecretsProvider",
     "dump",

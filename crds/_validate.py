@@ -146,7 +146,7 @@ def _over_limits(m: Any, value: Any, path: str) -> list[FieldError]:
     """Too many entries, or (for a map) a key too long: checked before anything else."""
     if m.max_items is not None and isinstance(value, list | dict) and len(value) > m.max_items:
         what = "items" if isinstance(value, list) else "entries"
-        return [FieldError(path, f"must have at most {m.max_items} {what}, got {len(value)}")]
+        return [FieldError(path, f"must have at most {m.max_items:,} {what}, got {len(value):,}")]
     if m.max_key_length is not None and isinstance(value, dict):
         long_keys = [k for k in value if isinstance(k, str) and len(k) > m.max_key_length]
         return [FieldError(path, f"key {k[:40]!r}... is longer than {m.max_key_length} characters "
@@ -185,9 +185,9 @@ def _too_long(m: Any, value: Any, path: str) -> list[FieldError]:
     else:
         return []
     over = [(p, len(v)) for p, v in items if len(v) > limit]
-    out = [FieldError(p, f"must be at most {limit} characters, got {n}") for p, n in over[:_SHOWN]]
+    out = [FieldError(p, f"must be at most {limit:,} characters, got {n:,}") for p, n in over[:_SHOWN]]
     if len(over) > _SHOWN:
-        out.append(FieldError(path, f"{len(over) - _SHOWN} more values are longer than {limit} characters"))
+        out.append(FieldError(path, f"{len(over) - _SHOWN} more values are longer than {limit:,} characters"))
     return out
 
 

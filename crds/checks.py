@@ -23,7 +23,8 @@ _K8S_RELEASE = re.compile(r"^v?1\.\d+\.\d+$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _MODE = re.compile(r"^[0-7]{3,4}$")
 _POOL_ID = re.compile(r"^[a-z][a-z0-9-]*$")
-_CUSTOM_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")
+# Score's patterns for resource types and classes (any case), ids (dot-separated DNS labels).
+_SCORE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$")
 
 
 def cpu_quantity(v: str) -> str | None:
@@ -169,11 +170,17 @@ BUILTIN_RESOURCE_TYPES = ("service", "external-service", "volume", "secret")
 
 
 def resource_type(v: str) -> str | None:
-    if v in BUILTIN_RESOURCE_TYPES or _CUSTOM_TYPE.match(v):
+    if v in BUILTIN_RESOURCE_TYPES or _SCORE_NAME.match(v):
         return None
-    if not v or not v[0].islower():
-        return f"invalid resource type '{v}': must start with a lowercase letter"
-    return f"invalid resource type '{v}': must be lowercase alphanumeric with hyphens"
+    return (f"invalid resource type '{v}' (expected 2-63 letters, digits and '-', starting and ending "
+            "with a letter or digit, e.g. 'postgres')")
+
+
+def resource_class(v: str) -> str | None:
+    if _SCORE_NAME.match(v):
+        return None
+    return (f"invalid resource class '{v}' (expected 2-63 letters, digits and '-', starting and ending "
+            "with a letter or digit, e.g. 'production')")
 
 
 def cidr(v: str) -> str | None:

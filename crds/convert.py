@@ -114,13 +114,19 @@ def parse(data: Any) -> ParseResult:
     cls = kinds().get(kind) if isinstance(kind, str) else None
     raw_meta = data.get("metadata")
     meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
-    name, ns = str(meta.get("name") or ""), str(meta.get("namespace") or "")
+    name, ns = _text(meta.get("name")), _text(meta.get("namespace"))
     if cls is None:
         known = ", ".join(sorted(kinds()))
-        error = FieldError("kind", f"unknown kind {kind!r} (expected one of: {known})")
-        return ParseResult(str(kind or ""), name, ns, None, (error,))
+        shown = repr(kind[:100]) if isinstance(kind, str) else "missing" if kind is None else f"a {type(kind).__name__}"
+        error = FieldError("kind", f"unknown kind {shown} (expected one of: {known})")
+        return ParseResult(kind[:100] if isinstance(kind, str) else "", name, ns, None, (error,))
     obj, errors = parse_as(cls, data)
     return ParseResult(cls.__crd__.kind, name, ns, obj, tuple(errors))
+
+
+def _text(value: Any) -> str:
+    """A name or namespace as given, or "" for anything that is not a string."""
+    return value if isinstance(value, str) else ""
 
 
 def parse_as(cls: type[T], data: Any) -> tuple[T | None, list[FieldError]]:

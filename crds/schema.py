@@ -30,8 +30,8 @@ def value_schema(s: Shape, stack: tuple[type, ...] = ()) -> dict[str, Any]:
         return {"x-kubernetes-int-or-string": True}
     if k == "enum":
         return {"type": "string", "enum": [str(m.value) for m in s.cls]}
-    if k == "any":
-        return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    if k == "any":  # any JSON value: a structural schema may leave out the type only here
+        return {"x-kubernetes-preserve-unknown-fields": True}
     if k == "list":
         assert s.item is not None
         return {"type": "array", "items": value_schema(s.item, stack)}

@@ -80,18 +80,30 @@ class ContainerResources:
 class FileMount:
     """A file written into the container. One of content, binaryContent or source is required."""
 
-    content: str | None = field(None, doc="Text content; `${...}` templates are resolved.",
+    content: str | None = field(None, doc="Text content; `${...}` templates are resolved (Score rules).",
                                 max_length=lim.FILE_CONTENT)
-    binary_content: str | None = field(None, doc="Base64-encoded binary content.", check=checks.base64_text,
-                                       max_length=lim.FILE_CONTENT)
-    source: str | None = field(None, doc="A template whose value becomes the content.", max_length=lim.FILE_CONTENT)
+    binary_content: str | None = field(None, doc="Base64-encoded binary content; never expanded.",
+                                       check=checks.base64_text, max_length=lim.FILE_CONTENT)
+    source: str | None = field(
+        None, doc="Score: a path to a local file, relative to the workload file. Only `lattice render` and "
+        "`lattice import score` can read it (they inline it as `content` or `binaryContent`); in the cluster "
+        "there is no such file, so a LatticeService with `source` is refused.", max_length=lim.PATH)
     mode: str | None = field(None, doc="Octal file mode, e.g. `0644`.", check=checks.file_mode, max_length=8)
-    no_expand: bool = field(False, doc="Take `content` verbatim (no template expansion).")
-    reverse_expand: bool = field(False, doc="Leave `${...}` literal and expand only `$${...}`.")
+    no_expand: bool = field(False, doc="Take `content` byte for byte: no placeholders, no `$$` reduction.")
+    reverse_expand: bool = field(False, doc="Lattice extension: leave `${...}` and `$$` literal and expand "
+                                            "only `$${...}` (for files that are themselves templates).")
 
     def _validate(self) -> list[FieldError]:
-        if self.content is None and self.binary_content is None and self.source is None:
+        given = [n for n, v in (("content", self.content), ("binaryContent", self.binary_content),
+                                ("source", self.source)) if v is not None]
+        if not given:
             return [FieldError("", "must specify content, binaryContent, or source")]
+        if self.source is not None:
+            return [FieldError("source", f"'{self.source}' is a path to a file next to the Score file, which does "
+                                         "not exist in the cluster: inline it as content (or binaryContent); "
+                                         "`lattice render -f` and `lattice import score` do that for you")]
+        if len(given) > 1:
+            return [FieldError("", f"specify only one of content, binaryContent or source (got {', '.join(given)})")]
         if self.no_expand and self.reverse_expand:
             return [FieldError("noExpand", "noExpand and reverseExpand cannot both be true")]
         return []
@@ -101,7 +113,8 @@ class FileMount:
 class VolumeMount:
     """A volume mounted at the map key (the mount path)."""
 
-    source: str = field(doc="The volume, as `${resources.<name>}`.", max_length=lim.PATH)
+    source: str = field(doc="The volume resource, as `${resources.<name>}` (or its plain name).",
+                        max_length=lim.PATH)
     path: str | None = field(None, doc="Sub-path within the volume.", max_length=lim.PATH)
     read_only: bool | None = field(None, doc="Mount read-only.")
 
@@ -131,7 +144,8 @@ class ExecProbe:
 
 @attrs.define(kw_only=True)
 class Probe:
-    """A liveness, readiness or startup probe: one of httpGet or exec, plus optional timing."""
+    """A liveness, readiness or startup probe: httpGet or exec (given both, `exec` is used, as the Score
+    specification prefers), plus optional timing."""
 
     http_get: HttpGetProbe | None = field(None, doc="HTTP GET check.")
     exec: ExecProbe | None = field(None, doc="Command check.")
@@ -142,8 +156,8 @@ class Probe:
     success_threshold: int | None = field(None, doc="Successes before passing.", minimum=1)
 
     def _validate(self) -> list[FieldError]:
-        if (self.http_get is None) == (self.exec is None):
-            return [FieldError("", "must specify exactly one of httpGet or exec")]
+        if self.http_get is None and self.exec is None:
+            return [FieldError("", "must specify httpGet or exec")]
         return []
 
 
@@ -240,22 +254,29 @@ class OutboundPolicy:
 
 @attrs.define(kw_only=True)
 class ResourceMetadata:
+    """Resource metadata (Score allows extra keys; they are accepted and not used)."""
+
+    __lattice_open__: ClassVar[bool] = True
+
     annotations: dict[str, str] = field(factory=dict, doc="Annotations.", max_items=lim.ANNOTATIONS,
                                         max_key_length=lim.NAME, max_length=lim.ANNOTATION_VALUE)
 
 
 _SECRET_PARAMS = ("provider", "keys", "refreshInterval")
-_VOLUME_PARAMS = ("size", "storageClass", "accessMode")
+_VOLUME_PARAMS = ("size", "storageClass", "accessMode", "claimName")
 
 
 @attrs.define(kw_only=True)
 class ResourceSpec:
-    """A dependency (Score `resources.<name>`): service, external-service, volume, secret or custom."""
+    """A dependency (Score `resources.<name>`): service, external-service, volume, secret, or any type a
+    provisioner serves (postgres, redis, dns, route, ...; see docs/score.md)."""
 
-    type: str = field(doc="`service`, `external-service`, `volume`, `secret` or a custom type.",
-                      check=checks.resource_type, max_length=lim.SHORT)
-    class_: str | None = field(None, wire="class", doc="Score resource class.", max_length=lim.SHORT)
-    id: str | None = field(None, doc="Target name (services), shared id (volumes) or store path (secrets).",
+    type: str = field(doc="`service`, `external-service`, `volume`, `secret`, or a provisioned type such as "
+                          "`postgres`.", check=checks.resource_type, max_length=lim.SHORT)
+    class_: str | None = field(None, wire="class", check=checks.resource_class, max_length=lim.SHORT,
+                               doc="Score resource class: selects a provisioner (e.g. a production one).")
+    id: str | None = field(None, doc="Target name (services), shared id (volumes, provisioned resources: one "
+                                     "instance per namespace, type, class and id) or store path (secrets).",
                            max_length=lim.PATH)
     metadata: ResourceMetadata | None = field(None, doc="Resource metadata.")
     params: dict[str, Any] | None = field(None, doc="Type-specific parameters (free-form).", free_form=True)
@@ -298,6 +319,11 @@ class ResourceSpec:
         size = p.get("size")
         if size is not None and (not isinstance(size, str) or checks.byte_quantity(size)):
             errs.append(FieldError("params.size", f"invalid quantity {size!r} (expected e.g. '10Gi')"))
+        claim = p.get("claimName")
+        if claim is not None and (not isinstance(claim, str) or checks.dns_subdomain(claim)):
+            errs.append(FieldError("params.claimName", f"invalid claim name {claim!r} (expected a DNS name)"))
+        if claim is not None and (size is not None or self.id):
+            errs.append(FieldError("params.claimName", "an existing claim cannot be combined with size or id"))
         mode = p.get("accessMode")
         if mode is not None and mode not in [m.value for m in AccessMode]:
             allowed = ", ".join(m.value for m in AccessMode)
@@ -427,6 +453,10 @@ class LatticeServiceSpec:
         factory=dict, doc="Sidecar and init containers.", check=checks.each_key(checks.dns_label),
         max_items=lim.CONTAINERS, max_key_length=lim.DNS_LABEL,
     )
+    workload_metadata: dict[str, Any] = field(
+        factory=dict, free_form=True,
+        doc="Score workload `metadata` keys other than `name` and `annotations` (free-form), readable as "
+        "`${metadata.<key>...}`. The workload's annotations are the object's own `metadata.annotations`.")
     sysctls: dict[str, str] = field(factory=dict, doc="Pod sysctls.", max_items=lim.SYSCTLS,
                                     max_key_length=lim.SHORT, max_length=lim.SHORT)
     host_network: bool | None = field(None, doc="Use the node's network namespace.")
@@ -449,7 +479,7 @@ class LatticeServiceSpec:
         count = 0
         for c in [*self.containers.values(), *self.sidecars.values()]:
             count += sum(v.count("${") for v in c.variables.values())
-            count += sum((f.content or f.source or "").count("${") for f in c.files.values())
+            count += sum((f.content or "").count("${") for f in c.files.values())
         return count
 
 

@@ -6,6 +6,7 @@ from typing import Protocol
 import attrs
 
 from crds.external_service import LatticeExternalService
+from crds.provisioner import Provisioner
 from crds.service import LatticeService
 
 # (namespace, name) of a namespaced object.
@@ -54,6 +55,33 @@ class SecretAuthorizer(Protocol):
 
 
 @attrs.frozen
+class DataService:
+    """A Service a provisioner made for a resource of the service (``hooks.service.provisioning``),
+    and the LatticeServices that may call it. ``owned``: this service emits it (and its policies);
+    otherwise it shares an instance another service owns (same type, class and id)."""
+
+    namespace: str
+    name: str
+    selector: tuple[tuple[str, str], ...]  # the Service's pod selector
+    ports: tuple[tuple[int, int, str], ...]  # (service port, container port, protocol)
+    callers: tuple[Key, ...]
+    owned: bool = True
+
+    def container_ports(self) -> list[tuple[int, str]]:
+        return sorted({(target, proto) for _, target, proto in self.ports})
+
+
+@attrs.frozen
+class Route:
+    """An HTTP route a ``route`` resource asks for: ``host`` + ``path`` prefix to a Service port."""
+
+    resource: str
+    host: str
+    path: str
+    port: int
+
+
+@attrs.frozen
 class ServiceContext:
     """Everything one sync of one LatticeService may look at.
 
@@ -67,6 +95,14 @@ class ServiceContext:
     external_services: Mapping[Key, LatticeExternalService] = attrs.field(factory=dict)
     cluster: ClusterIdentity = attrs.field(factory=ClusterIdentity)
     authorizer: SecretAuthorizer | None = None
+    # The cluster's Provisioner objects (valid ones; see hooks.service.provisioning.matching).
+    provisioners: tuple[Provisioner, ...] = ()
+    # Provisioners that failed validation: (name, the type they claim, every error), so that a
+    # resource of that type is refused rather than silently served by a built-in.
+    invalid_provisioners: tuple[tuple[str, str, str], ...] = ()
+    # Filled by the service compiler from its resources before the mesh compiler runs.
+    data_services: tuple[DataService, ...] = ()
+    routes: tuple[Route, ...] = ()
 
     @property
     def name(self) -> str:

@@ -44,10 +44,12 @@ class Failure:
 
 @attrs.frozen
 class Simulation:
-    """What the controllers generate for a set of objects, and every object that failed."""
+    """What the controllers generate for a set of objects, every object that failed, and every object
+    still waiting for another (a Compiling LatticeService: its message says for what)."""
 
     objects: list[KubeObject]
     failures: list[Failure]
+    waiting: list[Failure] = attrs.field(factory=list)
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -170,6 +172,7 @@ class _Run:
         self.index = _Index(objects, _all_kinds())
         self.child_kinds = {k.group_key: k for k in _all_kinds()}
         self.failures: list[Failure] = []
+        self.waiting: list[Failure] = []
         self.generated: dict[tuple[str, str, str, str], KubeObject] = {}
 
     def emit(self, obj: KubeObject, owner: str) -> None:
@@ -188,6 +191,9 @@ class _Run:
         failure = _failure_of(obj, answer.response.status)
         if failure is not None:
             self.failures.append(failure)
+        status = answer.response.status
+        if isinstance(status, dict) and status.get("phase") == "Compiling":
+            self.waiting.append(Failure(kind, ns, name, str(status.get("message") or "Compiling")))
         for child in _default_namespace(answer.response.children, ns or None, self.child_kinds):
             self.emit(child, f"{kind} {ns}/{name}")
 
@@ -255,4 +261,4 @@ def simulate(objects: Sequence[KubeObject], cfg: HookConfig) -> Simulation:
             run.failures += [Failure(kind, ns, name, str(e)) for e in parse_cached(obj).errors]
     for namespace in _namespaces(objects):
         run.decorate(namespace)
-    return Simulation(sorted(run.generated.values(), key=_output_order), run.failures)
+    return Simulation(sorted(run.generated.values(), key=_output_order), run.failures, run.waiting)

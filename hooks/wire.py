@@ -183,14 +183,28 @@ def _load(body: bytes) -> KubeObject:
     return data
 
 
-def _object(data: KubeObject, field: str) -> KubeObject:
-    obj = data.get(field)
+def _check_object(obj: Any, where: str) -> KubeObject:
+    """A Kubernetes object as the API server guarantees it: a map whose ``metadata`` is a map with
+    a string ``name`` (and, when present, a string ``namespace`` and string-to-string ``labels``
+    and ``annotations``). Anything else never comes from Metacontroller. (A wrong ``kind`` is the
+    parser's to report, as a Failed status.)"""
     if not isinstance(obj, dict):
-        raise BadRequest(f"'{field}' must be a Kubernetes object")
+        raise BadRequest(f"'{where}' must be a Kubernetes object")
     meta = obj.get("metadata")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-        raise BadRequest(f"'{field}.metadata.name' must be a string")
+        raise BadRequest(f"'{where}.metadata.name' must be a string")
+    if not isinstance(meta.get("namespace", ""), str | None):
+        raise BadRequest(f"'{where}.metadata.namespace' must be a string")
+    for key in ("labels", "annotations"):
+        values = meta.get(key)
+        if values is not None and (not isinstance(values, dict)
+                                   or not all(isinstance(v, str | None) for v in values.values())):
+            raise BadRequest(f"'{where}.metadata.{key}' must map strings to strings")
     return obj
+
+
+def _object(data: KubeObject, field: str) -> KubeObject:
+    return _check_object(data.get(field), field)
 
 
 def _object_map(data: KubeObject, field: str) -> ObjectMap:
@@ -202,8 +216,10 @@ def _object_map(data: KubeObject, field: str) -> ObjectMap:
     for group, objects in value.items():
         if objects is None:
             continue
-        if not isinstance(objects, dict) or not all(isinstance(o, dict) for o in objects.values()):
-            raise BadRequest(f"'{field}.{group}' must be a map of namespace/name to objects")
+        if not isinstance(objects, dict):
+            raise BadRequest(f"'{field}.{str(group)[:100]}' must be a map of namespace/name to objects")
+        for key, obj in objects.items():
+            _check_object(obj, f"{field}.{str(group)[:100]}.{str(key)[:100]}")
     return {g: objs for g, objs in value.items() if objs}
 
 

@@ -51,8 +51,9 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return b"".join(parts)
 
 
-# `.` or `..` as a whole segment, also percent-encoded (`%2e`, `.%2E`, ...).
-_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.IGNORECASE)
+# `.` or `..` as a whole segment, also percent-encoded (`%2e`, `.%2E`, ...) and also between
+# encoded slashes (`..%2F`): a server that decodes `%2F` before resolving would see a dot segment.
+_DOT_SEGMENT = re.compile(r"(?:^|/|%2f)(?:\.|%2e){1,2}(?:/|%2f|$)", re.IGNORECASE)
 
 
 def split_cluster_path(raw_path: bytes, prefix: str = "/clusters/") -> tuple[str, str]:

@@ -52,6 +52,7 @@ LATTICE_UPSTREAM_CRDS = frozenset(
         "externalsecrets.external-secrets.io",
         "secretstores.external-secrets.io",
         "clustersecretstores.external-secrets.io",
+        "passwords.generators.external-secrets.io",  # generated credentials of provisioned data services
         # cert-manager
         "certificates.cert-manager.io",
         "issuers.cert-manager.io",

@@ -42,7 +42,7 @@ upstream=(
   "github.com/cilium/cilium@v1.20.2	pkg/k8s/apis/cilium.io/client/crds/v2/ciliumnetworkpolicies.yaml pkg/k8s/apis/cilium.io/client/crds/v2/ciliumclusterwidenetworkpolicies.yaml"
   "istio.io/api@v1.32.0	kubernetes/customresourcedefinitions.gen.yaml"
   "sigs.k8s.io/gateway-api@v1.6.3	config/crd/$channel/gateway.networking.k8s.io_*routes.yaml config/crd/$channel/gateway.networking.k8s.io_gateway*.yaml config/crd/$channel/gateway.networking.k8s.io_referencegrants.yaml config/crd/$channel/gateway.networking.k8s.io_backendtlspolicies.yaml config/crd/$channel/gateway.networking.k8s.io_listenersets.yaml"
-  "github.com/external-secrets/external-secrets@v1.3.2	config/crds/bases/external-secrets.io_*.yaml"
+  "github.com/external-secrets/external-secrets@v1.3.2	config/crds/bases/external-secrets.io_*.yaml config/crds/bases/generators.external-secrets.io_passwords.yaml"
   "github.com/cert-manager/cert-manager@v1.21.2	deploy/crds/*.yaml"
   # Cluster API: one minor (v1.13) for every manager and CRD, because the in-memory backend (CAPD of
   # sigs.k8s.io/cluster-api/test) only builds at v1.13.7. Up to v1.13 the core CRDs sit at the module root.

@@ -14,6 +14,7 @@ LATTICE_EXTERNAL_SERVICE = Kind(crds.API_VERSION, "LatticeExternalService", "lat
 CEDAR_POLICY = Kind(crds.API_VERSION, "CedarPolicy", "cedarpolicies")
 SECRETS_PROVIDER = Kind(crds.API_VERSION, "SecretsProvider", "secretsproviders")
 LATTICE_CLUSTER = Kind(crds.API_VERSION, "LatticeCluster", "latticeclusters", namespaced=False)
+PROVISIONER = Kind(crds.API_VERSION, "Provisioner", "provisioners", namespaced=False)
 
 # Kubernetes
 NAMESPACE = Kind("v1", "Namespace", "namespaces", namespaced=False)
@@ -22,6 +23,7 @@ SERVICE = Kind("v1", "Service", "services")
 CONFIG_MAP = Kind("v1", "ConfigMap", "configmaps")
 PVC = Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims")
 DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments")
+STATEFUL_SET = Kind("apps/v1", "StatefulSet", "statefulsets")
 HPA = Kind("autoscaling/v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers")
 
 # Mesh, ingress, certificates, secrets
@@ -34,4 +36,5 @@ CERTIFICATE = Kind("cert-manager.io/v1", "Certificate", "certificates")
 ENVOY_FILTER = Kind("networking.istio.io/v1alpha3", "EnvoyFilter", "envoyfilters")
 BACKEND_TRAFFIC_POLICY = Kind("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy", "backendtrafficpolicies")
 EXTERNAL_SECRET = Kind(eso.API_VERSION, eso.EXTERNAL_SECRET, eso.EXTERNAL_SECRETS)
+PASSWORD_GENERATOR = Kind("generators.external-secrets.io/v1alpha1", "Password", "passwords")
 CLUSTER_SECRET_STORE = Kind(eso.API_VERSION, eso.CLUSTER_SECRET_STORE, eso.CLUSTER_SECRET_STORES, namespaced=False)

@@ -4,7 +4,10 @@ customize asks only for what the service names (``hooks.mesh.graph.peer_query``)
 LatticeServices and LatticeExternalServices its resources declare, by ``names`` in each namespace;
 every LatticeService of a namespace only for a wildcard (``*``) inbound resource naming that
 namespace, and of every namespace for a wildcard naming none; the CedarPolicies of lattice-system
-only when it has a secret resource. The answer depends only on the spec (Metacontroller caches it
+only when it has a secret resource; the cluster's Provisioners when it has a resource of a
+provisioned type; every LatticeService of its namespace when it shares a provisioned resource by
+``id`` (the first declaring service by name owns the instance); the LatticeServices its
+``service-port`` resources name. The answer depends only on the spec (Metacontroller caches it
 per generation).
 
 sync parses the service and the related objects, builds a ``ServiceContext`` and runs
@@ -19,7 +22,7 @@ from collections import defaultdict
 import orjson
 
 import crds
-from crds import FieldError, KubeObject, LatticeExternalService, LatticeService
+from crds import FieldError, KubeObject, LatticeExternalService, LatticeService, Provisioner
 from hooks.context import Key, ServiceContext
 from hooks.controllers import kinds
 from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig
@@ -29,7 +32,17 @@ from hooks.mesh.graph import peer_query
 from hooks.secrets import related_resources as secret_related_resources
 from hooks.secrets.policies import authorizer_from_related
 from hooks.service.compile import ServiceResult, compile_service, failed_result
-from hooks.wire import CustomizeRequest, CustomizeResponse, RelatedRule, SyncRequest, SyncResponse, observed_unchanged
+from hooks.service.provisioning.native import CORE_TYPES
+from hooks.wire import (
+    CustomizeRequest,
+    CustomizeResponse,
+    RelatedRule,
+    SyncRequest,
+    SyncResponse,
+    group_key,
+    iter_objects,
+    observed_unchanged,
+)
 
 # A namespace rule of "*" reads every namespace (only a wildcard-inbound service asks that).
 ALL_NAMESPACES = "*"
@@ -61,6 +74,8 @@ CHILDREN: tuple[ChildRule, ...] = (
     ChildRule(kinds.CERTIFICATE),
     ChildRule(kinds.ENVOY_FILTER, why="inbound rate limits"),
     ChildRule(kinds.BACKEND_TRAFFIC_POLICY, why="ingress rate limit"),
+    ChildRule(kinds.STATEFUL_SET, why="a provisioned data service; the StatefulSet rolls its pod itself"),
+    ChildRule(kinds.PASSWORD_GENERATOR, why="generates a provisioned data service's credentials once, via ESO"),
 )
 
 
@@ -82,6 +97,24 @@ def related_rules(service: LatticeService) -> list[RelatedRule]:
                   for ns, names in sorted(by_ns.items())]
     # Every CedarPolicy of lattice-system when the service has a secret resource.
     rules += [RelatedRule.from_json(r) for r in secret_related_resources(service)]
+    rules += provisioning_rules(service)
+    return rules
+
+
+def provisioning_rules(service: LatticeService) -> list[RelatedRule]:
+    """Provisioners, sharers of provisioned ids and service-port targets (see the module doc)."""
+    ns = service.namespace or "default"
+    provisioned = [r for r in service.spec.resources.values() if r.type not in CORE_TYPES]
+    if not provisioned:
+        return []
+    svc_res = kinds.LATTICE_SERVICE.resource
+    rules = [RelatedRule(crds.API_VERSION, kinds.PROVISIONER.resource)]
+    if any(r.id for r in provisioned):
+        rules.append(RelatedRule(crds.API_VERSION, svc_res, namespace=ns))
+    targets = sorted({str((r.params or {})["workload"]) for r in provisioned
+                      if r.type == "service-port" and isinstance((r.params or {}).get("workload"), str)})
+    if targets:
+        rules.append(RelatedRule(crds.API_VERSION, svc_res, namespace=ns, names=tuple(targets)))
     return rules
 
 
@@ -101,8 +134,22 @@ def context(service: LatticeService, req: SyncRequest, cfg: HookConfig) -> Servi
     }
     has_secrets = any(r.type == "secret" for r in service.spec.resources.values())
     authorizer = authorizer_from_related(req.related) if has_secrets else None
+    provisioners = tuple(sorted(valid_related(req.related, Provisioner), key=lambda p: p.name))
     return ServiceContext(service=service, services=services, external_services=externals,
-                          cluster=cfg.cluster, authorizer=authorizer)
+                          cluster=cfg.cluster, authorizer=authorizer, provisioners=provisioners,
+                          invalid_provisioners=invalid_provisioners(req))
+
+
+def invalid_provisioners(req: SyncRequest) -> tuple[tuple[str, str, str], ...]:
+    out = []
+    for raw in iter_objects(req.related, group_key(crds.API_VERSION, "Provisioner")):
+        obj, errors = parse_object(raw, Provisioner)
+        if obj is None or errors:
+            spec = raw.get("spec")
+            spec = spec if isinstance(spec, dict) else {}
+            name = str((raw.get("metadata") or {}).get("name") or "")
+            out.append((name, str(spec.get("type") or ""), "; ".join(errors)))
+    return tuple(sorted(out))
 
 
 def failed_status(messages: list[str], generation: int | None, reason: str) -> KubeObject:

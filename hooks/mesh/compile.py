@@ -27,6 +27,7 @@ from hooks.mesh.authorization_policy import build_authorization_policies
 from hooks.mesh.graph import KIND_EXTERNAL, KIND_SERVICE, Edges, resolve
 from hooks.mesh.ingress import build_ingress, ingress_rule
 from hooks.mesh.network_policy import build_network_policy
+from hooks.mesh.provisioned import build_data_service_policies, egress_rules
 from hooks.mesh.traffic import build_mesh_routes, build_rate_limits
 
 
@@ -46,12 +47,15 @@ def resolve_mesh(ctx: ServiceContext) -> MeshResult:
     edges = resolve(key, svc, ctx.services, ctx.external_services)
     routes, route_warnings = build_mesh_routes(key, svc, edges.inbound)
     children = [
-        build_network_policy(key, svc, edges, ingress_rule(key, svc)),
+        build_network_policy(key, svc, edges, ingress_rule(key, svc, ctx.routes), egress_rules(ctx.data_services)),
         *build_authorization_policies(key, svc, edges, ctx.cluster),
         *routes,
         *build_rate_limits(key, svc, edges.inbound, ctx.cluster),
-        *build_ingress(key, svc, ctx.cluster),
+        *build_ingress(key, svc, ctx.cluster, ctx.routes),
     ]
+    for ds in ctx.data_services:
+        if ds.owned:
+            children += build_data_service_policies(ds, ctx.cluster)
     children.sort(key=lambda o: (o["apiVersion"], o["kind"], o["metadata"]["name"]))
     return MeshResult(children, resolved_dependencies(edges), edges.missing, edges.warnings + route_warnings)
 

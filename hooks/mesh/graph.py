@@ -4,7 +4,7 @@ A caller C and a callee T form an edge exactly when
 
 - C has a ``service`` (or ``external-service``) resource with direction ``outbound`` or ``both``
   whose target is T (target name = ``id`` or the resource key, namespace = ``namespace`` or C's
-  own), and
+  own), or a Score ``service-port`` resource whose ``params.workload`` is T (same namespace), and
 - T accepts C: T has a ``service`` resource with direction ``inbound`` or ``both`` whose target
   is C, or a wildcard one (name ``*``; with ``namespace: X`` it accepts callers from X only,
   without one it accepts callers from every namespace). An external service accepts C when C
@@ -26,6 +26,7 @@ from hooks.context import Key
 
 WILDCARD = "*"
 SERVICE = "service"
+SERVICE_PORT = "service-port"
 EXTERNAL = "external-service"
 KIND_SERVICE = "LatticeService"
 KIND_EXTERNAL = "LatticeExternalService"
@@ -52,6 +53,10 @@ def declarations(namespace: str, svc: LatticeService) -> list[Declaration]:
         res = svc.spec.resources[key]
         if res.type in (SERVICE, EXTERNAL):
             out.append(Declaration(key, res.type, (res.namespace or namespace, res.id or key), res))
+        elif res.type == SERVICE_PORT and isinstance((res.params or {}).get("workload"), str):
+            workload = str((res.params or {})["workload"])
+            if "${" not in workload:
+                out.append(Declaration(key, SERVICE, (namespace, workload), res))
     return out
 
 

@@ -16,13 +16,18 @@
   ServiceAccounts with a hash), i.e. ``<trust domain>/ns/envoy-gateway-system/sa/*``.
 - A CiliumNetworkPolicy ingress rule from this Gateway's proxies (``ingress_rule``), on the
   container ports and on HBONE 15008 (the proxies are in the mesh, so ztunnel tunnels them).
+- Score ``route`` resources (``hooks.context.Route``): each is one more HTTP listener host on the
+  same Gateway (created for routes alone too, class ``eg``) and one HTTPRoute
+  ``<svc>-route-<resource>`` (``PathPrefix`` path, backend = the Service on the route's port).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from crds import KubeObject
 from crds.service import IngressSpec, LatticeService, TlsMode
-from hooks.context import ClusterIdentity, Key
+from hooks.context import ClusterIdentity, Key, Route
 from hooks.labels import new_object
 from hooks.mesh import vocabulary as m
 from hooks.mesh.authorization_policy import allow_policy, selector
@@ -45,13 +50,23 @@ def tls_secret(service: str, ingress: IngressSpec) -> str | None:
     return f"{service}-tls"
 
 
-def build_ingress(key: Key, svc: LatticeService, cluster: ClusterIdentity) -> list[KubeObject]:
+DEFAULT_GATEWAY_CLASS = "eg"
+
+
+def build_ingress(key: Key, svc: LatticeService, cluster: ClusterIdentity,
+                  routes: Sequence[Route] = ()) -> list[KubeObject]:
     ingress = svc.spec.ingress
     table = m.port_table(svc)
-    if ingress is None or not table:
+    if (ingress is None and not routes) or not table:
         return []
     ns, name = key
-    out = [_gateway(ns, name, ingress), _route(ns, name, ingress, table[0][1])]
+    out = [_gateway(ns, name, ingress, routes)]
+    out += [_score_route(ns, name, r) for r in routes]
+    pod_ports = [p for p, proto in m.container_ports(svc) if proto == "TCP"]
+    out.append(allow_policy(ns, f"allow-gateway-to-{name}", selector(name), [m.ingress_principal(cluster)], pod_ports))
+    if ingress is None:
+        return out
+    out.append(_route(ns, name, ingress, table[0][1]))
     tls = ingress.tls
     if tls is not None and tls.mode is TlsMode.AUTO and tls.issuer_ref is not None:
         cert = new_object(m.CERT_MANAGER_API, "Certificate", f"{name}-cert", ns)
@@ -63,27 +78,26 @@ def build_ingress(key: Key, svc: LatticeService, cluster: ClusterIdentity) -> li
         out.append(cert)
     if ingress.rate_limit is not None:
         out.append(_rate_limit(ns, name, ingress))
-    pod_ports = [p for p, proto in m.container_ports(svc) if proto == "TCP"]
-    out.append(allow_policy(ns, f"allow-gateway-to-{name}", selector(name), [m.ingress_principal(cluster)], pod_ports))
     return out
 
 
-def ingress_rule(key: Key, svc: LatticeService) -> list[KubeObject]:
+def ingress_rule(key: Key, svc: LatticeService, routes: Sequence[Route] = ()) -> list[KubeObject]:
     """The CiliumNetworkPolicy ingress rule admitting this service's Gateway proxies."""
-    if svc.spec.ingress is None or not m.port_table(svc):
+    if (svc.spec.ingress is None and not routes) or not m.port_table(svc):
         return []
     ports = sorted(set(m.container_ports(svc)) | {(m.HBONE_PORT, "TCP")})
     return [{"fromEndpoints": [{"matchLabels": m.ingress_pods(key[0], gateway_name(key[1]))}],
              "toPorts": m.cilium_ports(ports)}]
 
 
-def _gateway(ns: str, name: str, ingress: IngressSpec) -> KubeObject:
-    secret = tls_secret(name, ingress)
+def _gateway(ns: str, name: str, ingress: IngressSpec | None, routes: Sequence[Route]) -> KubeObject:
+    secret = tls_secret(name, ingress) if ingress is not None else None
+    hosts = list(dict.fromkeys([*(_hosts(ingress) if ingress is not None else []), *(r.host for r in routes)]))
     listeners: list[KubeObject] = []
-    for i, host in enumerate(_hosts(ingress)):
+    for i, host in enumerate(hosts):
         listeners.append({"name": f"http-{i}", "hostname": host, "port": 80, "protocol": "HTTP",
                           "allowedRoutes": _same_namespace()})
-    if secret is not None:
+    if secret is not None and ingress is not None:
         for i, host in enumerate(_hosts(ingress)):
             listeners.append({
                 "name": f"https-{i}", "hostname": host, "port": 443, "protocol": "HTTPS",
@@ -91,7 +105,25 @@ def _gateway(ns: str, name: str, ingress: IngressSpec) -> KubeObject:
                 "allowedRoutes": _same_namespace(),
             })
     obj = new_object(m.GATEWAY_API, "Gateway", gateway_name(name), ns)
-    obj["spec"] = {"gatewayClassName": ingress.gateway_class, "listeners": listeners}
+    gateway_class = ingress.gateway_class if ingress is not None else DEFAULT_GATEWAY_CLASS
+    obj["spec"] = {"gatewayClassName": gateway_class, "listeners": listeners}
+    return obj
+
+
+def score_route_name(service: str, resource: str) -> str:
+    return f"{service}-route-{resource}"
+
+
+def _score_route(ns: str, name: str, r: Route) -> KubeObject:
+    obj = new_object(m.GATEWAY_API, "HTTPRoute", score_route_name(name, r.resource), ns)
+    obj["spec"] = {
+        "parentRefs": [{"group": m.GATEWAY_GROUP, "kind": "Gateway", "name": gateway_name(name)}],
+        "hostnames": [r.host],
+        "rules": [{
+            "matches": [{"path": {"type": "PathPrefix", "value": r.path}}],
+            "backendRefs": [{"group": "", "kind": "Service", "name": name, "port": r.port}],
+        }],
+    }
     return obj
 
 

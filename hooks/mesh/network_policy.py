@@ -17,6 +17,7 @@ defence in depth for traffic outside the mesh. Both are derived from the same ed
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from crds import KubeObject
 from crds.external_service import Endpoint
@@ -33,7 +34,12 @@ def policy_name(service: str) -> str:
     return f"policy-{service}"
 
 
-def build_network_policy(key: Key, svc: LatticeService, edges: Edges, extra_ingress: list[KubeObject]) -> KubeObject:
+def dns_rule() -> KubeObject:
+    return {"toEndpoints": [{"matchLabels": dict(m.KUBE_DNS)}], "toPorts": m.cilium_ports(_DNS_PORTS)}
+
+
+def build_network_policy(key: Key, svc: LatticeService, edges: Edges, extra_ingress: list[KubeObject],
+                         extra_egress: Sequence[KubeObject] = ()) -> KubeObject:
     ns, name = key
     obj = new_object(m.CILIUM_API, "CiliumNetworkPolicy", policy_name(name), ns)
     spec: KubeObject = {
@@ -43,7 +49,7 @@ def build_network_policy(key: Key, svc: LatticeService, edges: Edges, extra_ingr
     ingress = _ingress(key, svc, edges) + extra_ingress
     if ingress:
         spec["ingress"] = ingress
-    spec["egress"] = _egress(edges)
+    spec["egress"] = _egress(edges) + list(extra_egress)
     obj["spec"] = spec
     return obj
 
@@ -66,7 +72,7 @@ def _egress(edges: Edges) -> list[KubeObject]:
         if m.container_ports(e.callee):
             callees.setdefault(e.callee_key, e.callee)
     external = _external_rules(edges.external)
-    dns: KubeObject = {"toEndpoints": [{"matchLabels": dict(m.KUBE_DNS)}], "toPorts": m.cilium_ports(_DNS_PORTS)}
+    dns = dns_rule()
     if any("toFQDNs" in r for r in external):
         dns["toPorts"][0]["rules"] = {"dns": [{"matchPattern": "*"}]}
     rules = [dns]

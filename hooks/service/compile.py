@@ -33,7 +33,8 @@ from hooks.messages import join_capped
 from hooks.secrets import compile_secrets
 from hooks.service.checks import check_service
 from hooks.service.expansion import expand_workload
-from hooks.service.files import plan_files
+from hooks.service.files import check_files, plan_files
+from hooks.service.provisioning import plan_resources
 from hooks.service.volumes import plan_volumes
 from hooks.service.workload import build_deployment, build_hpa, build_service, build_service_account
 
@@ -87,13 +88,16 @@ def compile_service(
 ) -> ServiceResult:
     """Compile ``ctx.service`` (already validated by ``crds.parse``) into its children and status."""
     generation = ctx.service.metadata.generation
-    expansion = expand_workload(ctx)
+    resources = plan_resources(ctx, ctx.provisioners)
+    ctx = attrs.evolve(ctx, data_services=tuple(resources.data_services), routes=tuple(resources.routes))
+    expansion = expand_workload(ctx, resources.outputs)
     volumes = plan_volumes(ctx)
-    errors = [*check_service(ctx), *expansion.errors, *volumes.errors]
+    errors = [*check_service(ctx), *resources.errors, *expansion.errors, *volumes.errors, *check_files(expansion)]
     if errors:
         return failed_result(errors, generation, reason=REASON_COMPILATION)
-    if expansion.missing:
-        waiting = [f"{dep} (needed by {field})" for dep, field in sorted(expansion.missing.items())]
+    missing = {**expansion.missing, **resources.missing}
+    if missing:
+        waiting = [f"{dep} (needed by {field})" for dep, field in sorted(missing.items())]
         status = _status(ServicePhase.COMPILING, REASON_MISSING, f"waiting for {'; '.join(waiting)}", generation)
         return ServiceResult([], status, COMPILING_RESYNC_SECONDS, keep_observed=True)
 
@@ -104,6 +108,7 @@ def compile_service(
     children: list[KubeObject] = [build_service_account(ctx), build_deployment(ctx, expansion, volumes, files)]
     children += [o for o in (build_service(ctx), build_hpa(ctx)) if o is not None]
     children += volumes.claims + files.objects + secret_outcome.children + mesh_outcome.children
+    children += resources.manifests
     children = sorted(children, key=_object_key)
     resolved = list(mesh_outcome.resolved)
 
@@ -113,7 +118,7 @@ def compile_service(
         reason = REASON_DENIED if problems else REASON_SECRET_CONFIG
         status = _status(ServicePhase.FAILED, reason, "; ".join(parts), generation, resolved)
         return ServiceResult(children, status, DENIED_RESYNC_SECONDS)
-    notes = "".join(f"; {w}" for w in mesh_outcome.warnings)
+    notes = "".join(f"; {w}" for w in [*mesh_outcome.warnings, *resources.notes])
     if mesh_outcome.missing:
         message = f"waiting for {', '.join(sorted(mesh_outcome.missing))}{notes}"
         status = _status(ServicePhase.COMPILING, REASON_MISSING, message, generation, resolved)

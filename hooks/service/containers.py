@@ -23,13 +23,12 @@ _ESCALATING_CAPS = ("SYS_ADMIN", "CAP_SYS_ADMIN")
 _IANA_SVC_NAME = re.compile(r"^(?=.*[a-z])(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+_ESCAPED_DOLLAR = re.compile(r"\$(?=[$(])")  # a '$' that Kubernetes would read as '$$' or '$('
+
+
 def escape_env(text: str) -> str:
     """Escape literal text for Kubernetes ``$(VAR)`` expansion (only ``$$`` and ``$(`` change)."""
-    out: list[str] = []
-    for i, c in enumerate(text):
-        nxt = text[i + 1] if i + 1 < len(text) else ""
-        out.append("$$" if c == "$" and nxt in ("$", "(") else c)
-    return "".join(out)
+    return _ESCAPED_DOLLAR.sub("$$", text) if "$" in text else text
 
 
 def env_vars(env: Mapping[str, Expanded]) -> list[KubeObject]:
@@ -88,7 +87,9 @@ def _quantities(q: ResourceQuantities | None) -> dict[str, str]:
 
 def probe(p: Probe) -> KubeObject:
     out: KubeObject = {}
-    if p.http_get is not None:
+    if p.exec is not None:  # given both, exec wins: the Score specification prefers it
+        out["exec"] = {"command": list(p.exec.command)}
+    elif p.http_get is not None:
         h = p.http_get
         get: KubeObject = {"path": h.path, "port": h.port}
         if h.scheme:
@@ -98,8 +99,6 @@ def probe(p: Probe) -> KubeObject:
         if h.http_headers:
             get["httpHeaders"] = [{"name": x.name, "value": x.value} for x in h.http_headers]
         out["httpGet"] = get
-    elif p.exec is not None:
-        out["exec"] = {"command": list(p.exec.command)}
     timing = (
         ("initialDelaySeconds", p.initial_delay_seconds), ("periodSeconds", p.period_seconds),
         ("timeoutSeconds", p.timeout_seconds), ("failureThreshold", p.failure_threshold),

@@ -9,7 +9,7 @@ each variable and file once expanded, so a small spec cannot become a huge Deplo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -17,14 +17,15 @@ from crds import FieldError
 from crds import limits as lim
 from crds.service import ContainerSpec, FileMount, SidecarSpec
 from hooks.context import ServiceContext
-from hooks.service.provisioners import resolver
+from hooks.service.provisioning import Outputs, plan_resources
+from hooks.service.provisioning.resolver import resolver
 from hooks.service.templates import Expanded, Mode, Path, Resolved, Resolver, Unresolved, expand
 
 
 @attrs.frozen
 class ExpandedFile:
     path: str
-    text: Expanded | None  # content or source, expanded; None for binary files
+    text: Expanded | None  # content, expanded; None for binary files
     binary: str | None  # base64, verbatim
     mode: int | None  # from the octal string
 
@@ -84,8 +85,11 @@ def _size(expanded: Expanded) -> int:
     return sum(len(p) for p in expanded.parts if isinstance(p, str))
 
 
-def expand_workload(ctx: ServiceContext) -> WorkloadExpansion:
-    resolve = budgeted(resolver(ctx))
+def expand_workload(ctx: ServiceContext, outputs: Mapping[str, Outputs] | None = None) -> WorkloadExpansion:
+    """``outputs``: the resources' outputs (``provisioning.plan_resources``; computed when not given)."""
+    if outputs is None:
+        outputs = plan_resources(ctx, ctx.provisioners).outputs
+    resolve = budgeted(resolver(ctx, outputs))
     containers: list[ExpandedContainer] = []
     errors: list[FieldError] = []
     missing: dict[str, str] = {}
@@ -116,9 +120,9 @@ def expand_workload(ctx: ServiceContext) -> WorkloadExpansion:
 def _expand_file(field: str, path: str, f: FileMount, resolve: Resolver,
                  keep: Callable[[str, Expanded, int], Expanded]) -> ExpandedFile:
     mode = int(f.mode, 8) if f.mode else None
-    if f.binary_content is not None and f.content is None and f.source is None:
+    if f.binary_content is not None:  # never expanded (Score)
         return ExpandedFile(path=path, text=None, binary=f.binary_content, mode=mode)
-    text, where = (f.content, "content") if f.content is not None else (f.source or "", "source")
     how = Mode.NO_EXPAND if f.no_expand else Mode.REVERSE_EXPAND if f.reverse_expand else Mode.EXPAND
-    return ExpandedFile(path=path, text=keep(f"{field}.{where}", expand(text, resolve, how), lim.EXPANDED_FILE),
+    return ExpandedFile(path=path, text=keep(f"{field}.content", expand(f.content or "", resolve, how),
+                                             lim.EXPANDED_FILE),
                         binary=None, mode=mode)

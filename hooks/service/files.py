@@ -6,6 +6,10 @@ store (one ``data`` entry per key, with the store of its secret resource) and it
 ``target.template`` assembles the file text, with every literal part escaped for Go templates.
 It only reads secret resources the Cedar check allowed; if any of them is denied it is left out.
 
+A file whose whole content is one key of a Secret a provisioner made (``${resources.db.password}``)
+is mounted from that Secret (volume ``secret-<name>``); one that mixes text with such a key cannot
+be rendered without seeing the value and is an error (score-k8s's rule).
+
 Each file is mounted at its path with ``subPath`` (one key per file, derived from the container
 and the path). ``config_hash`` changes whenever any file's content or template changes, and is
 put on the pod template so a change rolls the pods.
@@ -20,7 +24,7 @@ from collections.abc import Collection
 
 import attrs
 
-from crds import KubeObject
+from crds import FieldError, KubeObject
 from crds.service import ResourceSpec
 from hooks import durations, names
 from hooks.context import ServiceContext
@@ -74,8 +78,35 @@ def secret_template(parts: tuple[str | SecretKeyRef, ...], alias: dict[SecretKey
     return "".join(out)
 
 
+def check_files(expansion: WorkloadExpansion) -> list[FieldError]:
+    """Files that mix text with keys of provisioned Secrets (those Secrets are read by no store)."""
+    errors = []
+    for rc in expansion.containers:
+        for path, rf in sorted(rc.files.items()):
+            refs = rf.text.secret_refs if rf.text is not None else ()
+            if any(r.provisioned for r in refs) and _provisioned_ref(rf) is None:
+                errors.append(FieldError(f"{rc.field}.files.{path}.content",
+                                         "mixes text with a secret a provisioner made: such a file can only be "
+                                         "exactly one secret placeholder (or put the value in an environment "
+                                         "variable, where mixing works)"))
+    return errors
+
+
+def _provisioned_ref(rf: ExpandedFile) -> SecretKeyRef | None:
+    parts = rf.text.parts if rf.text is not None else ()
+    if len(parts) == 1 and isinstance(parts[0], SecretKeyRef) and parts[0].provisioned:
+        return parts[0]
+    return None
+
+
+def provisioned_volume_name(secret: str) -> str:
+    return f"secret-{secret}"
+
+
 def plan_files(ctx: ServiceContext, expansion: WorkloadExpansion, denied: Collection[str] = ()) -> FilesPlan:
     entries = [(rc.name, path, rf) for rc in expansion.containers for path, rf in rc.files.items()]
+    provisioned = {(c, p): ref for c, p, rf in entries if (ref := _provisioned_ref(rf)) is not None}
+    entries = [e for e in entries if (e[0], e[1]) not in provisioned]
     keys = file_keys([(c, p) for c, p, _ in entries])
     data: dict[str, str] = {}
     binary: dict[str, str] = {}
@@ -112,11 +143,27 @@ def plan_files(ctx: ServiceContext, expansion: WorkloadExpansion, denied: Collec
         volumes.append({"name": names.SECRET_FILES_VOLUME, "secret": {
             "secretName": names.files_secret_name(ctx.name),
             "items": sorted(items[names.SECRET_FILES_VOLUME], key=_by_key)}})
+    by_secret: dict[str, list[KubeObject]] = {}
+    for (container, path), ref in sorted(provisioned.items()):
+        key = ref.key
+        by_secret.setdefault(ref.secret, []).append(_item(key, _file(expansion, container, path)))
+        mounts.setdefault(container, []).append({"name": provisioned_volume_name(ref.secret), "mountPath": path,
+                                                 "subPath": key, "readOnly": True})
+    for secret_name, secret_items in sorted(by_secret.items()):
+        unique = {str(i["key"]): i for i in secret_items}
+        volumes.append({"name": provisioned_volume_name(secret_name),
+                        "secret": {"secretName": secret_name, "items": [unique[k] for k in sorted(unique)]}})
     digest = None
-    if entries:
-        canonical = json.dumps({"data": data, "binaryData": binary, "templates": templates}, sort_keys=True)
+    if entries or provisioned:
+        refs_text = sorted(f"{c}:{p}:{r.secret}/{r.key}" for (c, p), r in provisioned.items())
+        canonical = json.dumps({"data": data, "binaryData": binary, "templates": templates, "secretFiles": refs_text},
+                               sort_keys=True)
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
     return FilesPlan(objects, volumes, mounts, digest, resources)
+
+
+def _file(expansion: WorkloadExpansion, container: str, path: str) -> ExpandedFile:
+    return next(rc.files[path] for rc in expansion.containers if rc.name == container)
 
 
 def _item(key: str, rf: ExpandedFile) -> KubeObject:

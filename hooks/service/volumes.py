@@ -5,9 +5,11 @@
 - Shared (``id``, no size): mounts the owner's claim ``vol-<id>``. When the volume is
   ReadWriteOnce (the owner's mode when the owner is known, else the declared mode, default RWO),
   the pods require affinity to the owner's pods so both land on the node the volume attaches to.
-- Neither: mounts an existing claim ``<svc>-<resource>`` that the service does not manage.
+- ``params.claimName``: mounts that existing claim, which the service does not manage.
+- None of these (a Score volume without params): an ``emptyDir``, as score-k8s provisions it.
 
-A mount's ``source`` must be exactly ``${resources.<name>}`` naming a volume resource.
+A mount's ``source`` is ``${resources.<name>}`` naming a volume resource, or that resource's plain
+name (score-compose accepts it; score-k8s does not).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hooks import names
 from hooks.context import ServiceContext
 from hooks.labels import new_object
 from hooks.service.expansion import workload_containers
+from hooks.service.provisioning.native import volume_claim
 from hooks.service.templates import single_placeholder
 
 
@@ -83,7 +86,10 @@ def plan_volumes(ctx: ServiceContext) -> VolumePlan:
                 labels[names.volume_owner_label(res.id)] = "true"
         if resource not in used:
             continue
-        claim_name = names.pvc_name(ctx.name, resource, res.id)
+        claim_name = volume_claim(ctx, resource, res)
+        if claim_name is None:
+            pod_volumes.append({"name": names.pod_volume_name(resource), "emptyDir": {}})
+            continue
         pod_volumes.append({"name": names.pod_volume_name(resource),
                             "persistentVolumeClaim": {"claimName": claim_name}})
         if res.id and not owned:
@@ -128,7 +134,12 @@ def _mounts(
 
 
 def _source(ctx: ServiceContext, source: str, volumes: dict[str, ResourceSpec]) -> tuple[str | None, str]:
+    if source in volumes:  # the plain resource name (score-compose's form)
+        return source, ""
     p = single_placeholder(source)
+    if p is None and names.is_dns_label(source):
+        return None, (f"'{source}' is not a declared volume resource: declare spec.resources.{source} (type volume) "
+                      f"and write '${{resources.{source}}}'")
     if p is None or p.path[0] != "resources" or len(p.path) != 2:
         return None, f"expected '${{resources.<name>}}' naming a volume resource, got '{source}'"
     name = p.path[1]

@@ -17,6 +17,10 @@ from hooks.service.files import FilesPlan
 from hooks.service.volumes import VolumePlan
 
 HPA_CPU_UTILIZATION = 80
+# Workload annotations reach the pod template (Score: e.g. dapr.io/*), except these: tools' own
+# bookkeeping, Lattice's, and the Score implementations' directives.
+NOT_FOR_PODS = ("kubectl.kubernetes.io/", "lattice.dev/", "metacontroller.k8s.io/", "k8s.score.dev/",
+                "compose.score.dev/")
 ZONE_PROVIDERS = ("aws", "openstack", "gcp", "azure")
 DEFAULT_PROGRESS_DEADLINE = 600
 
@@ -84,6 +88,12 @@ def topology_key(provider: str) -> str:
     return "topology.kubernetes.io/zone" if provider in ZONE_PROVIDERS else "kubernetes.io/hostname"
 
 
+def pod_annotations(ctx: ServiceContext) -> dict[str, str]:
+    """The service's own annotations that belong on its pods (Score workload annotations)."""
+    own = ctx.service.metadata.annotations
+    return {k: own[k] for k in sorted(own) if not k.startswith(NOT_FOR_PODS)}
+
+
 def build_deployment(
     ctx: ServiceContext, expansion: WorkloadExpansion, volumes: VolumePlan, files: FilesPlan
 ) -> KubeObject:
@@ -122,8 +132,11 @@ def build_deployment(
         "labelSelector": {"matchLabels": {NAME: ctx.name}},
     }]
     template_meta: KubeObject = {"labels": {**base_labels(ctx.name), **dict(sorted(volumes.pod_labels.items()))}}
+    annotations = pod_annotations(ctx)
     if files.config_hash:
-        template_meta["annotations"] = {names.CONFIG_HASH_ANNOTATION: files.config_hash}
+        annotations[names.CONFIG_HASH_ANNOTATION] = files.config_hash
+    if annotations:
+        template_meta["annotations"] = annotations
     rollout, extra = strategy(spec.deploy)
     body: KubeObject = {}
     if spec.replicas.max is None:  # with an HPA, the HPA owns the replica count

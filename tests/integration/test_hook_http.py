@@ -246,3 +246,36 @@ def test_end_to_end_with_metacontroller(metacontroller: Any, serve_app: Callable
     web["spec"]["resources"] = {}
     cp.apply(web)  # web withdraws: checkout is re-synced (web is related) and drops its principal
     _wait("web revoked", lambda: "sa/web" not in callers())
+
+
+def test_health_answers_while_the_largest_allowed_service_compiles(serve_app: Callable[[Any], Any]) -> None:
+    """Issue #13, finding 5: a large sync compiled on the event loop and /healthz waited as long."""
+    import threading
+    import time
+
+    from bench.support.worst_case import peers, sync_body, worst_case_service
+
+    url = str(serve_app(create_app(cluster=CLUSTER)).url)
+    service = worst_case_service(resource_version="77")
+    body = sync_body(service, peers(service))
+    timings: dict[str, float] = {}
+
+    def sync() -> None:
+        started = time.perf_counter()
+        r = httpx.post(f"{url}/hooks/latticeservice/sync", content=body, timeout=60)
+        timings["sync"] = time.perf_counter() - started
+        assert r.status_code == 200 and r.json()["status"]["phase"] == "Ready"
+
+    worker = threading.Thread(target=sync)
+    latencies = []
+    with httpx.Client(base_url=url, timeout=30) as c:
+        worker.start()
+        time.sleep(0.05)  # the sync is being read and compiled
+        while worker.is_alive():
+            started = time.perf_counter()
+            assert c.get("/healthz").status_code == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.005)
+    worker.join()
+    assert len(latencies) >= 3, timings
+    assert max(latencies) < timings["sync"] / 2, (max(latencies), timings)

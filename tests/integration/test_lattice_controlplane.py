@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 API = "lattice.dev/v1alpha1"
 PERIOD = 0.5  # the stand-in's poll period, seconds
 LATTICE_CRDS = ("cedarpolicies", "cloudproviders", "latticeclusters", "latticeexternalservices",
-                "latticeservices", "oidcproviders", "secretsproviders")
+                "latticeservices", "oidcproviders", "provisioners", "secretsproviders")
 # Every child kind of the LatticeService controller, as (apiVersion, plural).
 SERVICE_CHILDREN = {
     "ServiceAccount": ("v1", "serviceaccounts"), "Deployment": ("apps/v1", "deployments"),
@@ -49,6 +49,12 @@ SERVICE_CHILDREN = {
     "Certificate": ("cert-manager.io/v1", "certificates"),
     "EnvoyFilter": ("networking.istio.io/v1alpha3", "envoyfilters"),
     "BackendTrafficPolicy": ("gateway.envoyproxy.io/v1alpha1", "backendtrafficpolicies"),
+}
+
+# The kinds a provisioned data service adds (the built-ins: a StatefulSet and an ESO Password generator).
+PROVISIONED_CHILDREN = {
+    "StatefulSet": ("apps/v1", "statefulsets"),
+    "Password": ("generators.external-secrets.io/v1alpha1", "passwords"),
 }
 
 
@@ -105,7 +111,7 @@ class Env:
     def owned(self, owner: dict[str, Any], ns: str | None) -> dict[tuple[str, str], dict[str, Any]]:
         """Every object of a Lattice child kind whose controller ownerReference is ``owner``."""
         uid, out = owner["metadata"]["uid"], {}
-        for kind, (api_version, plural) in {**SERVICE_CHILDREN,
+        for kind, (api_version, plural) in {**SERVICE_CHILDREN, **PROVISIONED_CHILDREN,
                                             "ServiceEntry": ("networking.istio.io/v1", "serviceentries")}.items():
             for obj in self.items(api_version, plural, ns):
                 refs = obj["metadata"].get("ownerReferences") or []
@@ -190,6 +196,10 @@ def test_crds_and_manifests_apply(env: Env) -> None:
 @pytest.mark.parametrize(("patch", "field", "message"), [
     ({"replicas": {"min": "two"}}, "spec.replicas.min", "must be of type integer"),
     ({"deploy": {"strategy": "bluegreen"}}, "spec.deploy.strategy", "Unsupported value"),
+    # The limits (crds/limits.py) are in the schema: oversized objects never reach a hook.
+    ({"containers": {f"c{i}": {"image": "example/app:1"} for i in range(17)}}, "spec.containers", "Too many"),
+    ({"containers": {"main": {"image": "example/app:1", "variables": {"A": "x" * 40_000}}}},
+     "spec.containers.main.variables.A", "Too long"),
 ])
 def test_schema_invalid_service_rejected(env: Env, patch: dict[str, Any], field: str, message: str) -> None:
     ns = env.namespace("schema")
@@ -648,6 +658,96 @@ def test_finalize_hook_through_the_standin(env: Env) -> None:
         assert hooks.count("finalize") >= 2 and {c.status for c in standin.calls} == {200}, standin.calls
     finally:
         standin.stop()
+
+
+SCORE_WORKLOAD = """
+apiVersion: score.dev/v1b1
+metadata:
+  name: orders
+  annotations:
+    dapr.io/enabled: "true"
+containers:
+  main:
+    image: .
+    variables:
+      DATABASE_URL: postgres://${resources.db.username}:${resources.db.password}@${resources.db.host}:${resources.db.port}/${resources.db.name}
+      REDIS_HOST: ${resources.cache.host}
+      REDIS_PASSWORD: ${resources.cache.password}
+      PRICE: $$5
+service:
+  ports:
+    http: {port: 8080}
+resources:
+  db: {type: postgres}
+  cache: {type: redis}
+"""
+
+
+def test_score_workload_gets_its_data_services_as_children_and_is_ready(env: Env, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A Score file as a user has it: `lattice import score` gives the LatticeService; on the control plane
+    its postgres and redis become owned children (StatefulSet, Service, ESO Password + ExternalSecret
+    making the Secret, and the policies opening them to the workload only), and it reaches Ready."""
+    from cli.main import run as lattice
+
+    ns = env.namespace("score")
+    (tmp_path / "score.yaml").write_text(SCORE_WORKLOAD)
+    capsys.readouterr()
+    args = ["import", "score", "-f", str(tmp_path / "score.yaml"), "-n", ns, "--image", "ghcr.io/x/orders:1"]
+    assert lattice(args) == 0
+    (service,) = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
+    env.cp.apply([service])
+    ready = env.wait_phase("latticeservices", ns, "orders", "Ready", timeout=30)
+    message = ready["status"]["message"]
+    assert "resources.db (postgres) is a development-grade built-in" in message
+    assert "resources.cache (redis) is a development-grade built-in" in message
+    owned = env.owned(ready, ns)
+    for res, port in (("db", 5432), ("cache", 6379)):
+        name = f"orders-{res}"
+        for kind in ("StatefulSet", "Service", "ExternalSecret", "Password", "CiliumNetworkPolicy"):
+            key = kind, (f"policy-{name}" if kind == "CiliumNetworkPolicy" else name)
+            assert key in owned, f"{key} not among the children: {sorted(owned)}"
+        assert ("AuthorizationPolicy", f"allow-to-{name}") in owned
+        external = owned[("ExternalSecret", name)]["spec"]
+        assert external["refreshPolicy"] == "CreatedOnce"
+        svc = owned[("Service", name)]["spec"]
+        assert [p["port"] for p in svc["ports"]] == [port]
+    deployment = owned[("Deployment", "orders")]["spec"]["template"]
+    assert deployment["metadata"]["annotations"]["dapr.io/enabled"] == "true"
+    env_vars = {e["name"]: e for e in deployment["spec"]["containers"][0]["env"]}
+    assert env_vars["REDIS_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "orders-cache", "key": "password"}}
+    assert env_vars["DATABASE_URL"]["value"] == "postgres://app:$(LATTICE_SECRET_0)@orders-db:5432/app"
+    assert env_vars["PRICE"]["value"] == "$5"
+    assert env.problems(ns) == [], "children the apiserver refused"
+
+
+def test_platform_provisioner_serves_a_class(env: Env) -> None:
+    """A Provisioner object on the cluster is read by the services that need it (a related object):
+    `class: production` selects it, and a change to it re-syncs them."""
+    ns = env.namespace("prov")
+    prov = yaml.safe_load((ROOT / "examples" / "provisioners" / "postgres-production.yaml").read_text())
+    prov["metadata"]["name"] = f"postgres-production-{ns}"
+    prov["spec"]["class"] = f"prod-{ns[-5:]}"
+    svc = {"apiVersion": API, "kind": "LatticeService", "metadata": {"name": "billing", "namespace": ns},
+           "spec": {"containers": {"main": {"image": "example/billing:1",
+                                            "variables": {"DB_HOST": "${resources.db.host}",
+                                                          "DB_PASSWORD": "${resources.db.password}"}}},
+                    "resources": {"db": {"type": "postgres", "class": prov["spec"]["class"],
+                                         "params": {"host": "pg.internal.example"}}}}}
+    env.cp.apply([svc])
+    failed = env.wait_phase("latticeservices", ns, "billing", "Failed")
+    assert "no provisioner for type 'postgres'" in failed["status"]["message"]
+    env.cp.apply([prov])
+    try:
+        ready = env.wait_phase("latticeservices", ns, "billing", "Ready", timeout=30)
+        owned = env.owned(ready, ns)
+        assert ("ExternalSecret", "billing-db") in owned and ("StatefulSet", "billing-db") not in owned
+        container = owned[("Deployment", "billing")]["spec"]["template"]["spec"]["containers"][0]
+        assert {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]} == {
+            "DB_HOST": "pg.internal.example",
+            "DB_PASSWORD": {"secretKeyRef": {"name": "billing-db", "key": "password"}}}
+    finally:
+        env.cp.kubectl("delete", "provisioner", prov["metadata"]["name"], check=False)
 
 
 def test_whole_run_clean(env: Env) -> None:

@@ -36,7 +36,8 @@ def test_caller_credentials_never_enter_the_tunnel() -> None:
 @pytest.mark.parametrize("raw", [
     b"/clusters/a/../b/api", b"/clusters/a/api/v1/namespaces/x/pods/../../../secrets", b"/clusters/../clusters/b/api",
     b"/clusters/a/%2e%2e/b", b"/clusters/a/%2E%2e/b", b"/clusters/a/.%2e/b", b"/clusters/a/./api", b"/clusters/./api",
-    b"/clusters/a/api/..", b"/clusters/a/%2e/api?x=1",
+    b"/clusters/a/api/..", b"/clusters/a/%2e/api?x=1", b"/clusters/a/..%2Fb/api", b"/clusters/b%2F..%2Fa/api",
+    b"/clusters/a/api%2F%2E%2E%2Fsecrets",
 ])
 def test_dot_segments_are_refused_before_routing(raw: bytes) -> None:
     with pytest.raises(BadRequest):

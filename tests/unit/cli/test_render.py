@@ -16,7 +16,7 @@ from cli.main import run
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
-NOTED = ("CedarPolicy", "CloudProvider", "LatticeCluster", "OIDCProvider")
+NOTED = ("CedarPolicy", "CloudProvider", "LatticeCluster", "OIDCProvider", "Provisioner")
 
 
 def _render(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -53,7 +53,7 @@ def test_json_is_one_v1_list(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cluster_name_sets_the_trust_domain(capsys: pytest.CaptureFixture[str]) -> None:
-    out = _render(capsys, "-f", str(EXAMPLES / "services"), "--cluster-name", "prod")[1]
+    out = _render(capsys, "-f", str(EXAMPLES), "--cluster-name", "prod")[1]
     assert "lattice.prod.local/ns/platform/sa/" in out and "lattice.default.local" not in out
 
 
@@ -99,12 +99,18 @@ metadata: {name: not-ours}
 """
 
 
-def test_broken_inputs_are_reported_and_the_rest_still_printed(tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_inputs_are_reported_and_nothing_is_printed(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "objects.yaml").write_text(BROKEN)
     code, out, err = _render(capsys, "-f", str(tmp_path))
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1] == ("error: 4 inputs failed; nothing printed "
+                                    "(--partial prints the objects that compiled)")
+    code, out, err = _render(capsys, "-f", str(tmp_path), "--partial")
     assert code == 1
     lines = err.splitlines()
+    assert lines[-1].startswith("warning: 4 inputs failed; --partial: printing the ")
+    lines = lines[:-1]
     assert lines[0] == f"warning: {tmp_path / 'objects.yaml'}: skipping Deployment not-ours (not a lattice.dev object)"
     failures = lines[1:]
     bad = [line for line in failures if line.startswith("LatticeService shop/bad: ")]
@@ -123,10 +129,10 @@ def test_unreadable_yaml_and_duplicates(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "b.yaml").write_text(svc)
     (tmp_path / "c.yml").write_text(svc)
     code, out, err = _render(capsys, "-f", str(tmp_path))
-    assert code == 1
+    assert code == 1 and out == ""
     assert f"{tmp_path / 'a.yaml'}: cannot read:" in err
     assert "LatticeService platform/redis: defined 2 times" in err.splitlines()
-    assert "Deployment" in out
+    assert "Deployment" in _render(capsys, "-f", str(tmp_path), "--partial")[1]
 
 
 def test_missing_path_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,6 +158,8 @@ def test_kinds_without_objects_of_their_own_get_one_note_each_on_stderr(capsys: 
         "(Cluster API objects, pivot) is not built yet",
         "note: OIDCProvider yields no objects of its own (1 read): validated only; it is for the authenticating "
         "API proxy, which is not built yet",
+        "note: Provisioner yields no objects of its own (1 read): by design: it provisions the resources of the "
+        "LatticeServices that use its type and class (their children)",
     ]
     assert "note:" not in out
     _, _, err = _render(capsys, "-f", str(EXAMPLES / "services"), "-f", str(EXAMPLES / "secrets"))
@@ -160,7 +168,8 @@ def test_kinds_without_objects_of_their_own_get_one_note_each_on_stderr(capsys: 
 
 @pytest.mark.parametrize("folder", sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()))
 def test_every_example_folder_yields_objects_or_says_why(folder: str, capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, err = _render(capsys, "-f", str(EXAMPLES / folder))
+    # --partial: examples/services alone lacks the CedarPolicies of examples/cedar (one denial)
+    _, out, err = _render(capsys, "-f", str(EXAMPLES / folder), "--partial")
     if list(yaml.safe_load_all(out)):
         return
     kinds = {doc["kind"] for f in (EXAMPLES / folder).glob("*.yaml") for doc in yaml.safe_load_all(f.read_text())}
@@ -187,3 +196,15 @@ def test_make_render_stdout_is_exactly_the_objects(capsys: pytest.CaptureFixture
     assert result.stdout.startswith("---\napiVersion: ")
     assert all(o["apiVersion"] and o["kind"] and o["metadata"]["name"] for o in yaml.safe_load_all(result.stdout))
     assert [line.split()[:2] for line in result.stderr.splitlines()] == [["note:", kind] for kind in NOTED]
+
+
+def test_reproduction_one_broken_input_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #13: `-f examples/ -f broken.yaml` printed all 49 objects and exited 1, so
+    `lattice render ... | kubectl apply -f -` applied a partial result."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(BROKEN.split("---")[0])
+    code, out, err = _render(capsys, "-f", str(EXAMPLES), "-f", str(broken))
+    assert (code, out) == (1, "")
+    assert "LatticeService shop/bad: " in err and "nothing printed" in err
+    code, out, _ = _render(capsys, "-f", str(EXAMPLES), "-f", str(broken), "-o", "json")
+    assert (code, out) == (1, "")

@@ -57,7 +57,7 @@ def test_broken_service_reports_one_error_per_bad_field() -> None:
     spec["replicas"] = {"min": 5, "max": 2}
     spec["resources"]["redis"]["direction"] = "sideways"
     spec["resources"]["db-creds"]["params"].pop("provider")
-    spec["resources"]["my_db"] = {"type": "Postgres"}
+    spec["resources"]["my_db"] = {"type": "Postgres!"}
     spec["deploy"]["strategy"] = "bluegreen"
     spec["ingress"]["tls"]["mode"] = "manual"
 
@@ -72,7 +72,8 @@ def test_broken_service_reports_one_error_per_bad_field() -> None:
         "spec.service.ports.metrics.port: invalid port 0 (expected 1-65535)",
         "spec.resources.redis.direction: invalid value 'sideways' "
         "(expected one of: outbound, inbound, both)",
-        "spec.resources.my_db.type: invalid resource type 'Postgres': must start with a lowercase letter",
+        "spec.resources.my_db.type: invalid resource type 'Postgres!' (expected 2-63 letters, digits and '-', "
+        "starting and ending with a letter or digit, e.g. 'postgres')",
         "spec.deploy.strategy: invalid value 'bluegreen' (expected one of: rolling, canary)",
     ]), errors
 

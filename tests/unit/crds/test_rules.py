@@ -36,14 +36,18 @@ def test_file_mode(mode: str, ok: bool) -> None:
     assert (checks.file_mode(mode) is None) is ok
 
 
+_TYPE_FORM = "(expected 2-63 letters, digits and '-', starting and ending with a letter or digit, e.g. 'postgres')"
+
+
+# Score's pattern: any case (the spec's own samples use `Resource-One`), digits first allowed.
 @pytest.mark.parametrize(("t", "message"), [
     ("service", None), ("external-service", None), ("volume", None), ("secret", None), ("postgres", None),
-    ("my-db-", None),
-    ("Postgres", "invalid resource type 'Postgres': must start with a lowercase letter"),
-    ("postgres!", "invalid resource type 'postgres!': must be lowercase alphanumeric with hyphens"),
-    ("123db", "invalid resource type '123db': must start with a lowercase letter"),
-    ("", "invalid resource type '': must start with a lowercase letter"),
-    ("my_db", "invalid resource type 'my_db': must be lowercase alphanumeric with hyphens"),
+    ("Resource-One", None), ("123db", None), ("kafka-topic", None),
+    ("my-db-", f"invalid resource type 'my-db-' {_TYPE_FORM}"),
+    ("postgres!", f"invalid resource type 'postgres!' {_TYPE_FORM}"),
+    ("p", f"invalid resource type 'p' {_TYPE_FORM}"),
+    ("", f"invalid resource type '' {_TYPE_FORM}"),
+    ("my_db", f"invalid resource type 'my_db' {_TYPE_FORM}"),
 ])
 def test_resource_type(t: str, message: str | None) -> None:
     assert checks.resource_type(t) == message
@@ -194,3 +198,13 @@ def test_openstack_volume_type_needs_a_size() -> None:
 def test_autoscaled_pool_needs_no_replicas() -> None:
     doc = _cluster(nodes={"controlPlane": 1, "workerPools": {"gpu": {"min": 1, "max": 3}}})
     assert crds.parse(doc).ok
+
+
+def test_a_file_source_is_refused_in_the_cluster_with_what_to_do() -> None:
+    from crds import parse_as
+    from crds.service import FileMount
+
+    _, errors = parse_as(FileMount, {"source": "config.yaml"})
+    assert [str(e) for e in errors] == [
+        "source: 'config.yaml' is a path to a file next to the Score file, which does not exist in the cluster: "
+        "inline it as content (or binaryContent); `lattice render -f` and `lattice import score` do that for you"]

@@ -21,8 +21,14 @@ PARENT = {"apiVersion": "lattice.dev/v1alpha1", "kind": "LatticeService",
     pytest.param(orjson.dumps({"parent": PARENT, "children": []}), "'children' must be a map", id="children-list"),
     pytest.param(orjson.dumps({"parent": PARENT, "related": {"X.v1": [1]}}), "'related.X.v1' must be a map",
                  id="related-group-list"),
-    pytest.param(orjson.dumps({"parent": PARENT, "children": {"X.v1": {"ns/a": 1}}}), "'children.X.v1' must be",
-                 id="child-not-object"),
+    pytest.param(orjson.dumps({"parent": PARENT, "children": {"X.v1": {"ns/a": 1}}}),
+                 "'children.X.v1.ns/a' must be a Kubernetes object", id="child-not-object"),
+    pytest.param(orjson.dumps({"parent": PARENT, "related": {"X.v1": {"ns/a": {"metadata": ["x"]}}}}),
+                 "'related.X.v1.ns/a.metadata.name' must be a string", id="related-metadata-list"),
+    pytest.param(orjson.dumps({"parent": PARENT, "related": {"X.v1": {"ns/a": {"metadata": {"name": [1]}}}}}),
+                 "'related.X.v1.ns/a.metadata.name' must be a string", id="related-name-list"),
+    pytest.param(orjson.dumps({"parent": {"metadata": {"name": "p", "labels": {"a": 1}}}}),
+                 "'parent.metadata.labels' must map strings to strings", id="parent-label-number"),
 ])
 def test_decode_sync_rejects_what_is_not_a_request(body: bytes, message: str) -> None:
     with pytest.raises(wire.BadRequest, match=message):

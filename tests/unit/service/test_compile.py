@@ -145,7 +145,7 @@ def test_template_errors_fail_and_keep_the_running_children() -> None:
     assert status["conditions"][0]["reason"] == "CompilationFailed"
     assert status["message"] == "; ".join([
         "spec.containers.main.variables.C: unknown reference '${resources.cache.nope}': resource 'cache' (type "
-        "service) has no output 'nope' (available: host, port, url)",
+        "service) has no output 'nope' (available: host, name, port, url)",
         "spec.containers.main.variables.DB_URL: unknown reference '${resources.nope.host}': no resource 'nope' is "
         "declared in spec.resources",
         "spec.containers.main.volumes./data.source: expected '${resources.<name>}' naming a volume resource, got "

@@ -168,3 +168,13 @@ def test_secret_variables_become_secret_key_refs() -> None:
         {"name": "URL", "value": "pg://$(LATTICE_SECRET_1):$(LATTICE_SECRET_0)@h"},
         {"name": "USER", "valueFrom": {"secretKeyRef": {"name": "api-db", "key": "username"}}},
     ]
+
+
+def test_a_probe_with_both_handlers_uses_exec_as_score_prefers() -> None:
+    from crds import parse_as
+    from crds.service import Probe
+    from hooks.service.containers import probe
+
+    p, errors = parse_as(Probe, {"httpGet": {"port": 8080, "path": "/livez"}, "exec": {"command": ["true"]}})
+    assert errors == [] and p is not None
+    assert probe(p) == {"exec": {"command": ["true"]}}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from hooks.service.expansion import expand_workload
-from hooks.service.templates import SecretKeyRef
+import pytest
+
+from hooks.service.expansion import budgeted, expand_workload
+from hooks.service.templates import SecretKeyRef, Unresolved
 
 from .support import example, gateway_ctx, main, make_ctx
 
@@ -34,7 +36,7 @@ def test_gateway_expands_cleanly() -> None:
 def test_every_unknown_reference_is_reported_with_its_field() -> None:
     spec = main(
         variables={"DB_URL": "${resources.nope.host}", "OK": "${metadata.name}", "X": "${resources.redis.nope}"},
-        files={"/etc/a.conf": {"content": "${metadata.nope}"}, "/etc/b.conf": {"source": "${resources.nope.url}"}},
+        files={"/etc/a.conf": {"content": "${metadata.nope}"}, "/etc/b.conf": {"content": "${resources.nope.url}"}},
     )
     spec["resources"] = {"redis": {"type": "service"}}
     spec["sidecars"] = {"proxy": {"image": "envoy", "variables": {"UP": "${resources.up.url}"}}}
@@ -43,10 +45,10 @@ def test_every_unknown_reference_is_reported_with_its_field() -> None:
         "spec.containers.main.variables.DB_URL: unknown reference '${resources.nope.host}': no resource 'nope' is "
         "declared in spec.resources",
         "spec.containers.main.variables.X: unknown reference '${resources.redis.nope}': resource 'redis' (type "
-        "service) has no output 'nope' (available: host, port, url)",
-        "spec.containers.main.files./etc/a.conf.content: unknown reference '${metadata.nope}': metadata offers name, "
-        "namespace, annotations.<key> and labels.<key>",
-        "spec.containers.main.files./etc/b.conf.source: unknown reference '${resources.nope.url}': no resource "
+        "service) has no output 'nope' (available: host, name, port, url)",
+        "spec.containers.main.files./etc/a.conf.content: unknown reference '${metadata.nope}': key 'nope' not found "
+        "in metadata (available: annotations, labels, name, namespace)",
+        "spec.containers.main.files./etc/b.conf.content: unknown reference '${resources.nope.url}': no resource "
         "'nope' is declared in spec.resources",
         "spec.sidecars.proxy.variables.UP: unknown reference '${resources.up.url}': no resource 'up' is declared in "
         "spec.resources",
@@ -72,3 +74,19 @@ def test_file_modes_and_binary() -> None:
     assert files["/etc/raw"].text is not None and files["/etc/raw"].text.text == "${x}"
     assert files["/etc/raw"].mode == 0o600
     assert files["/etc/rev"].text is not None and files["/etc/rev"].text.text == "${HOME} api"
+
+
+def test_a_variable_may_not_expand_past_its_limit() -> None:
+    big = "a" * 20_000
+    spec = main(variables={"TWICE": "${metadata.annotations.big}${metadata.annotations.big}",
+                           "ONCE": "${metadata.annotations.big}"})
+    expansion = expand_workload(make_ctx(spec, annotations={"big": big}))
+    assert [str(e) for e in expansion.errors] == [
+        "spec.containers.main.variables.TWICE: expands to 40,000 characters; at most 32,768 are allowed"]
+
+
+def test_all_references_together_are_bounded() -> None:
+    resolve = budgeted(lambda path: "x" * 600, total=1_000)
+    assert resolve(("a",)) == "x" * 600
+    with pytest.raises(Unresolved, match="more than 1,000 characters in all"):
+        resolve(("b",))

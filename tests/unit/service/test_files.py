@@ -120,3 +120,25 @@ def test_keys_are_readable_unique_and_deterministic() -> None:
 ])
 def test_go_template_text(text: str, before_action: bool, expected: str) -> None:
     assert go_template_text(text, before_action) == expected
+
+
+def test_a_file_that_is_one_provisioned_secret_is_mounted_from_that_secret() -> None:
+    from hooks.service.files import check_files
+
+    spec = main({"resources": {"cache": {"type": "redis"}}},
+                files={"/run/pw": {"content": "${resources.cache.password}", "mode": "0400"},
+                       "/etc/mixed": {"content": "pw=${resources.cache.password}"}})
+    expansion = expand_workload(make_ctx(spec))
+    assert [str(e) for e in check_files(expansion)] == [
+        "spec.containers.main.files./etc/mixed.content: mixes text with a secret a provisioner made: such a file "
+        "can only be exactly one secret placeholder (or put the value in an environment variable, where mixing "
+        "works)"]
+    spec["containers"]["main"]["files"].pop("/etc/mixed")
+    ctx = make_ctx(spec)
+    plan = plan_files(ctx, expand_workload(ctx))
+    assert plan.objects == []
+    assert plan.pod_volumes == [{"name": "secret-api-cache", "secret": {
+        "secretName": "api-cache", "items": [{"key": "password", "path": "password", "mode": 0o400}]}}]
+    assert plan.mounts == {"main": [{"name": "secret-api-cache", "mountPath": "/run/pw", "subPath": "password",
+                                     "readOnly": True}]}
+    assert plan.config_hash is not None

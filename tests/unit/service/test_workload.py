@@ -175,3 +175,12 @@ def test_every_container_feature_is_valid_kubernetes() -> None:
     d = deployment(make_ctx(spec))
     volumes = [v["name"] for v in d["spec"]["template"]["spec"]["volumes"]]
     assert volumes == ["vol-cache", "files", "secret-files"]
+
+
+def test_workload_annotations_reach_the_pod_except_tool_and_implementation_ones() -> None:
+    from hooks.service.workload import pod_annotations
+
+    ctx = make_ctx(main(), annotations={"dapr.io/app-id": "api",
+                                        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                                        "k8s.score.dev/kind": "Deployment", "lattice.dev/x": "y"})
+    assert pod_annotations(ctx) == {"dapr.io/app-id": "api"}

@@ -133,3 +133,47 @@ def test_unhashable_version_fields_are_not_a_500_in_customize_or_an_internal_err
     assert ctl.run("customize", orjson.dumps({"parent": parent}), CFG).response.to_json() == {"relatedResources": []}
     answer = ctl.run("sync", orjson.dumps({"parent": parent}), CFG)
     assert answer.failure == "ValidationFailed"
+
+
+def _deep(depth: int) -> Any:
+    return orjson.loads(b"[" * depth + b"]" * depth)
+
+
+def test_run_encodes_the_answer_and_caps_its_status_message() -> None:
+    def loud(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
+        return Answer(SyncResponse(status={"phase": "Failed", "message": "m" * 100_000}, children=[]))
+
+    answer = _controller(loud).run("sync", orjson.dumps({"parent": PARENT}), CFG)
+    assert answer.body is not None and len(answer.body) < 10_000
+    assert orjson.loads(answer.body)["status"]["message"].endswith("more characters)")
+
+
+def test_an_unencodable_answer_becomes_failed_with_the_children_kept() -> None:
+    def echo(req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
+        return Answer(SyncResponse(status={"phase": "Ready", "echo": req.parent["status"]}, children=[]))
+
+    parent = {**PARENT, "status": {"a": _deep(300)}}
+    body = orjson.dumps({"parent": {**parent, "status": {}}, "children": {"Service.v1": {"shop/api": OBSERVED}}})
+    body = body.replace(b'"status":{}', b'"status":{"a":' + b"[" * 300 + b"]" * 300 + b"}")
+    answer = _controller(echo).run("finalize", body, CFG)
+    out = orjson.loads(answer.body)
+    assert answer.failure == "InvalidInput" and out["status"]["phase"] == "Failed" and out["finalized"] is False
+    assert "nested too deeply" in out["status"]["message"]
+    assert [c["kind"] for c in out["children"]] == ["Service"]
+
+
+def test_children_too_deep_to_keep_are_a_bad_request() -> None:
+    deep_child = {**OBSERVED, "spec": {"x": "__DEEP__"}}
+    body = orjson.dumps({"parent": PARENT, "children": {"Service.v1": {"shop/api": deep_child}}})
+    body = body.replace(b'"__DEEP__"', b"[" * 300 + b"]" * 300)
+    with pytest.raises(wire.BadRequest, match="nested too deeply"):
+        latticeservice.CONTROLLER.run("sync", body, CFG)  # an invalid parent: Failed, keeping the child
+
+
+def test_exceptions_are_logged_without_repeating_the_input(caplog: pytest.LogCaptureFixture) -> None:
+    def boom(_req: SyncRequest, _cfg: HookConfig) -> Answer[SyncResponse]:
+        raise ValueError("x" * 1_000_000)
+
+    _controller(boom).run_sync(_req(), CFG)
+    assert caplog.records and all(len(r.getMessage()) < 2_000 for r in caplog.records)
+    assert all(len(str(r.exc_info[1])) < 2_000 for r in caplog.records if r.exc_info)

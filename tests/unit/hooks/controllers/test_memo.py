@@ -32,3 +32,16 @@ def test_lru_makes_once_per_key_and_evicts_the_oldest() -> None:
     lru.get_or_make(None, lambda: make("unversioned"))
     lru.get_or_make(None, lambda: make("unversioned"))
     assert made.count("unversioned") == 2
+
+
+def test_lru_is_bounded_by_bytes_and_never_keeps_a_huge_entry() -> None:
+    lru: LRU[str] = LRU(100, max_bytes=800, weigh=len)
+    for key in "abcdefgh":
+        lru.get_or_make((key,), lambda k=key: k * 100)  # type: ignore[misc]
+    assert lru.bytes <= 800 and len(lru) == 8
+    lru.get_or_make(("i",), lambda: "i" * 100)
+    assert len(lru) == 8 and lru.bytes == 800  # the oldest went
+    made: list[int] = []
+    for _ in range(2):
+        lru.get_or_make(("huge",), lambda: made.append(1) or "h" * 101)  # type: ignore[func-returns-value]
+    assert made == [1, 1] and len(lru) == 8  # over an eighth of the budget: made each time, never kept

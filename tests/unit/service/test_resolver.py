@@ -1,4 +1,4 @@
-"""hooks.service.provisioners: outputs per resource type and the resolver's error messages."""
+"""hooks.service.provisioning.resolver over the outputs of Lattice's own types (hooks.service.provisioning.native)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from typing import Any
 
 import pytest
 
-from hooks.service.provisioners import resolver
-from hooks.service.templates import SecretKeyRef, Unresolved
+from hooks.context import ServiceContext
+from hooks.service.provisioning import plan_resources
+from hooks.service.provisioning import resolver as resolver_mod
+from hooks.service.templates import Resolver, SecretKeyRef, Unresolved
 
 from .support import example, gateway_ctx, main, make_ctx
+
+
+def resolver(ctx: ServiceContext) -> Resolver:
+    return resolver_mod.resolver(ctx, plan_resources(ctx).outputs)
 
 
 def _peer(name: str, namespace: str, ports: dict[str, int]) -> dict[str, Any]:
@@ -84,18 +90,21 @@ def test_secret_without_keys_accepts_any_key() -> None:
 @pytest.mark.parametrize(("path", "message"), [
     (("resources", "nope", "host"), "no resource 'nope' is declared in spec.resources"),
     (("resources", "redis", "bogus"),
-     "resource 'redis' (type service) has no output 'bogus' (available: host, port, url)"),
+     "resource 'redis' (type service) has no output 'bogus' (available: host, name, port, url)"),
     (("resources", "db-creds", "token"),
-     "secret resource 'db-creds' has no key 'token' (params.keys: password, username)"),
-    (("resources", "local-cache",),
-     "a bare volume reference is only valid as a volume source (use '${resources.local-cache.claim_name}' for the "
-     "claim name)"),
-    (("resources", "redis"), "resource 'redis' needs an output, e.g. '${resources.redis.<output>}'"),
-    (("resources", "redis", "host", "x"), "too many path segments (write '\\.' for a dot inside a name)"),
-    (("resources",), "expected 'resources.<name>.<output>'"),
-    (("config", "x"), "expected 'metadata.<field>' or 'resources.<name>.<output>'"),
-    (("metadata", "uid"), "metadata offers name, namespace, annotations.<key> and labels.<key>"),
-    (("metadata", "annotations", "x"), "metadata.annotations has no key 'x'"),
+     "resource 'db-creds' (type secret) has no output 'token' (available: password, username)"),
+    (("resources", "local-cache",), "a bare volume reference is only valid as a volume source (outputs: claim_name)"),
+    (("resources", "redis"),
+     "resource 'redis' needs an output key, e.g. '${resources.redis.<key>}' (available: host, name, port, url)"),
+    (("resources", "redis", "host", "x"), "cannot look up key 'x': output 'host' of resource 'redis' is not a map"),
+    (("resources",), "expected 'resources.<name>.<key>'"),
+    (("config", "x"),
+     "unknown reference root 'config': expected 'metadata.<key>' or 'resources.<name>.<key>' "
+     "(write $$ for a literal $)"),
+    (("metadata", "uid"), "key 'uid' not found in metadata (available: annotations, labels, name, namespace)"),
+    (("metadata", "annotations", "x"), "key 'x' not found in metadata.annotations (available: none)"),
+    (("metadata", "name", "x"), "cannot look up key 'x': 'metadata.name' is not a map"),
+    (("metadata",), "'metadata' needs a key, e.g. '${metadata.name}'"),
 ])
 def test_errors(path: tuple[str, ...], message: str) -> None:
     with pytest.raises(Unresolved) as e:
@@ -104,10 +113,29 @@ def test_errors(path: tuple[str, ...], message: str) -> None:
     assert e.value.missing is None
 
 
-def test_custom_type_has_no_outputs() -> None:
-    ctx = make_ctx(main({"resources": {"db": {"type": "postgres"}}}))
-    with pytest.raises(Unresolved, match="resource 'db' has type 'postgres', which Lattice does not provision"):
-        resolver(ctx)(("resources", "db", "host"))
+def test_type_nobody_provisions_is_refused() -> None:
+    ctx = make_ctx(main({"resources": {"q": {"type": "tofu"}}}))
+    with pytest.raises(Unresolved, match="resource 'q' has no provisioner"):
+        resolver(ctx)(("resources", "q", "host"))
+    (error,) = plan_resources(ctx).errors
+    assert error.path == "spec.resources.q"
+    assert error.message.startswith("no provisioner for type 'tofu' (class 'default'); types provisioned here: amqp, ")
+
+
+def test_service_name_output_is_what_a_caller_writes() -> None:
+    spec = main({"resources": {"cart": {"type": "service"}, "auth": {"type": "service", "namespace": "sec"}}})
+    resolve = resolver(make_ctx(spec))
+    assert resolve(("resources", "cart", "name")) == "cart"
+    assert resolve(("resources", "auth", "name")) == "auth.sec"
+
+
+def test_metadata_walks_workload_metadata_and_encodes_json() -> None:
+    spec = main({"workloadMetadata": {"other": {"key": "value"}, "n": 3}})
+    resolve = resolver(make_ctx(spec, annotations={"key.com/foo-bar": "thing"}))
+    assert resolve(("metadata", "other")) == '{"key":"value"}'
+    assert resolve(("metadata", "other", "key")) == "value"
+    assert resolve(("metadata", "n")) == "3"
+    assert resolve(("metadata", "annotations", "key.com/foo-bar")) == "thing"
 
 
 def test_missing_external_service_is_a_missing_dependency() -> None:
