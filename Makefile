@@ -56,8 +56,8 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Builds kube-apiserver, kube-controller-manager, kubectl, etcd and Metacontroller from their Go
-# modules into a cache outside the repo (first run: many minutes; afterwards: seconds).
+# Builds the upstream binaries the tests run (kube, etcd, Metacontroller, Cluster API managers, KWOK,
+# Hydra; docs/testbed.md) into a cache outside the repo (first run: many minutes; afterwards: a second).
 testbed:
 	bash testbed/build.sh
 

@@ -6,7 +6,8 @@
 #   ${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}/<component>-<version>_<hash>/{bin,share}
 #
 # <hash> covers the component's recipe directory testbed/<component>/ (wrapper go.mod/go.sum/tools.go and
-# recipe.sh, which holds the build commands), so bumping one component rebuilds only that one. The
+# recipe.sh, which holds the build commands; comment lines of .sh files excepted), so bumping one
+# component rebuilds only that one. The
 # binaries of the selected components are then gathered as symlinks in one directory,
 #
 #   <cache root>/set-<hash of the component keys>/bin      (and share/<component> -> its share dir)
@@ -35,6 +36,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck disable=SC2034  # used by the recipes (metacontroller/source.sh)
 repo_root="$(cd "$here/.." && pwd)"
 cache_root="${LATTICE_TESTBED_CACHE:-$HOME/.cache/lattice-testbed}"
 all_components=(kube etcd metacontroller capi kwok hydra)
@@ -86,7 +88,7 @@ load_recipe() {
   unset -f build prebuilt
   version="" binaries=() share=0 key_extra=""
   cdir="$here/$1"
-  # shellcheck source=/dev/null
+  # shellcheck source=/dev/null  # one of testbed/*/recipe.sh
   source "$cdir/recipe.sh"
   [[ -n "$version" && ${#binaries[@]} -gt 0 ]] || die "testbed/$1/recipe.sh sets no version or binaries"
 }
@@ -110,8 +112,10 @@ for c in "${components[@]}"; do
     key[$c]="prebuilt:$(tr '\n' ' ' <<<"$paths")"
     continue
   fi
-  hash="$( { echo "$key_extra"; cd "$cdir" && find . -type f | LC_ALL=C sort | xargs sha256sum; } |
-           sha256sum | cut -c1-12)"
+  # Whole-line comments of the shell files do not count, so documenting a recipe rebuilds nothing.
+  hash="$( { echo "$key_extra"; cd "$cdir" && find . -type f | LC_ALL=C sort | while read -r f; do
+               echo "== $f"; if [[ "$f" == *.sh ]]; then grep -v '^[[:space:]]*#' "$f"; else cat "$f"; fi
+             done; } | sha256sum | cut -c1-12)"
   key[$c]="$c-${version}_$hash"
 done
 

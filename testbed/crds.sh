@@ -181,8 +181,9 @@ metacontroller_crds() {
     printf '%s\n' "$dir"/share/crds/*.yaml
     return
   fi
+  # shellcheck disable=SC2034  # used by source.sh
   repo_root="$(cd "$here/.." && pwd)"
-  # shellcheck source=metacontroller/source.sh
+  # shellcheck source=testbed/metacontroller/source.sh
   source "$here/metacontroller/source.sh"
   id="$(mc_source_id)"
   out="$cache_root/crds-metacontroller-${id:0:16}/${mc_crds_file##*/}"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # sourced: sets variables for, and uses variables of, build.sh
 # Build recipe of the `capi` component (sourced by testbed/build.sh in this directory): the Cluster API
 # core manager, the kubeadm bootstrap and control-plane managers (v1.13.6) and the CAPD manager of
 # sigs.k8s.io/cluster-api/test v1.13.7, which embeds CAPI's in-memory infrastructure backend. One

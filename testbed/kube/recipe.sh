@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # sourced: sets variables for, and uses variables of, build.sh
 # Build recipe of the `kube` component (sourced by testbed/build.sh in this directory; a change here
 # changes the component's cache key). One `go build` for the three commands: shared compilation.
 version="$(modver "$cdir/go.mod" k8s.io/kubernetes)"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # sourced: sets variables for, and uses variables of, build.sh
 # Build recipe of the `kwok` component (sourced by testbed/build.sh in this directory): the KWOK
 # controller, plus the "fast" node and pod Stage files from the same module (kwok exits with
 # "no stages found" without stages).

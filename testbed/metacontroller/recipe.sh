@@ -1,6 +1,8 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # sourced: sets variables for, and uses variables of, build.sh
 # Build recipe of the `metacontroller` component (sourced by testbed/build.sh in this directory):
 # Metacontroller from its upstream source (see source.sh for where that comes from), and its CRDs
 # from the same source. LATTICE_METACONTROLLER_BIN, a prebuilt binary, skips the build.
+# shellcheck source=testbed/metacontroller/source.sh
 source "$cdir/source.sh"
 version="$mc_version"
 binaries=(metacontroller)

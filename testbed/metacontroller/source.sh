@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154  # sourced: sets variables for, and uses variables of, build.sh
 # Where Metacontroller's source comes from (sourced by recipe.sh and by testbed/crds.sh; needs $repo_root).
 #
 # The Go module proxy refuses github.com/metacontroller/metacontroller at every version, and its go.mod
