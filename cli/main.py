@@ -12,10 +12,12 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from cli import dev as dev_mod
-from cli import import_score
+from cli import get_clusters, get_mesh, get_services, import_score, policy
 from cli import kubeconfig as kubeconfig_mod
 from cli import render as render_mod
+from cli import token as token_mod
 from cli.errors import LatticeError
+from cli.get import get_app
 
 app = typer.Typer(
     name="lattice",
@@ -93,8 +95,16 @@ def import_score_cmd(
         raise typer.Exit(code)
 
 
+app.add_typer(get_app)  # lattice get ...
+get_clusters.register(get_app)  # lattice get clusters | cluster NAME | hierarchy
+get_services.register(get_app)  # lattice get services
+get_mesh.register(get_app)  # lattice get mesh
+app.add_typer(policy.policy_app)  # lattice policy check
+token_mod.register(app)  # lattice token
+
 app.command("kubeconfig", short_help="A kubeconfig for every cluster you may reach through a Lattice API proxy.")(
     kubeconfig_mod.command)
+
 
 dev_app = typer.Typer(name="dev", help="A local control plane for trying Lattice out.", no_args_is_help=True,
                       rich_markup_mode=None)

@@ -8,6 +8,11 @@ from crds._base import Condition, CrdInfo, ObjectMeta, PrinterColumn, StrEnum, f
 from crds.convert import LatticeObject
 
 
+class PolicyMode(StrEnum):
+    ENFORCE = "Enforce"
+    AUDIT = "Audit"
+
+
 class CedarPolicyPhase(StrEnum):
     PENDING = "Pending"
     VALID = "Valid"
@@ -18,6 +23,12 @@ class CedarPolicyPhase(StrEnum):
 class CedarPolicySpec:
     policies: str = field(doc="Cedar policy text (one or more statements).")
     enabled: bool = field(True, doc="Disabled policies are not evaluated.")
+    mode: PolicyMode = field(
+        PolicyMode.ENFORCE,
+        doc="`Enforce` (default): part of every decision. `Audit`: evaluated beside the enforced set and "
+        "its would-be effects reported (Events, `lattice_cedar_audit_decisions_total`, `lattice policy "
+        "check`), but it never changes a decision.",
+    )
     priority: int = field(0, doc="Higher priority is evaluated and reported first.")
     propagate: bool = field(True, doc="Distribute to child clusters in the hierarchy.")
     description: str | None = field(None, doc="Human-readable description.")
@@ -58,6 +69,7 @@ class CedarPolicy(LatticeObject):
         columns=(
             PrinterColumn("Phase", ".status.phase"),
             PrinterColumn("Enabled", ".spec.enabled", type="boolean"),
+            PrinterColumn("Mode", ".spec.mode"),
             PrinterColumn("Priority", ".spec.priority", type="integer"),
             PrinterColumn("Description", ".spec.description"),
         ),

@@ -1,6 +1,13 @@
-"""CloudProvider: an infrastructure account that LatticeClusters provision into."""
+"""CloudProvider: an infrastructure account that LatticeClusters provision into.
 
-from typing import ClassVar
+Its credentials Secret is checked by the cell, which may read Secrets; the CloudProvider hook may
+not (hooks never see secret values). The cell records what it saw — whether the Secret exists and
+the names of its keys, never a value — in the annotation ``lattice.dev/credentials-observed``
+(:class:`CredentialsObservation`), and the hook turns that into the CloudProvider's readiness.
+"""
+
+import json
+from typing import Any, ClassVar
 
 import attrs
 
@@ -14,6 +21,53 @@ class ProviderType(StrEnum):
     PROXMOX = "proxmox"
     OPENSTACK = "openstack"
     DOCKER = "docker"
+
+
+# The keys each provider's Cluster API controller reads from the credentials Secret.
+REQUIRED_CREDENTIAL_KEYS: dict[ProviderType, tuple[str, ...]] = {
+    ProviderType.AWS: ("AccessKeyID", "SecretAccessKey"),  # CAPA's AWSClusterStaticIdentity (+ SessionToken)
+    ProviderType.OPENSTACK: ("clouds.yaml",),  # CAPO's identityRef
+    ProviderType.PROXMOX: ("token", "secret"),  # CAPMOX's credentialsRef (the cell adds `url`)
+    ProviderType.DOCKER: (),
+}
+
+CREDENTIALS_OBSERVED_ANNOTATION = "lattice.dev/credentials-observed"
+
+
+@attrs.frozen
+class CredentialsObservation:
+    """What the cell saw of a credentials Secret: ``namespace/name``, whether it exists, its key names."""
+
+    secret: str
+    exists: bool
+    keys: tuple[str, ...] = ()
+    observed_at: str | None = None  # RFC 3339, when this observation was first made
+
+    def to_annotation(self) -> str:
+        body: dict[str, Any] = {"secret": self.secret, "exists": self.exists, "keys": sorted(self.keys)}
+        if self.observed_at:
+            body["observedAt"] = self.observed_at
+        return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+    def same_facts(self, other: "CredentialsObservation | None") -> bool:
+        return other is not None and (self.secret, self.exists, sorted(self.keys)) == (
+            other.secret, other.exists, sorted(other.keys))
+
+    @classmethod
+    def from_annotations(cls, annotations: dict[str, str]) -> "CredentialsObservation | None":
+        """The observation in ``annotations``; None when absent or unreadable."""
+        text = annotations.get(CREDENTIALS_OBSERVED_ANNOTATION)
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or not isinstance(body.get("secret"), str):
+            return None
+        keys = body.get("keys")
+        observed_at = body.get("observedAt")
+        return cls(secret=body["secret"], exists=body.get("exists") is True,
+                   keys=tuple(sorted(k for k in keys if isinstance(k, str))) if isinstance(keys, list) else (),
+                   observed_at=observed_at if isinstance(observed_at, str) else None)
 
 
 @attrs.define(kw_only=True)

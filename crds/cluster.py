@@ -21,6 +21,16 @@ class TaintEffect(StrEnum):
     NO_EXECUTE = "NoExecute"
 
 
+# Set by the parent operator's pivot driver on the parent's LatticeCluster (docs/cluster-lifecycle.md);
+# the LatticeCluster hook reads it and acknowledges it in ``status.pivot.phase``.
+PIVOT_PHASE_ANNOTATION = "lattice.dev/pivot-phase"
+
+
+class PivotPhase(StrEnum):
+    STARTED = "Started"  # the driver is moving the Cluster API objects: the hook echoes what it observes
+    COMPLETE = "Complete"  # the objects live in the child: the hook emits none on this side
+
+
 class ClusterPhase(StrEnum):
     PENDING = "Pending"
     PROVISIONING = "Provisioning"
@@ -145,6 +155,22 @@ class WorkerPoolStatus:
 
 
 @attrs.define(kw_only=True)
+class PivotStatus:
+    phase: PivotPhase | None = field(None, doc="The `lattice.dev/pivot-phase` annotation the hook last acted on.")
+    message: str | None = field(None, doc="Detail.")
+
+
+@attrs.define(kw_only=True)
+class CredentialCopy:
+    """A provider credentials Secret the cell copies for Cluster API (the hook never reads its values)."""
+
+    source: SecretRef = field(doc="The Secret named by the CloudProvider or the LatticeCluster.")
+    target: SecretRef = field(doc="Where the provider's controller reads it.")
+    literals: dict[str, str] = field(factory=dict, doc="Non-secret keys added to the copy (e.g. Proxmox `url`).")
+    purpose: str | None = field(None, doc="What reads the copy.")
+
+
+@attrs.define(kw_only=True)
 class LatticeClusterStatus:
     phase: ClusterPhase = field(ClusterPhase.PENDING, doc="Lifecycle phase.")
     message: str | None = field(None, doc="Detail.")
@@ -158,6 +184,12 @@ class LatticeClusterStatus:
     pivot_complete: bool = field(False, doc="CAPI objects live in the cluster itself.")
     bootstrap_complete: bool = field(False, doc="The agent was installed.")
     unpivot_import_complete: bool = field(False, doc="CAPI objects moved back to the parent for deletion.")
+    pivot: PivotStatus | None = field(None, doc="The pivot handshake as the hook last acknowledged it.")
+    bootstrap_secret: str | None = field(
+        None, doc="Secret in `capi-<name>` the cell fills with the agent's one-time install token "
+                  "(unset when no agent is installed).")
+    credential_copies: list[CredentialCopy] = field(
+        factory=list, doc="Provider credentials the cell copies for Cluster API.")
 
 
 @attrs.define(kw_only=True)

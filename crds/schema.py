@@ -8,6 +8,7 @@ structural schemas cannot recurse.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import attrs
@@ -165,10 +166,18 @@ def crd(cls: type[LatticeObject]) -> dict[str, Any]:
     }
 
 
+_PATH_PART = re.compile(r'\.([A-Za-z0-9_]+)(\[\?\(@\.([A-Za-z0-9_]+)=="[^"]*"\)\])?')
+
+
 def json_path_exists(schema: dict[str, Any], json_path: str) -> bool:
-    """Whether a printer-column path like ``.spec.deploy.strategy`` names a schema property."""
+    """Whether a printer-column path like ``.spec.deploy.strategy`` names a schema property; a
+    filter on a list (``.status.conditions[?(@.type=="Ready")].status``) looks into its items."""
     node: dict[str, Any] | None = schema
-    for part in json_path.strip(".").split("."):
+    parts = list(_PATH_PART.finditer(json_path))
+    if "".join(m.group(0) for m in parts) != json_path:
+        return False
+    for m in parts:
+        part, filtered, key = m.group(1), m.group(2), m.group(3)
         if node is None:
             return False
         if part in node.get("properties", {}):
@@ -176,4 +185,9 @@ def json_path_exists(schema: dict[str, Any], json_path: str) -> bool:
         else:
             # metadata is served by the apiserver, not described in the schema
             return part == "creationTimestamp" and node.get("type") == "object"
+        if filtered:
+            items = node.get("items") if node.get("type") == "array" else None
+            if not isinstance(items, dict) or key not in items.get("properties", {}):
+                return False
+            node = items
     return True

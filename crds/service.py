@@ -17,11 +17,15 @@ class Direction(StrEnum):
 
     @property
     def calls_out(self) -> bool:
-        return self in (Direction.OUTBOUND, Direction.BOTH)
+        return self in _CALLS_OUT  # a plain str set: enum member lookups are slow in a hot loop
 
     @property
     def accepts_in(self) -> bool:
-        return self in (Direction.INBOUND, Direction.BOTH)
+        return self in _ACCEPTS_IN
+
+
+_CALLS_OUT = frozenset({"outbound", "both"})
+_ACCEPTS_IN = frozenset({"inbound", "both"})
 
 
 class Strategy(StrEnum):
@@ -495,6 +499,19 @@ class ResolvedDependency:
 
 
 @attrs.define(kw_only=True)
+class OneSidedDeclaration:
+    """A declaration the peer has not matched: no traffic flows until the peer adds `fix`."""
+
+    resource: str = field(doc="Our resource key declaring it.")
+    direction: Direction = field(doc="`outbound` (we call the peer) or `inbound` (we accept the peer).")
+    kind: str = field(doc="`LatticeService` or `LatticeExternalService`.")
+    name: str = field(doc="Peer name.")
+    namespace: str = field(doc="Peer namespace.")
+    missing: str = field(doc="What the peer lacks, in words.")
+    fix: str = field(doc="The YAML the peer must add (under its `spec`).")
+
+
+@attrs.define(kw_only=True)
 class LatticeServiceStatus:
     phase: ServicePhase = field(ServicePhase.PENDING, doc="Pending, Compiling, Ready or Failed.")
     message: str | None = field(None, doc="Why the service is in this phase.")
@@ -502,6 +519,8 @@ class LatticeServiceStatus:
     last_compiled_at: str | None = field(None, doc="When the children were last generated.")
     observed_generation: int | None = field(None, doc="Generation last acted on.")
     resolved_dependencies: list[ResolvedDependency] = field(factory=list, doc="Agreed edges.")
+    one_sided: list[OneSidedDeclaration] = field(
+        factory=list, doc="Declarations the peer has not matched (also the `MeshAgreed` condition).")
 
 
 @attrs.define(kw_only=True)
@@ -517,6 +536,8 @@ class LatticeService(LatticeObject):
         columns=(
             PrinterColumn("Phase", ".status.phase"),
             PrinterColumn("Strategy", ".spec.deploy.strategy"),
+            PrinterColumn("Mesh", '.status.conditions[?(@.type=="MeshAgreed")].reason',
+                          description="AllAgreed, or OneSided when a declaration is not matched by its peer."),
             PrinterColumn("Message", ".status.message", description="Why the service is in this phase."),
         ),
         doc="A workload with its dependencies, compiled into locked-down Kubernetes objects.",

@@ -55,6 +55,23 @@ class SecretAuthorizer(Protocol):
 
 
 @attrs.frozen
+class SecretAudit:
+    """An Audit-mode CedarPolicy would decide ``resource`` differently: ``would_allow`` it, by
+    ``statements``, instead of what is in force. Reported, never enforced."""
+
+    resource: str
+    policy: str
+    would_allow: bool
+    statements: tuple[str, ...] = ()
+
+
+class SecretAuditor(Protocol):
+    """Reports what Audit-mode policies would change (``CedarSecretAuthorizer`` is one)."""
+
+    def audit_secrets(self, requests: list[SecretRequest]) -> list[SecretAudit]: ...
+
+
+@attrs.frozen
 class DataService:
     """A Service a provisioner made for a resource of the service (``hooks.service.provisioning``),
     and the LatticeServices that may call it. ``owned``: this service emits it (and its policies);
@@ -95,6 +112,7 @@ class ServiceContext:
     external_services: Mapping[Key, LatticeExternalService] = attrs.field(factory=dict)
     cluster: ClusterIdentity = attrs.field(factory=ClusterIdentity)
     authorizer: SecretAuthorizer | None = None
+    auditor: SecretAuditor | None = None
     # The cluster's Provisioner objects (valid ones; see hooks.service.provisioning.matching).
     provisioners: tuple[Provisioner, ...] = ()
     # Provisioners that failed validation: (name, the type they claim, every error), so that a

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from crds import Condition, ConditionStatus
-from crds.cedar_policy import CedarPolicy, CedarPolicyPhase, CedarPolicyStatus, PolicyError
+from crds.cedar_policy import CedarPolicy, CedarPolicyPhase, CedarPolicyStatus, PolicyError, PolicyMode
 from lattice_cedar.statements import parse_text
 from lattice_cedar.store import POLICY_NAMESPACE
 
@@ -27,6 +27,8 @@ def validate_policy(cp: CedarPolicy, now: str | None = None) -> CedarPolicyStatu
     permits = sum(1 for s in parsed if s.effect == "permit")
     forbids = sum(1 for s in parsed if s.effect == "forbid")
     where = "" if cp.namespace == POLICY_NAMESPACE else f" (not enforced: only CedarPolicies in {POLICY_NAMESPACE} are)"
+    if not where and cp.spec.mode is PolicyMode.AUDIT:
+        where = " (Audit mode: evaluated and reported, never enforced)"
     if errors:
         bad = len({e.statement for e in errors})
         message = f"{len(errors)} error(s) in {bad} of {max(len(parsed), 1)} statement(s){where}"

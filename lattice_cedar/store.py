@@ -1,9 +1,11 @@
 """The policy store and the decision API: one policy set from every enabled CedarPolicy, judged by cedarpy.
 
-* ``PolicyStore.from_policies(cedar_policies)`` — the union of every enabled CedarPolicy in
-  ``lattice-system``. Each statement keeps its own id, ``<object-name>.<index>`` (no collisions
-  across objects, unlike the original). Parsed once into cedarpy handles and memoised by content,
-  so a hook server that rebuilds the store on every sync pays a dict lookup.
+* ``PolicyStore.from_policies(cedar_policies)`` — the union of every enabled, enforced
+  (``spec.mode: Enforce``) CedarPolicy in ``lattice-system``; Audit-mode policies never enter it
+  (``lattice_cedar.audit`` evaluates them beside it). Each statement keeps its own id,
+  ``<object-name>.<index>`` (no collisions across objects, unlike the original). Parsed once into
+  cedarpy handles and memoised by content, so a hook server that rebuilds the store on every sync
+  pays a dict lookup.
 * ``PolicyStore.decide_secrets`` (services reading secrets: ``hooks.secrets``),
   ``authorize_cluster`` / ``authorize_clusters`` / ``accessible_clusters`` (the API proxy).
 
@@ -25,7 +27,7 @@ from typing import Any, NamedTuple, Protocol
 import attrs
 import cedarpy
 
-from crds.cedar_policy import CedarPolicy
+from crds.cedar_policy import CedarPolicy, PolicyMode
 from lattice_cedar import entities
 from lattice_cedar.entities import Entity, Uid
 from lattice_cedar.schema import ACCESS_CLUSTER, ACCESS_SECRET, ACTIONS, CLUSTER, USER
@@ -121,6 +123,23 @@ class PolicySource(NamedTuple):
     text: str
 
 
+def in_force(policy: CedarPolicy, namespace: str = POLICY_NAMESPACE) -> bool:
+    """Enabled, in ``namespace`` (whatever its mode)."""
+    return policy.spec.enabled and policy.namespace == namespace
+
+
+def enforced_sources(policies: Iterable[CedarPolicy], namespace: str = POLICY_NAMESPACE) -> list[PolicySource]:
+    """The store sources of the enabled, enforced (``mode: Enforce``) CedarPolicies of ``namespace``."""
+    return [PolicySource(p.name, p.spec.priority, p.spec.policies) for p in policies
+            if in_force(p, namespace) and p.spec.mode is PolicyMode.ENFORCE]
+
+
+def audit_sources(policies: Iterable[CedarPolicy], namespace: str = POLICY_NAMESPACE) -> list[PolicySource]:
+    """The sources of the enabled Audit-mode CedarPolicies of ``namespace``."""
+    return [PolicySource(p.name, p.spec.priority, p.spec.policies) for p in policies
+            if in_force(p, namespace) and p.spec.mode is PolicyMode.AUDIT]
+
+
 class PolicyStore:
     """An immutable, parsed policy set; build it with ``from_policies`` (memoised)."""
 
@@ -143,12 +162,8 @@ class PolicyStore:
 
     @classmethod
     def from_policies(cls, policies: Iterable[CedarPolicy], namespace: str = POLICY_NAMESPACE) -> PolicyStore:
-        """The union of every enabled CedarPolicy in ``namespace``; others are ignored."""
-        return cls.from_sources(
-            PolicySource(p.name, p.spec.priority, p.spec.policies)
-            for p in policies
-            if p.spec.enabled and p.namespace == namespace
-        )
+        """The union of every enabled, enforced CedarPolicy in ``namespace``; others are ignored."""
+        return cls.from_sources(enforced_sources(policies, namespace))
 
     @classmethod
     def from_sources(cls, sources: Iterable[PolicySource]) -> PolicyStore:
@@ -165,6 +180,11 @@ class PolicyStore:
             while len(cls._memo) > cls.MEMO_SIZE:
                 cls._memo.popitem(last=False)
         return store
+
+    @classmethod
+    def build(cls, sources: Iterable[PolicySource]) -> PolicyStore:
+        """Like ``from_sources`` without the memo (for short-lived what-if sets)."""
+        return cls._build(tuple(sorted(set(sources))))
 
     @classmethod
     def empty(cls) -> PolicyStore:
@@ -199,7 +219,9 @@ class PolicyStore:
                 ))
         return cls(statements, problems)
 
-    def _applies(self, s: PolicyStatement, action: str, namespace: str | None) -> bool:
+    @staticmethod
+    def applies(s: PolicyStatement, action: str, namespace: str | None = None) -> bool:
+        """Whether ``s`` can take part in a decision on ``action`` (by a service of ``namespace``)."""
         if s.actions is not None and action not in s.actions:
             return False
         # Statements that may fail to evaluate always stay: their errors are part of the decision.
@@ -209,7 +231,7 @@ class PolicyStore:
         # Cedar evaluates every statement for every request (no index). A statement whose action
         # scope excludes `action`, or that requires another principal namespace, can never be
         # satisfied, so each action (and, for secrets, each service namespace) gets its own set.
-        chosen = [s for s in self.statements if self._applies(s, action, namespace)]
+        chosen = [s for s in self.statements if self.applies(s, action, namespace)]
         body = ",".join(f"{json.dumps(s.id)}:{s.est}" for s in chosen)
         return cedarpy.PolicySet.from_json_str(
             f'{{"staticPolicies":{{{body}}},"templates":{{}},"templateLinks":[]}}'

@@ -18,10 +18,12 @@ import grpc
 import crds
 from crds import KubeObject
 from lattice_cell import manifests
+from lattice_cell.agent_leases import AgentLeases
 from lattice_cell.bootstrap import bootstrap_app
 from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
 from lattice_cell.child_registrations import ChildRegistrations
+from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
 from lattice_cell.proxy import ApiProxy, ApiProxyConfig
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
@@ -32,7 +34,7 @@ from lattice_proto import agent_pb2_grpc
 from lattice_tunnel import pki
 from lattice_tunnel.embedded_uvicorn import HttpServer
 from lattice_tunnel.health import health_app
-from lattice_tunnel.kube_api import KubeApi, KubeApiError
+from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_request import Forwarder
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,12 @@ class CellConfig:
     window_bytes: int = DEFAULT_WINDOW
     extra_sans: list[str] = attrs.field(factory=list)
     maintenance_interval: float = 60.0
+    lease_writes_per_second: float = 25.0  # agent Lease writes (renewals queue behind transitions)
+    version: str = ""
     api_proxy: ApiProxyConfig = attrs.field(factory=lambda: ApiProxyConfig(port=-1))  # off unless configured
+    # Seconds between passes of the cluster provisioning shell (bootstrap tokens, credentials
+    # copies, CloudProvider checks); 0 turns it off. Needs an API server (``kube``).
+    provisioning_interval: float = 5.0
 
 
 def grpc_server_options() -> list[tuple[str, Any]]:
@@ -83,6 +90,11 @@ class Cell:
         self.agents = AgentRegistry(config.heartbeat_interval)
         self.subtree = SubtreeRegistry(config.cluster)
         self.router = Router(config.cluster, self.subtree, self.agents, local)
+        # lattice-system/lattice-agent-<child> Leases (crds.agent_lease); none without an API server
+        # (or with a zero write rate: benchmarks' baseline).
+        self.leases = None if kube is None or config.lease_writes_per_second <= 0 else AgentLeases(
+            kube, self.agents, config.cluster, namespace=config.namespace,
+            writes_per_second=config.lease_writes_per_second, version=config.version)
         self.registrations = ChildRegistrations(self.subtree, tokens, kube)
         self.api_proxy: ApiProxy | None = None
         if config.api_proxy.enabled:
@@ -98,6 +110,7 @@ class Cell:
         self._ssl_contexts: list[tuple[Any, bool]] = []
         self.grpc_port = config.grpc_port
         self.ready_reason = "starting"
+        self.provisioning: ClusterProvisioning | None = None
 
     # ---- CA and TLS material ----
     def ca(self) -> pki.CaBundle:
@@ -148,6 +161,8 @@ class Cell:
     # ---- servers ----
     async def start(self) -> None:
         await self.refresh_pki()
+        if self.leases is not None:
+            await self.leases.start()
         await self.registrations.poll()  # registered children own their names before anyone connects
         c = self.config
         servicer = CellServicer(c.cluster, self.agents, self.subtree, self.ca, c.window_bytes)
@@ -180,6 +195,10 @@ class Cell:
             await self.api_proxy.start(c.bind, api_ctx)
             await self.api_proxy.publish(f"https://{c.advertise_host}:{self.api_proxy.port}")
         self._tasks.append(asyncio.create_task(self._maintenance()))
+        if self.kube is not None and c.provisioning_interval > 0:
+            self.provisioning = ClusterProvisioning(self.kube, self.tokens, self.bootstrap_endpoint,
+                                                    interval=c.provisioning_interval)
+            self._tasks.append(asyncio.create_task(self.provisioning.run()))
         self.ready_reason = ""
         log.info("cell %s serving: grpc %d, bootstrap %d, capi-proxy %d, api-proxy %d, health %d", c.cluster,
                  self.grpc_port, self.bootstrap_port, self.proxy_port, self.api_proxy_port, self.health_port)
@@ -203,6 +222,8 @@ class Cell:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        if self.leases is not None:
+            await self.leases.stop()
         if self.api_proxy is not None:
             await self.api_proxy.stop()
         for server in self._https:
@@ -247,11 +268,14 @@ class Cell:
             docs += manifests.propagated_policies(items or [], self.config.cluster)  # None: no CRD
         return docs
 
+    def bootstrap_endpoint(self) -> BootstrapEndpoint:
+        """What a new child's installer dials (the bootstrap Secret's ``url`` and ``ca.crt``)."""
+        return BootstrapEndpoint(url=f"https://{self.config.advertise_host}:{self.bootstrap_port}",
+                                 ca_pem=self.ca().trust_pem())
+
     async def _on_bootstrapped(self, cluster: str) -> None:
-        if self.kube is None:
-            return
-        try:  # a LatticeCluster that does not exist (registered by hand) is not an error
-            await self.kube.merge_patch_status(crds.API_VERSION, "latticeclusters", cluster,
-                                               {"bootstrapComplete": True})
-        except (KubeApiError, OSError) as exc:
-            log.warning("could not record bootstrapComplete for %s: %s", cluster, exc)
+        # The token is spent: blank it in the child's bootstrap Secret now rather than at the next
+        # pass. (The LatticeCluster's status is the hook's alone; it learns "bootstrapped" from the
+        # agent's Lease.)
+        if self.provisioning is not None:
+            self.provisioning.poke()

@@ -8,6 +8,7 @@ cell plus the agent towards that parent, in one process.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 
@@ -39,6 +40,9 @@ def add_cell_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--health-port", type=int, default=8080)
     p.add_argument("--agent-image", default=DEFAULT_IMAGE)
     p.add_argument("--heartbeat-interval", type=float, default=30.0)
+    p.add_argument("--lease-writes-per-second", type=float, default=25.0,
+                   help="at most this many agent Lease writes per second (connects and disconnects first, "
+                        "then heartbeat renewals, coalesced); 0 writes no Leases")
     add_impersonator_flag(p)
     add_api_proxy_flags(p)
 
@@ -79,6 +83,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def lattice_version() -> str:
+    try:
+        return importlib.metadata.version("lattice")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 def build_cell(args: argparse.Namespace, kube: KubeApi, local: KubeExecutor) -> Cell:
     """A cell from ``add_cell_flags``' arguments, keeping its CA and tokens in Secrets."""
     config = CellConfig(
@@ -86,6 +97,7 @@ def build_cell(args: argparse.Namespace, kube: KubeApi, local: KubeExecutor) -> 
         bootstrap_port=args.bootstrap_port, proxy_port=args.proxy_port, health_port=args.health_port,
         namespace=args.namespace, agent_image=args.agent_image, heartbeat_interval=args.heartbeat_interval,
         extra_sans=args.extra_san, api_proxy=api_proxy_config(args),
+        lease_writes_per_second=args.lease_writes_per_second, version=lattice_version(),
     )
     return Cell(config, SecretCaStorage(kube, args.namespace), SecretTokenStore(kube, args.namespace), kube, local)
 

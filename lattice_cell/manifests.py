@@ -14,6 +14,7 @@ import attrs
 import yaml
 
 from crds import KubeObject
+from lattice_cell.rbac import cell_rbac
 from lattice_tunnel.parent_config import NAMESPACE, PARENT_CONFIG_SECRET, ParentConfig
 
 AGENT_NAME = "lattice-agent"
@@ -100,6 +101,8 @@ def agent_manifests(install: AgentInstall, extra: Iterable[KubeObject] = ()) -> 
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
          "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME, "namespace": NAMESPACE}]},
         *capi_reader_rbac(),
+        # The cell's own rights, for when this child runs lattice-operator (a parent of its own).
+        *cell_rbac(AGENT_NAME, binding="lattice-agent-cell", labels=_labels()),
         *impersonator_rbac(),
         parent_config_secret(install),
         agent_deployment(install),

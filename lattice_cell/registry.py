@@ -1,7 +1,9 @@
 """Registry of this cell's direct agents: live sessions plus an attrs record per cluster.
 
 A record outlives its stream (disconnected agents stay listed), is `stale` when a connected
-agent has missed heartbeats, and keeps `pivot_complete` across reconnects.
+agent has missed heartbeats, and keeps `pivot_complete` across reconnects. Listeners (the agent
+Leases) hear of every connect, AgentReady, heartbeat and disconnect, synchronously: they must only
+take note and do their I/O elsewhere.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
+from collections.abc import Callable
 
 import attrs
 
@@ -24,6 +27,13 @@ class Connectivity(enum.StrEnum):
     DISCONNECTED = "disconnected"
 
 
+class Change(enum.StrEnum):
+    CONNECTED = "connected"
+    READY = "ready"
+    HEARTBEAT = "heartbeat"
+    DISCONNECTED = "disconnected"
+
+
 @attrs.define
 class AgentRecord:
     cluster: str
@@ -31,6 +41,7 @@ class AgentRecord:
     state: str = "Unknown"
     agent_version: str = ""
     kubernetes_version: str = ""
+    protocol_version: int = 0
     api_server_endpoint: str = ""
     capi_ready: bool = False
     pivot_complete: bool = False
@@ -55,6 +66,11 @@ class AgentRegistry:
         self._sessions: dict[str, AgentSession] = {}
         self._changed = asyncio.Condition()
         self._wakers: set[asyncio.Task[None]] = set()
+        self.listeners: list[Callable[[AgentRecord, Change], None]] = []
+
+    def _tell(self, rec: AgentRecord, change: Change) -> None:
+        for listener in self.listeners:
+            listener(rec, change)
 
     def record(self, cluster: str) -> AgentRecord:
         return self.records.setdefault(cluster, AgentRecord(cluster))
@@ -74,6 +90,7 @@ class AgentRegistry:
         rec = self.record(session.cluster)
         rec.connected, rec.connected_at, rec.connections = True, time.time(), rec.connections + 1
         self._notify()
+        self._tell(rec, Change.CONNECTED)
         return old
 
     def detach(self, session: AgentSession) -> bool:
@@ -84,11 +101,22 @@ class AgentRegistry:
         rec = self.record(session.cluster)
         rec.connected, rec.disconnected_at = False, time.time()
         self._notify()
+        self._tell(rec, Change.DISCONNECTED)
         return True
 
     def heartbeat(self, cluster: str, state: str) -> None:
         rec = self.record(cluster)
         rec.last_heartbeat, rec.state = time.time(), state
+        self._tell(rec, Change.HEARTBEAT)
+
+    def ready(self, cluster: str, *, agent_version: str, kubernetes_version: str, protocol_version: int,
+              api_server_endpoint: str, state: str) -> None:
+        """The agent's AgentReady: what it runs; also counts as a heartbeat."""
+        rec = self.record(cluster)
+        rec.agent_version, rec.kubernetes_version, rec.protocol_version = (
+            agent_version, kubernetes_version, protocol_version)
+        rec.api_server_endpoint, rec.state, rec.last_heartbeat = api_server_endpoint, state, time.time()
+        self._tell(rec, Change.READY)
 
     def connectivity(self, cluster: str) -> Connectivity:
         rec = self.records.get(cluster)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -144,11 +143,10 @@ class CellServicer(agent_pb2_grpc.LatticeAgentServicer):
         elif kind == "heartbeat":
             self.agents.heartbeat(cluster, STATE_NAMES.get(msg.heartbeat.state, "Unknown"))
         elif kind == "ready":
-            rec = self.agents.record(cluster)
             r = msg.ready
-            rec.agent_version, rec.kubernetes_version = r.agent_version, r.kubernetes_version
-            rec.api_server_endpoint, rec.state = r.api_server_endpoint, STATE_NAMES.get(r.state, "Unknown")
-            rec.last_heartbeat = time.time()
+            self.agents.ready(cluster, agent_version=r.agent_version, kubernetes_version=r.kubernetes_version,
+                              protocol_version=r.protocol_version, api_server_endpoint=r.api_server_endpoint,
+                              state=STATE_NAMES.get(r.state, "Unknown"))
             session.peer_protocol = r.protocol_version
         elif kind == "bootstrap_complete":
             self._check(session, msg.bootstrap_complete.cluster_name, "BootstrapComplete")

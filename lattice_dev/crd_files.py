@@ -97,6 +97,13 @@ def upstream_crd_paths() -> list[Path]:
     return _from_env(UPSTREAM_CRDS_ENV) or _run_crds_sh(UPSTREAM_CRDS_ENV)
 
 
+def capi_crd_paths(*, providers: bool = True) -> list[Path]:
+    """The Cluster API CRDs beside the core ones (kubeadm bootstrap + control plane, CAPD), and with
+    ``providers`` the other providers' (CAPA, CAPO, Proxmox, RKE2); contract-labelled copies from
+    ``testbed/crds.sh --capi [--providers]``."""
+    return _run_crds_sh(UPSTREAM_CRDS_ENV, "--capi", *(("--providers",) if providers else ()))
+
+
 def metacontroller_crd_paths() -> list[Path]:
     """Metacontroller's CRDs: ``$LATTICE_METACONTROLLER_CRDS``, else ``testbed/crds.sh --metacontroller``."""
     return _from_env(METACONTROLLER_CRDS_ENV) or _run_crds_sh(METACONTROLLER_CRDS_ENV, "--metacontroller")

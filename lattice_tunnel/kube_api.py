@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,10 @@ class KubeApi:
         return str(info.get("gitVersion", ""))
 
     async def ensure_namespace(self, name: str) -> None:
+        """Create the namespace if missing. Not allowed to (403, as the cell's own role): the install
+        made it, and a missing one shows up as a 404 on the next write."""
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-        await self._request("POST", "namespaces", body=body, allow=(409,))
+        await self._request("POST", "namespaces", body=body, allow=(409, 403))
 
     async def get_secret(self, namespace: str, name: str) -> tuple[dict[str, bytes], str] | None:
         """(decoded data, resourceVersion) or None when absent."""
@@ -206,6 +209,59 @@ class KubeApi:
         it does not exist."""
         patched = await self._request("PATCH", f"{plural}/{name}/status", version=group_version, base="/apis",
                                       namespace=namespace, body={"status": status},
+                                      content_type="application/merge-patch+json", allow=(404,))
+        return patched is not None
+
+    async def list_labelled(self, group_version: str, plural: str, namespace: str,
+                            selector: str) -> list[dict[str, Any]]:
+        """The objects of a namespaced kind (``group/version``) matching a label selector."""
+        listing = await self._request("GET", plural, version=group_version, base="/apis", namespace=namespace,
+                                      params={"labelSelector": selector})
+        assert listing is not None
+        return list(listing.get("items") or [])
+
+    async def create_if_absent(self, group_version: str, plural: str, namespace: str,
+                               body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a namespaced object; None when one of that name exists already (409)."""
+        return await self._request("POST", plural, version=group_version, base="/apis", namespace=namespace,
+                                   body=body, allow=(409,))
+
+    async def merge_patch(self, group_version: str, plural: str, namespace: str, name: str,
+                          patch: dict[str, Any]) -> dict[str, Any] | None:
+        """JSON-merge-patch a namespaced object; None when it does not exist (404)."""
+        return await self._request("PATCH", f"{plural}/{name}", version=group_version, base="/apis",
+                                   namespace=namespace, body=patch, content_type="application/merge-patch+json",
+                                   allow=(404,))
+    # ---- what the cell's cluster provisioning shell reads and writes (lattice_cell.cluster_provisioning)
+
+    async def list_cluster_objects(self, group_version: str, plural: str) -> list[dict[str, Any]] | None:
+        """The objects of a cluster-scoped custom kind; None when the kind is not served."""
+        listing = await self._request("GET", plural, version=group_version, base="/apis", allow=(404,))
+        return None if listing is None else list(listing.get("items") or [])
+
+    async def namespace_active(self, name: str) -> bool:
+        """Whether the namespace exists and is not being deleted."""
+        found = await self._request("GET", f"namespaces/{name}", allow=(404,))
+        return found is not None and not (found.get("metadata") or {}).get("deletionTimestamp")
+
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        await self._request("DELETE", f"secrets/{name}", namespace=namespace, allow=(404,))
+
+    async def labelled_secrets(self, selector: str) -> list[tuple[str, str, dict[str, str]]]:
+        """(namespace, name, labels) of every Secret matching a label selector, in all namespaces
+        (their values are dropped here)."""
+        listing = await self._request("GET", f"secrets?labelSelector={urllib.parse.quote(selector)}")
+        out = []
+        for item in (listing or {}).get("items") or []:
+            meta = item.get("metadata") or {}
+            out.append((str(meta.get("namespace")), str(meta.get("name")), dict(meta.get("labels") or {})))
+        return out
+
+    async def merge_patch_annotations(self, group_version: str, plural: str, namespace: str, name: str,
+                                      annotations: dict[str, str | None]) -> bool:
+        """Merge ``annotations`` into a namespaced custom object's metadata; False when it is gone."""
+        patched = await self._request("PATCH", f"{plural}/{name}", version=group_version, base="/apis",
+                                      namespace=namespace, body={"metadata": {"annotations": annotations}},
                                       content_type="application/merge-patch+json", allow=(404,))
         return patched is not None
 

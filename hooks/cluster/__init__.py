@@ -16,7 +16,7 @@ Secret, built by :func:`bootstrap_secret`, directly (never as a hook child).
 
 from hooks.cluster.agent import BootstrapData, bootstrap_secret
 from hooks.cluster.compile import ClusterPlan, compile_cluster
-from hooks.cluster.inputs import AgentBootstrap, ClusterInputs, ManagementSettings, SecretCopy
+from hooks.cluster.inputs import AgentBootstrap, ClusterInputs, ManagementSettings, SecretCopy, installs_agent
 from hooks.cluster.status import ObservedCapi, PivotProgress, cluster_status
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "bootstrap_secret",
     "cluster_status",
     "compile_cluster",
+    "installs_agent",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import attrs
 
 from crds import CloudProvider, LatticeCluster, SecretRef
+from crds.cluster_providers import DockerBackend
 from hooks.cluster import names
 
 
@@ -30,6 +31,17 @@ class AgentBootstrap:
 
     def secret_for(self, cluster: str) -> str:
         return self.secret_name or names.bootstrap_secret(cluster)
+
+
+def installs_agent(cluster: LatticeCluster) -> bool:
+    """Whether the new cluster's control plane installs the Lattice agent (and so is pivoted).
+
+    Everywhere except Cluster API's in-memory backend, whose machines run nothing: a cluster there
+    stays managed by its parent and is Ready once provisioned. Depends on the spec only, so the
+    cluster's own hook (after the pivot) compiles the same control plane as its parent did.
+    """
+    docker = cluster.spec.provider.config.docker
+    return not (docker is not None and docker.backend is DockerBackend.IN_MEMORY)
 
 
 @attrs.frozen

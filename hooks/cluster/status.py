@@ -2,15 +2,16 @@
 
 Phases: ``Pending`` (waiting for something outside the spec: the CloudProvider) → ``Provisioning``
 (objects created; infrastructure, control plane and workers coming up) → ``Pivoting`` (all up; the
-agent moves the Cluster API objects into the new cluster) → ``Ready``; ``Failed`` when the spec
-cannot be provisioned or Cluster API reports the Cluster failed; ``Deleting`` while it goes away.
-Without an agent (no pivot expected, e.g. the in-memory backend in CI) a provisioned cluster is
-``Ready`` directly.
+agent connects, then the parent's pivot driver moves the Cluster API objects into the new cluster)
+→ on the parent ``Pivoted`` (the objects live in the child now), on the cluster itself ``Ready``;
+``Failed`` when the spec cannot be provisioned or Cluster API reports the Cluster failed;
+``Deleting`` while it goes away. Without an agent (no pivot expected, e.g. the in-memory backend
+in CI) a provisioned cluster is ``Ready`` directly. The pivot handshake is docs/cluster-lifecycle.md.
 
 Conditions mirror Cluster API's: ``InfrastructureReady``, ``ControlPlaneInitialized``,
-``ControlPlaneReady`` (ready/desired), ``WorkersReady`` (ready/desired), plus ``Ready``. A
-condition keeps its ``lastTransitionTime`` while its status does not change; new transitions get
-``now`` (the shell's clock; left unset when None).
+``ControlPlaneReady`` (ready/desired), ``WorkersReady`` (ready/desired), ``AgentConnected`` when an
+agent is expected, plus ``Ready``. A condition keeps its ``lastTransitionTime`` while its status does
+not change; new transitions get ``now`` (the shell's clock; left unset when None).
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from typing import Any
 import attrs
 
 from crds import Condition, ConditionStatus, LatticeCluster
-from crds.cluster import ClusterPhase, LatticeClusterStatus, WorkerPoolSpec, WorkerPoolStatus
+from crds.cluster import (
+    ClusterPhase,
+    CredentialCopy,
+    LatticeClusterStatus,
+    PivotPhase,
+    PivotStatus,
+    WorkerPoolSpec,
+    WorkerPoolStatus,
+)
 from hooks.cluster import names
 from hooks.cluster.compile import ClusterPlan, autoscaler_warning
 
@@ -40,10 +49,15 @@ class ObservedCapi:
 
 @attrs.frozen
 class PivotProgress:
-    """What the parent's cell knows of the child's agent."""
+    """What the parent knows of the child: whether its agent is connected (the cell's Lease) and how
+    far the pivot driver got (the ``lattice.dev/pivot-phase`` annotation)."""
 
     agent_connected: bool = False
-    pivot_complete: bool = False
+    phase: PivotPhase | None = None
+
+    @property
+    def pivot_complete(self) -> bool:
+        return self.phase is PivotPhase.COMPLETE
 
 
 def _get(obj: Any, *path: str) -> Any:
@@ -185,18 +199,31 @@ def _stamp(conds: list[tuple[str, ConditionStatus, str, str]], previous: Lattice
     return out
 
 
+def credential_copies(plan: ClusterPlan) -> list[CredentialCopy]:
+    return [CredentialCopy(source=c.source, target=c.target, literals=dict(c.literals), purpose=c.purpose or None)
+            for c in plan.secret_copies]
+
+
+DELETING_MESSAGE = "waiting for Cluster API to delete Cluster {namespace}/{name}"
+
+
 def cluster_status(cluster: LatticeCluster, plan: ClusterPlan, observed: ObservedCapi, *,
-                   pivot: PivotProgress | None = None, previous: LatticeClusterStatus | None = None,
-                   now: str | None = None) -> LatticeClusterStatus:
+                   pivot: PivotProgress | None = None, self_managed: bool = False,
+                   previous: LatticeClusterStatus | None = None, now: str | None = None) -> LatticeClusterStatus:
     """The status to report. ``pivot`` None: no agent, so nothing to pivot (the parent keeps the
-    Cluster API objects); ``previous``: the status last written (transition times, flags kept)."""
+    Cluster API objects); ``self_managed``: this is the cluster's own LatticeCluster, in its own API
+    server (its Cluster API objects were imported into it); ``previous``: the status last written
+    (transition times, flags kept)."""
     generation = cluster.metadata.generation
+    complete = pivot is not None and pivot.pivot_complete and not self_managed
     base = LatticeClusterStatus(
         provider=cluster.spec.provider.config.provider_type,
         observed_generation=generation,
-        bootstrap_complete=previous.bootstrap_complete if previous else False,
+        # The agent connecting is what proves its install worked (the cell's Lease says so).
+        bootstrap_complete=bool((previous and previous.bootstrap_complete) or (pivot and pivot.agent_connected)),
         unpivot_import_complete=previous.unpivot_import_complete if previous else False,
-        pivot_complete=bool(pivot and pivot.pivot_complete),
+        pivot_complete=complete,
+        pivot=PivotStatus(phase=pivot.phase) if pivot is not None and pivot.phase is not None else None,
     )
 
     def phase_only(phase: ClusterPhase, reason: str, message: str, ready: ConditionStatus) -> LatticeClusterStatus:
@@ -208,27 +235,45 @@ def cluster_status(cluster: LatticeCluster, plan: ClusterPlan, observed: Observe
     if plan.waiting is not None:
         return phase_only(ClusterPhase.PENDING, "Waiting", plan.waiting, UNKNOWN)
     if cluster.metadata.deletion_timestamp:
-        what = f"Cluster {names.namespace(cluster.name)}/{cluster.name}"
-        message = f"waiting for Cluster API to delete {what}" if observed.cluster else "deleted"
+        what = {"namespace": names.namespace(cluster.name), "name": cluster.name}
+        message = DELETING_MESSAGE.format(**what) if observed.cluster else "deleted"
         return phase_only(ClusterPhase.DELETING, "Deleting", message, FALSE)
+    if complete:
+        return phase_only(ClusterPhase.PIVOTED, "Pivoted",
+                          "the cluster manages itself: its Cluster API objects were moved into it", TRUE)
+    # From here on the cell has work: the credentials copies, and the agent's token until the pivot.
+    base = attrs.evolve(base, credential_copies=credential_copies(plan),
+                        bootstrap_secret=None if self_managed or pivot is None else plan.bootstrap_secret)
     if _get(observed.cluster, "status", "phase") == "Failed":
         detail = _capi_condition(observed.cluster, "Available") or {}
         message = f"Cluster API reports the Cluster failed: {detail.get('message') or 'no detail'}"
         return phase_only(ClusterPhase.FAILED, "ClusterFailed", message, FALSE)
+    moving = pivot is not None and pivot.phase is PivotPhase.STARTED and not self_managed
     if observed.cluster is None:
+        if moving:
+            return phase_only(ClusterPhase.PIVOTING, "Pivoting", "moving the Cluster API objects into the cluster",
+                              FALSE)
         return phase_only(ClusterPhase.PROVISIONING, "Creating", "creating Cluster API objects", FALSE)
 
     f = _facts(cluster, observed)
     conds = _conditions(f)
+    if pivot is not None and not self_managed:
+        conds.append(("AgentConnected", TRUE if pivot.agent_connected else FALSE,
+                      "Connected" if pivot.agent_connected else "WaitingForAgent",
+                      "the cluster's agent is connected to this cell" if pivot.agent_connected
+                      else "waiting for the cluster's agent to connect"))
     waiting = _waiting_for(f)
-    if waiting is not None:
+    if moving:
+        phase, reason, message, ready = (ClusterPhase.PIVOTING, "Pivoting",
+                                         "moving the Cluster API objects into the cluster", FALSE)
+    elif waiting is not None:
         phase, reason, message, ready = ClusterPhase.PROVISIONING, "Provisioning", waiting, FALSE
-    elif pivot is None or pivot.pivot_complete:
+    elif pivot is None or self_managed:
         phase, reason, ready = ClusterPhase.READY, "Ready", TRUE
-        message = "cluster is self-managing" if pivot else "cluster provisioned"
+        message = "cluster is self-managing" if self_managed else "cluster provisioned"
     else:
         phase, reason, ready = ClusterPhase.PIVOTING, "Pivoting", FALSE
-        message = ("moving the Cluster API objects into the cluster" if pivot.agent_connected
+        message = ("the agent is connected; waiting for the pivot to start" if pivot.agent_connected
                    else "waiting for the cluster's agent to connect")
     if plan.warnings:
         message = "; ".join([message, *plan.warnings])

@@ -84,6 +84,11 @@ def check(inputs: ClusterInputs) -> Verdict:
                                      f"{names.LABEL_VALUE_MAX} characters: shorten the pool id or the cluster name"))
         errors += _label_errors(pool_id, pool)
 
+    own_ref = spec.provider.credentials_secret_ref
+    if own_ref is not None and own_ref.namespace != PROVIDER_NAMESPACE:
+        errors.append(FieldError("spec.provider.credentialsSecretRef.namespace",
+                                 f"must be {PROVIDER_NAMESPACE}: the cell copies credentials from there only "
+                                 f"(got {own_ref.namespace})"))
     provider = inputs.provider
     if provider is None:
         return Verdict(errors, f"CloudProvider '{spec.provider_ref}' not found in {PROVIDER_NAMESPACE}")

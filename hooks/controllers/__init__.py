@@ -1,7 +1,8 @@
 """Every Lattice controller Metacontroller runs, as data plus pure hook functions.
 
 One module per controller (``latticeservice``, ``latticeexternalservice``, ``cedarpolicy``,
-``secretsprovider`` (+ the ``secret-stores`` decorator), ``latticecluster``, ``latticenamespace``).
+``secretsprovider`` (+ the ``secret-stores`` decorator), ``latticecluster`` (with ``cluster_observed``),
+``cloudprovider``, ``latticenamespace``).
 Each hook maps a decoded request to a response and never does I/O; the HTTP edge is
 ``hooks.server.app``, the Metacontroller objects come from ``hooks.controllers_manifest``, and
 ``lattice render`` runs the same hooks offline. Nothing here imports starlette or uvicorn.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from hooks.controllers import (
     cedarpolicy,
+    cloudprovider,
     latticecluster,
     latticeexternalservice,
     latticenamespace,
@@ -27,6 +29,7 @@ CONTROLLERS: tuple[Controller, ...] = (
     secretsprovider.PROVIDER,
     secretsprovider.STORES,
     latticecluster.CONTROLLER,
+    cloudprovider.CONTROLLER,
 )
 
 

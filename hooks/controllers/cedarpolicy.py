@@ -11,7 +11,8 @@ from crds import CedarPolicy
 from crds.cedar_policy import CedarPolicyPhase, CedarPolicyStatus
 from hooks.cedar_policy import compile_cedar_policy, resync_after_seconds
 from hooks.controllers import kinds
-from hooks.controllers.definition import Answer, Composite, HookConfig, failed_status_for
+from hooks.controllers.definition import INTERNAL_ERROR, Answer, Composite, HookConfig, failed_status_for
+from hooks.controllers.events import EventPolicy
 from hooks.controllers.parsing import parse_object
 from hooks.wire import SyncRequest, SyncResponse
 
@@ -36,4 +37,6 @@ CONTROLLER = Composite(
     failed_status=failed_status,
     resync_period_seconds=600,
     doc="Validates Cedar policy text; Valid/Invalid with every error located.",
+    events=EventPolicy(failures=frozenset({CedarPolicyPhase.INVALID.value, "ValidationFailed", INTERNAL_ERROR}),
+                       first_success="Validated", renamed={CedarPolicyPhase.INVALID.value: "PolicyInvalid"}),
 )

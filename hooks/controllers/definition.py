@@ -14,6 +14,7 @@ be encoded — ``wire.BadRequest`` (HTTP 400: Metacontroller then changes nothin
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -23,6 +24,7 @@ import crds
 from crds import Condition, ConditionStatus, KubeObject
 from hooks import wire
 from hooks.context import ClusterIdentity
+from hooks.controllers.events import AuditNote, EventNote, EventPolicy
 from hooks.messages import cap_status, clip, join_capped
 from hooks.wire import (
     CustomizeRequest,
@@ -71,17 +73,22 @@ class ChildRule:
 
 @attrs.frozen
 class HookConfig:
-    """What every hook may use besides its request."""
+    """What every hook may use besides its request: the cluster the hooks run in, and the clock
+    (condition transition times, Lease freshness; tests pass a fixed one)."""
 
     cluster: ClusterIdentity = attrs.field(factory=ClusterIdentity)
+    clock: Callable[[], float] = time.time
 
 
 @attrs.frozen
 class Answer(Generic[R]):
-    """A hook response plus, when the parent is reported as failed, the reason (for metrics)."""
+    """A hook response plus what the shell reports about it: when the parent is reported as
+    failed, the reason (for metrics); the Events to emit; what Audit-mode policies would change."""
 
     response: R
     failure: str | None = None
+    events: tuple[EventNote, ...] = ()
+    audit: tuple[AuditNote, ...] = ()
     body: bytes | None = None  # the encoded response, once ``run`` made it
 
 
@@ -160,11 +167,16 @@ class Composite:
     sync: SyncFn
     failed_status: FailedStatusFn
     customize: CustomizeFn | None = None
+    # Every kind the customize hook may relate (read only): the RBAC of Lattice's Metacontroller
+    # grants reads on exactly these, the parent and the children (hooks.controllers_manifest).
+    related: tuple[Kind, ...] = ()
     finalize: SyncFn = default_finalize
     # Declare the finalize hook to Metacontroller (it then holds a finalizer on every parent).
     declare_finalize: bool = False
     resync_period_seconds: int = 300
     doc: str = ""
+    # The Events of a sync's status transitions (hooks.controllers.events); None: no Events.
+    events: EventPolicy | None = None
     declared: dict[str, Kind] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -195,6 +207,12 @@ class Composite:
             raise wire.BadRequest(UNENCODABLE) from None
 
     def run_sync(self, req: SyncRequest, cfg: HookConfig, *, finalize: bool = False) -> Answer[SyncResponse]:
+        answer = self._run_sync(req, cfg, finalize=finalize)
+        if self.events is None or finalize:
+            return answer
+        return attrs.evolve(answer, events=self.events.notes(req.parent, answer.response.status) + answer.events)
+
+    def _run_sync(self, req: SyncRequest, cfg: HookConfig, *, finalize: bool) -> Answer[SyncResponse]:
         fn = self.finalize if finalize else self.sync
         try:
             answer = fn(req, cfg)
@@ -241,6 +259,7 @@ class Decorator:
     attachments: tuple[ChildRule, ...]
     sync: DecoratorSyncFn
     customize: CustomizeFn | None = None
+    related: tuple[Kind, ...] = ()
     finalize: DecoratorSyncFn = _default_decorator_finalize
     declare_finalize: bool = False
     resync_period_seconds: int = 600

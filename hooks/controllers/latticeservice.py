@@ -26,12 +26,23 @@ from crds import FieldError, KubeObject, LatticeExternalService, LatticeService,
 from hooks.context import Key, ServiceContext
 from hooks.controllers import kinds
 from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig
+from hooks.controllers.events import NORMAL, WARNING, AuditNote, EventNote, EventPolicy, ObjectRef
 from hooks.controllers.memo import LRU, inputs_version
 from hooks.controllers.parsing import parse_object, valid_related
 from hooks.mesh.graph import peer_query
 from hooks.secrets import related_resources as secret_related_resources
-from hooks.secrets.policies import authorizer_from_related
-from hooks.service.compile import ServiceResult, compile_service, failed_result
+from hooks.secrets.policies import CEDAR_POLICY_GROUP, authorizer_from_related
+from hooks.service.compile import (
+    REASON_COMPILATION,
+    REASON_COMPILED,
+    REASON_DENIED,
+    REASON_MISSING,
+    REASON_SECRET_CONFIG,
+    REASON_VALIDATION,
+    ServiceResult,
+    compile_service,
+    failed_result,
+)
 from hooks.service.provisioning.native import CORE_TYPES
 from hooks.wire import (
     CustomizeRequest,
@@ -136,7 +147,8 @@ def context(service: LatticeService, req: SyncRequest, cfg: HookConfig) -> Servi
     authorizer = authorizer_from_related(req.related) if has_secrets else None
     provisioners = tuple(sorted(valid_related(req.related, Provisioner), key=lambda p: p.name))
     return ServiceContext(service=service, services=services, external_services=externals,
-                          cluster=cfg.cluster, authorizer=authorizer, provisioners=provisioners,
+                          cluster=cfg.cluster, authorizer=authorizer, auditor=authorizer,
+                          provisioners=provisioners,
                           invalid_provisioners=invalid_provisioners(req))
 
 
@@ -175,8 +187,34 @@ def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
     status: KubeObject = crds.dump(result.status)
     children = observed_unchanged(req.children) if result.keep_observed else result.children
     failure = _reason(status) if status.get("phase") == "Failed" else None
+    events, audit = audit_notes(req, service, result)
     return Answer(SyncResponse(status=status, children=children,
-                               resync_after_seconds=result.resync_after_seconds), failure)
+                               resync_after_seconds=result.resync_after_seconds), failure, events, audit)
+
+
+def audit_notes(req: SyncRequest, service: LatticeService,
+                result: ServiceResult) -> tuple[tuple[EventNote, ...], tuple[AuditNote, ...]]:
+    """What the Audit-mode CedarPolicies would change about this service's secrets: an Event on
+    the policy and one on the service for each, and one metric sample each. Nothing is enforced."""
+    if not result.audit:
+        return (), ()
+    refs = {r.name: r for raw in iter_objects(req.related, CEDAR_POLICY_GROUP) if (r := ObjectRef.of(raw))}
+    me = ObjectRef.of(req.parent)
+    who = f"{service.namespace}/{service.name}"
+    events: list[EventNote] = []
+    for a in result.audit:
+        kind, verb, now = (NORMAL, "allowed", "denied") if a.would_allow else (WARNING, "denied", "allowed")
+        reason = "AuditWouldAllow" if a.would_allow else "AuditWouldDeny"
+        by = f" by {', '.join(a.statements)}" if a.statements else ""
+        policy = refs.get(a.policy)
+        if policy is not None:
+            events.append(EventNote(policy, kind, reason, f"{who}: secret '{a.resource}' would be {verb}{by} "
+                                                          f"were this policy enforced (it is {now})"))
+        if me is not None:
+            events.append(EventNote(me, kind, reason, f"CedarPolicy {a.policy} (Audit mode) would have "
+                                                      f"{verb} secret '{a.resource}'{by} (it is {now})"))
+    notes = tuple(AuditNote(a.policy, "AccessSecret", "allow" if a.would_allow else "deny") for a in result.audit)
+    return tuple(events), notes
 
 
 CONTROLLER = Composite(
@@ -188,4 +226,8 @@ CONTROLLER = Composite(
     failed_status=failed_status,
     resync_period_seconds=300,
     doc="Compiles a LatticeService into its workload, mesh policies and ExternalSecrets.",
+    events=EventPolicy(
+        failures=frozenset({REASON_VALIDATION, REASON_COMPILATION, REASON_DENIED, REASON_SECRET_CONFIG,
+                            REASON_MISSING, "InternalError"}),
+        first_success=REASON_COMPILED, mesh=True),
 )

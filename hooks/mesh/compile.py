@@ -21,10 +21,10 @@ from __future__ import annotations
 import attrs
 
 from crds import KubeObject
-from crds.service import Direction, ResolvedDependency
+from crds.service import Direction, OneSidedDeclaration, ResolvedDependency
 from hooks.context import ServiceContext
 from hooks.mesh.authorization_policy import build_authorization_policies
-from hooks.mesh.graph import KIND_EXTERNAL, KIND_SERVICE, Edges, resolve
+from hooks.mesh.graph import KIND_EXTERNAL, KIND_SERVICE, Edges, OneSided, resolve
 from hooks.mesh.ingress import build_ingress, ingress_rule
 from hooks.mesh.network_policy import build_network_policy
 from hooks.mesh.provisioned import build_data_service_policies, egress_rules
@@ -34,12 +34,14 @@ from hooks.mesh.traffic import build_mesh_routes, build_rate_limits
 @attrs.frozen
 class MeshResult:
     """``missing`` names declared outbound dependencies not (yet) among the related objects;
-    ``warnings`` says which declarations could not be compiled (for the status message)."""
+    ``warnings`` says which declarations could not be compiled (for the status message);
+    ``one_sided`` lists the declarations no peer has matched (the ``MeshAgreed`` condition)."""
 
     children: list[KubeObject]
     resolved: list[ResolvedDependency]
     missing: list[str]
     warnings: list[str] = attrs.field(factory=list)
+    one_sided: list[OneSidedDeclaration] = attrs.field(factory=list)
 
 
 def resolve_mesh(ctx: ServiceContext) -> MeshResult:
@@ -57,7 +59,15 @@ def resolve_mesh(ctx: ServiceContext) -> MeshResult:
         if ds.owned:
             children += build_data_service_policies(ds, ctx.cluster)
     children.sort(key=lambda o: (o["apiVersion"], o["kind"], o["metadata"]["name"]))
-    return MeshResult(children, resolved_dependencies(edges), edges.missing, edges.warnings + route_warnings)
+    return MeshResult(children, resolved_dependencies(edges), edges.missing, edges.warnings + route_warnings,
+                      [one_sided_declaration(f) for f in edges.one_sided])
+
+
+def one_sided_declaration(finding: OneSided) -> OneSidedDeclaration:
+    return OneSidedDeclaration(
+        resource=finding.resource, direction=finding.direction, kind=finding.peer_kind,
+        name=finding.peer[1], namespace=finding.peer[0], missing=finding.missing, fix=finding.fix,
+    )
 
 
 def resolved_dependencies(edges: Edges) -> list[ResolvedDependency]:

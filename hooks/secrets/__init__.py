@@ -18,7 +18,13 @@ from hooks.secrets.compile import (
     secret_sources,
 )
 from hooks.secrets.external_secret import SecretSource, external_secret
-from hooks.secrets.policies import CedarSecretAuthorizer, authorizer_from_related, policy_sources, store_from_related
+from hooks.secrets.policies import (
+    CedarSecretAuthorizer,
+    audited_from_related,
+    authorizer_from_related,
+    policy_sources,
+    store_from_related,
+)
 from hooks.secrets.store import (
     ProviderResult,
     cluster_secret_store,
@@ -38,6 +44,7 @@ __all__ = [
     "ProviderResult",
     "SecretSource",
     "SecretsResult",
+    "audited_from_related",
     "authorizer_from_related",
     "cluster_secret_store",
     "compile_secrets",

@@ -18,7 +18,7 @@ import attrs
 
 from crds import KubeObject
 from crds.service import LatticeService, ResourceSpec
-from hooks.context import SecretDecision, SecretRequest, ServiceContext
+from hooks.context import SecretAudit, SecretDecision, SecretRequest, ServiceContext
 from hooks.secrets.external_secret import SecretSource, external_secret, name_error
 
 RESYNC_WHILE_DENIED = 30.0
@@ -31,6 +31,7 @@ class SecretsResult:
     children: list[KubeObject] = attrs.field(factory=list)  # ExternalSecrets of allowed secrets
     denied: list[SecretDecision] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)  # misconfigured secret resources
+    audit: list[SecretAudit] = attrs.field(factory=list)  # what Audit-mode policies would change
 
     @property
     def failed(self) -> bool:
@@ -92,6 +93,7 @@ def compile_secrets(ctx: ServiceContext) -> SecretsResult:
     """Authorize every secret resource of the service; ExternalSecrets for the allowed ones."""
     sources, errors = secret_sources(ctx.service)
     decisions = _authorize(ctx, sources)
+    audit = ctx.auditor.audit_secrets(_requests(ctx, sources)) if ctx.auditor is not None and sources else []
     children: list[KubeObject] = []
     denied: list[SecretDecision] = []
     for source in sources:
@@ -100,15 +102,19 @@ def compile_secrets(ctx: ServiceContext) -> SecretsResult:
             children.append(external_secret(ctx.namespace, ctx.name, source))
         else:
             denied.append(decision)
-    return SecretsResult(children=children, denied=denied, errors=errors)
+    return SecretsResult(children=children, denied=denied, errors=errors, audit=audit)
 
 
-def _authorize(ctx: ServiceContext, sources: Sequence[SecretSource]) -> dict[str, SecretDecision]:
-    requests = [
+def _requests(ctx: ServiceContext, sources: Sequence[SecretSource]) -> list[SecretRequest]:
+    return [
         SecretRequest(resource=s.resource, namespace=ctx.namespace, service=ctx.name, provider=s.provider,
                       path=s.path)
         for s in sources
     ]
+
+
+def _authorize(ctx: ServiceContext, sources: Sequence[SecretSource]) -> dict[str, SecretDecision]:
+    requests = _requests(ctx, sources)
     answers = ctx.authorizer.authorize_secrets(requests) if ctx.authorizer and requests else []
     by_name = {d.resource: d for d in answers}
     # Default deny: no authorizer, or no answer for a secret, means no permit.

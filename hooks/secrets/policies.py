@@ -12,14 +12,19 @@ from typing import Any
 import attrs
 
 from crds import KubeObject
-from hooks.context import SecretDecision, SecretRequest
-from lattice_cedar import POLICY_NAMESPACE, PolicySource, PolicyStore
+from hooks.context import SecretAudit, SecretDecision, SecretRequest
+from lattice_cedar import POLICY_NAMESPACE, AuditedStore, PolicySource, PolicyStore
 
 CEDAR_POLICY_GROUP = "CedarPolicy.lattice.dev/v1alpha1"
 
 
-def policy_sources(objects: Iterable[Mapping[str, Any]], namespace: str = POLICY_NAMESPACE) -> list[PolicySource]:
-    """Enabled CedarPolicies of ``namespace`` as store sources; malformed objects are skipped."""
+AUDIT = "Audit"
+
+
+def policy_sources(objects: Iterable[Mapping[str, Any]], namespace: str = POLICY_NAMESPACE, *,
+                   audit: bool = False) -> list[PolicySource]:
+    """Enabled, enforced CedarPolicies of ``namespace`` as store sources (with ``audit``: the
+    enabled Audit-mode ones instead); malformed objects are skipped."""
     out: list[PolicySource] = []
     for obj in objects:
         meta, spec = obj.get("metadata"), obj.get("spec")
@@ -30,6 +35,8 @@ def policy_sources(objects: Iterable[Mapping[str, Any]], namespace: str = POLICY
         name, text = meta.get("name"), spec.get("policies")
         enabled, priority = spec.get("enabled", True), spec.get("priority", 0)
         if not isinstance(name, str) or not isinstance(text, str) or enabled is not True:
+            continue
+        if (spec.get("mode") == AUDIT) != audit:
             continue
         if not isinstance(priority, int) or isinstance(priority, bool):
             priority = 0
@@ -42,11 +49,19 @@ def store_from_related(related: Mapping[str, Mapping[str, KubeObject]]) -> Polic
     return PolicyStore.from_sources(policy_sources((related.get(CEDAR_POLICY_GROUP) or {}).values()))
 
 
+def audited_from_related(related: Mapping[str, Mapping[str, KubeObject]]) -> AuditedStore:
+    """The enforced store and the Audit-mode policies beside it, for one sync request."""
+    objects = list((related.get(CEDAR_POLICY_GROUP) or {}).values())
+    return AuditedStore.from_sources(policy_sources(objects), policy_sources(objects, audit=True))
+
+
 @attrs.frozen
 class CedarSecretAuthorizer:
-    """The service compiler's ``SecretAuthorizer``, decided by a Cedar policy store."""
+    """The service compiler's ``SecretAuthorizer`` (decided by the enforced Cedar store) and its
+    ``SecretAuditor`` (what the Audit-mode policies would change)."""
 
     store: PolicyStore
+    audited: AuditedStore | None = None
 
     def authorize_secrets(self, requests: list[SecretRequest]) -> list[SecretDecision]:
         """One decision per request, in order; the reason is the README's text when denied."""
@@ -55,7 +70,18 @@ class CedarSecretAuthorizer:
             for r, d in zip(requests, self.store.decide_secrets(requests), strict=True)
         ]
 
+    def audit_secrets(self, requests: list[SecretRequest]) -> list[SecretAudit]:
+        """Every secret an Audit-mode policy would decide differently, in request order."""
+        if self.audited is None or not self.audited.audits:
+            return []
+        return [
+            SecretAudit(resource=requests[f.index].resource, policy=f.policy, would_allow=f.audited.allowed,
+                        statements=f.audited.policies)
+            for f in self.audited.audit_secrets(requests)
+        ]
+
 
 def authorizer_from_related(related: Mapping[str, Mapping[str, KubeObject]]) -> CedarSecretAuthorizer:
-    """The authorizer for one sync request's ``related`` map."""
-    return CedarSecretAuthorizer(store_from_related(related))
+    """The authorizer (and auditor) for one sync request's ``related`` map."""
+    audited = audited_from_related(related)
+    return CedarSecretAuthorizer(audited.enforced, audited)

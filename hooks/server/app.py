@@ -33,6 +33,7 @@ from hooks import wire
 from hooks.context import ClusterIdentity
 from hooks.controllers import CONTROLLERS
 from hooks.controllers.definition import HOOKS, Answer, Controller, HookConfig, UnknownHook
+from hooks.server.events import EventRecorder, recorder_from_env
 from hooks.server.metrics import CONTENT_TYPE, HookMetrics
 
 log = logging.getLogger("hooks")
@@ -97,13 +98,23 @@ def create_app(
     controllers: Sequence[Controller] | None = None,
     cluster: ClusterIdentity | None = None,
     max_body_bytes: int | None = None,
+    events: EventRecorder | bool | None = True,
 ) -> Starlette:
     """The hook app. Without arguments (the uvicorn factory) everything comes from the environment:
-    LATTICE_CLUSTER_NAME, LATTICE_PROVIDER and LATTICE_HOOKS_MAX_BODY_BYTES."""
+    LATTICE_CLUSTER_NAME, LATTICE_PROVIDER, LATTICE_HOOKS_MAX_BODY_BYTES, and for Events
+    LATTICE_HOOKS_EVENTS / LATTICE_HOOKS_KUBECONFIG (``hooks.server.events.recorder_from_env``).
+    ``events``: a recorder, ``True`` (from the environment) or ``None``/``False`` (no Events)."""
     by_name = {c.name: c for c in (CONTROLLERS if controllers is None else controllers)}
     cfg = HookConfig(cluster=cluster if cluster is not None else cluster_from_env())
     limit = max_body_bytes or int(os.environ.get("LATTICE_HOOKS_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
     metrics = HookMetrics.create()
+    if events is True:
+        recorder = recorder_from_env(on_result=metrics.event)
+    elif isinstance(events, EventRecorder):
+        recorder = events
+        recorder.on_result = metrics.event
+    else:
+        recorder = None
     pool = ThreadPoolExecutor(COMPILE_THREADS, thread_name_prefix="compile")
     tune_gc()
 
@@ -130,6 +141,10 @@ def create_app(
             answer, payload = await run(controller, hook_name, body)
             if answer.failure is not None:
                 metrics.failed(name, answer.failure)
+            for note in answer.audit:
+                metrics.audited(note.policy, note.action, note.would)
+            if recorder is not None and answer.events:
+                recorder.record(answer.events)
             return Response(payload, media_type=_JSON)
         except _TooLarge:
             code = 413
@@ -166,4 +181,5 @@ def create_app(
     ])
     app.state.metrics = metrics
     app.state.config = cfg
+    app.state.events = recorder
     return app

@@ -35,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"largest request body accepted (default {DEFAULT_MAX_BODY_BYTES}, "
                         "env LATTICE_HOOKS_MAX_BODY_BYTES)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--kubeconfig", default=None,
+                   help="write Kubernetes Events with this kubeconfig (env LATTICE_HOOKS_KUBECONFIG; default: "
+                        "the pod's service account when mounted, else no Events)")
+    p.add_argument("--context", default=None, help="kubeconfig context (env LATTICE_HOOKS_CONTEXT)")
+    p.add_argument("--no-events", action="store_true", help="never write Events (env LATTICE_HOOKS_EVENTS=off)")
     return p.parse_args(argv)
 
 
@@ -42,8 +47,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.max_body_bytes:
-        # The app factory reads it, in this process and in every worker.
+        # The app factory reads these, in this process and in every worker.
         os.environ["LATTICE_HOOKS_MAX_BODY_BYTES"] = str(args.max_body_bytes)
+    if args.kubeconfig:
+        os.environ["LATTICE_HOOKS_KUBECONFIG"] = args.kubeconfig
+    if args.context:
+        os.environ["LATTICE_HOOKS_CONTEXT"] = args.context
+    if args.no_events:
+        os.environ["LATTICE_HOOKS_EVENTS"] = "off"
     uvicorn.run(
         "hooks.server.app:create_app",
         factory=True,

@@ -1,5 +1,6 @@
-"""Prometheus metrics of the hook server: requests and latency per controller and hook, and
-compile failures by reason. One registry per app, so several apps can live in one process."""
+"""Prometheus metrics of the hook server: requests and latency per controller and hook, compile
+failures by reason, Events by outcome, and what each Audit-mode CedarPolicy would have changed.
+One registry per app, so several apps can live in one process."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class HookMetrics:
     requests: Counter
     latency: Histogram
     failures: Counter
+    events: Counter
+    audit: Counter
 
     @classmethod
     def create(cls) -> HookMetrics:
@@ -38,6 +41,18 @@ class HookMetrics:
                 "Parents answered with a Failed status, by reason (InternalError = the compiler raised).",
                 ("controller", "reason"), registry=reg,
             ),
+            events=Counter(
+                "lattice_hook_events",
+                "Kubernetes Events by outcome: written, deduplicated (folded into an existing Event's "
+                "count), dropped_rate, dropped_queue, failed.",
+                ("result",), registry=reg,
+            ),
+            audit=Counter(
+                "lattice_cedar_audit_decisions",
+                "Decisions an Audit-mode CedarPolicy would have changed, per evaluation (each sync that "
+                "evaluates the request counts once), by policy, action and what it would do.",
+                ("policy", "action", "would"), registry=reg,
+            ),
         )
 
     def observe(self, controller: str, hook: str, code: int, seconds: float) -> None:
@@ -46,6 +61,12 @@ class HookMetrics:
 
     def failed(self, controller: str, reason: str) -> None:
         self.failures.labels(controller, reason).inc()
+
+    def event(self, result: str) -> None:
+        self.events.labels(result).inc()
+
+    def audited(self, policy: str, action: str, would: str) -> None:
+        self.audit.labels(policy, action, would).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -15,7 +15,10 @@ layer), no I/O, children sorted. Outcomes, first match wins:
 - otherwise Ready (``Compiled``).
 
 The mesh compiler's warnings (declarations it could not compile) are appended to the Ready and
-Compiling messages.
+Compiling messages. Whenever the mesh was compiled the status also has a ``MeshAgreed``
+condition: True (``AllAgreed``), or False (``OneSided``) listing every declaration its peer has
+not matched, with ``status.oneSided`` saying what each peer must add: such a declaration carries
+no traffic, and the service is otherwise Ready.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from typing import Protocol
 import attrs
 
 from crds import Condition, ConditionStatus, FieldError, KubeObject
-from crds.service import LatticeServiceStatus, ResolvedDependency, ServicePhase
-from hooks.context import SecretDecision, ServiceContext
+from crds.service import LatticeServiceStatus, OneSidedDeclaration, ResolvedDependency, ServicePhase
+from hooks.context import SecretAudit, SecretDecision, ServiceContext
 from hooks.mesh.compile import resolve_mesh
 from hooks.messages import join_capped
 from hooks.secrets import compile_secrets
@@ -48,6 +51,9 @@ REASON_COMPILATION = "CompilationFailed"
 REASON_DENIED = "SecretAccessDenied"
 REASON_SECRET_CONFIG = "InvalidSecretConfig"
 REASON_MISSING = "DependenciesMissing"
+MESH_AGREED = "MeshAgreed"
+REASON_ALL_AGREED = "AllAgreed"
+REASON_ONE_SIDED = "OneSided"
 
 
 class MeshOutcome(Protocol):
@@ -59,6 +65,8 @@ class MeshOutcome(Protocol):
     def missing(self) -> list[str]: ...
     @property
     def warnings(self) -> list[str]: ...
+    @property
+    def one_sided(self) -> list[OneSidedDeclaration]: ...
 
 
 class SecretsOutcome(Protocol):
@@ -68,16 +76,20 @@ class SecretsOutcome(Protocol):
     def denied(self) -> list[SecretDecision]: ...
     @property
     def errors(self) -> list[str]: ...
+    @property
+    def audit(self) -> list[SecretAudit]: ...
 
 
 @attrs.frozen
 class ServiceResult:
-    """What one sync answers. ``keep_observed``: leave the running children unchanged."""
+    """What one sync answers. ``keep_observed``: leave the running children unchanged; ``audit``:
+    what Audit-mode CedarPolicies would change about the secrets (reported, never enforced)."""
 
     children: list[KubeObject]
     status: LatticeServiceStatus
     resync_after_seconds: float | None = None
     keep_observed: bool = False
+    audit: tuple[SecretAudit, ...] = ()
 
 
 def compile_service(
@@ -110,21 +122,25 @@ def compile_service(
     children += volumes.claims + files.objects + secret_outcome.children + mesh_outcome.children
     children += resources.manifests
     children = sorted(children, key=_object_key)
-    resolved = list(mesh_outcome.resolved)
+    agreement = _MeshStatus(list(mesh_outcome.resolved), list(mesh_outcome.one_sided))
+    audit = tuple(secret_outcome.audit)
 
     problems = [f"'{d.resource}': {d.reason}" for d in denied]
     if problems or secret_outcome.errors:
         parts = list(secret_outcome.errors) + ([f"secret access denied: {'; '.join(problems)}"] if problems else [])
         reason = REASON_DENIED if problems else REASON_SECRET_CONFIG
-        status = _status(ServicePhase.FAILED, reason, "; ".join(parts), generation, resolved)
-        return ServiceResult(children, status, DENIED_RESYNC_SECONDS)
+        status = _status(ServicePhase.FAILED, reason, "; ".join(parts), generation, agreement)
+        return ServiceResult(children, status, DENIED_RESYNC_SECONDS, audit=audit)
     notes = "".join(f"; {w}" for w in [*mesh_outcome.warnings, *resources.notes])
+    if agreement.one_sided:
+        notes += f"; {_one_sided_count(agreement.one_sided)} (see status.oneSided)"
     if mesh_outcome.missing:
         message = f"waiting for {', '.join(sorted(mesh_outcome.missing))}{notes}"
-        status = _status(ServicePhase.COMPILING, REASON_MISSING, message, generation, resolved)
-        return ServiceResult(children, status, COMPILING_RESYNC_SECONDS)
+        status = _status(ServicePhase.COMPILING, REASON_MISSING, message, generation, agreement)
+        return ServiceResult(children, status, COMPILING_RESYNC_SECONDS, audit=audit)
     message = f"compiled {len(children)} objects{notes}"
-    return ServiceResult(children, _status(ServicePhase.READY, REASON_COMPILED, message, generation, resolved))
+    return ServiceResult(children, _status(ServicePhase.READY, REASON_COMPILED, message, generation, agreement),
+                         audit=audit)
 
 
 def failed_result(
@@ -135,14 +151,37 @@ def failed_result(
     return ServiceResult([], _status(ServicePhase.FAILED, reason, message, generation), keep_observed=True)
 
 
+@attrs.frozen
+class _MeshStatus:
+    resolved: list[ResolvedDependency]
+    one_sided: list[OneSidedDeclaration]
+
+
+def _one_sided_count(found: Sequence[OneSidedDeclaration]) -> str:
+    return f"{len(found)} one-sided declaration{'s' if len(found) != 1 else ''}"
+
+
+def mesh_condition(one_sided: Sequence[OneSidedDeclaration], generation: int | None) -> Condition:
+    """``MeshAgreed``: True when every declaration is matched by its peer, else False with each one."""
+    if not one_sided:
+        return Condition(type=MESH_AGREED, status=ConditionStatus.TRUE, reason=REASON_ALL_AGREED,
+                         message="every mesh declaration is matched by its peer", observed_generation=generation)
+    listed = "; ".join(f"resources.{o.resource}: {o.missing}" for o in one_sided)
+    return Condition(type=MESH_AGREED, status=ConditionStatus.FALSE, reason=REASON_ONE_SIDED,
+                     message=f"{_one_sided_count(one_sided)}, no traffic flows on them: {listed}",
+                     observed_generation=generation)
+
+
 def _status(
-    phase: ServicePhase, reason: str, message: str, generation: int | None,
-    resolved: list[ResolvedDependency] | None = None,
+    phase: ServicePhase, reason: str, message: str, generation: int | None, mesh: _MeshStatus | None = None,
 ) -> LatticeServiceStatus:
     ready = ConditionStatus.TRUE if phase is ServicePhase.READY else ConditionStatus.FALSE
-    condition = Condition(type=READY, status=ready, reason=reason, message=message, observed_generation=generation)
-    return LatticeServiceStatus(phase=phase, message=message, conditions=[condition],
-                                observed_generation=generation, resolved_dependencies=list(resolved or []))
+    conditions = [Condition(type=READY, status=ready, reason=reason, message=message, observed_generation=generation)]
+    if mesh is not None:
+        conditions.append(mesh_condition(mesh.one_sided, generation))
+    return LatticeServiceStatus(phase=phase, message=message, conditions=conditions, observed_generation=generation,
+                                resolved_dependencies=list(mesh.resolved) if mesh else [],
+                                one_sided=list(mesh.one_sided) if mesh else [])
 
 
 def _object_key(obj: KubeObject) -> tuple[str, str, str, str]:

@@ -136,3 +136,13 @@ def fleet(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield fleet
     finally:
         fleet.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_plane(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A control plane with Metacontroller, the hook server, the Cluster API managers and CAPD's
+    in-memory backend (tests/integration/cluster_plane.py; lattice_dev.capi)."""
+    from cluster_plane import cluster_plane as start
+
+    with start(tmp_path_factory.mktemp("cluster-plane"), testbed_bin, managers=True) as plane:
+        yield plane

@@ -52,11 +52,12 @@ def _docs(path: Path) -> list[Obj]:
 
 
 def example_docs() -> dict[str, Obj]:
-    return {p.stem: _docs(p)[0] for p in sorted((ROOT / "examples" / "clusters").glob("*.yaml"))}
+    docs = {p.stem: _docs(p)[0] for p in sorted((ROOT / "examples" / "clusters").glob("*.yaml"))}
+    return {stem: d for stem, d in docs.items() if d.get("kind") == "LatticeCluster"}
 
 
 def providers() -> dict[str, CloudProvider]:
-    parsed = [crds.parse(d).obj for d in _docs(ROOT / "examples" / "providers" / "cloud-providers.yaml")]
+    parsed = [crds.parse(d).obj for d in _docs(ROOT / "examples" / "clusters" / "cloud-providers.yaml")]
     return {p.name: p for p in parsed if isinstance(p, CloudProvider)}
 
 

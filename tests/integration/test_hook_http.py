@@ -222,30 +222,33 @@ def test_end_to_end_with_metacontroller(metacontroller: Any, serve_app: Callable
     # by the testbed, so the real schemas validate what the controllers apply.
     cp.install_crds(sorted((root / "crds").glob("*.yaml")))
     cp.apply(controller_objects(str(server.url)))
-    cp.kubectl("create", "namespace", "shop")
-    cp.apply(docs(SHOP))
+    try:
+        cp.kubectl("create", "namespace", "shop")
+        cp.apply(docs(SHOP))
 
-    def status(name: str) -> dict[str, Any]:
-        return dict(cp.get_json("latticeservice", name, "-n", "shop").get("status") or {})
+        def status(name: str) -> dict[str, Any]:
+            return dict(cp.get_json("latticeservice", name, "-n", "shop").get("status") or {})
 
-    _wait("checkout Compiling (payments missing)", lambda: status("checkout").get("phase") == "Compiling")
-    cp.apply(docs(PAYMENTS))
-    _wait("checkout Ready", lambda: status("checkout").get("phase") == "Ready")
-    deployment = cp.get_json("deployment", "checkout", "-n", "shop")
-    assert deployment["metadata"]["ownerReferences"][0]["kind"] == "LatticeService"
-    _wait("the waypoint of shop", lambda: cp.get_json("gateway", "shop-waypoint", "-n", "shop"))
-    labels = cp.get_json("namespace", "shop")["metadata"]["labels"]
-    assert labels.get("istio.io/use-waypoint") == "shop-waypoint"
+        _wait("checkout Compiling (payments missing)", lambda: status("checkout").get("phase") == "Compiling")
+        cp.apply(docs(PAYMENTS))
+        _wait("checkout Ready", lambda: status("checkout").get("phase") == "Ready")
+        deployment = cp.get_json("deployment", "checkout", "-n", "shop")
+        assert deployment["metadata"]["ownerReferences"][0]["kind"] == "LatticeService"
+        _wait("the waypoint of shop", lambda: cp.get_json("gateway", "shop-waypoint", "-n", "shop"))
+        labels = cp.get_json("namespace", "shop")["metadata"]["labels"]
+        assert labels.get("istio.io/use-waypoint") == "shop-waypoint"
 
-    def callers() -> str:  # the policy goes away entirely when no caller is left
-        args = ("get", "authorizationpolicy", "allow-to-checkout", "-n", "shop", "--ignore-not-found", "-o", "json")
-        return str(cp.kubectl(*args).stdout)
+        def callers() -> str:  # the policy goes away entirely when no caller is left
+            args = ("get", "authorizationpolicy", "allow-to-checkout", "-n", "shop", "--ignore-not-found", "-o", "json")
+            return str(cp.kubectl(*args).stdout)
 
-    assert "sa/web" in _wait("web in allow-to-checkout", lambda: "sa/web" in callers() and callers())
-    web = docs(SHOP)[1]
-    web["spec"]["resources"] = {}
-    cp.apply(web)  # web withdraws: checkout is re-synced (web is related) and drops its principal
-    _wait("web revoked", lambda: "sa/web" not in callers())
+        assert "sa/web" in _wait("web in allow-to-checkout", lambda: "sa/web" in callers() and callers())
+        web = docs(SHOP)[1]
+        web["spec"]["resources"] = {}
+        cp.apply(web)  # web withdraws: checkout is re-synced (web is related) and drops its principal
+        _wait("web revoked", lambda: "sa/web" not in callers())
+    finally:  # the session plane's Metacontroller must not keep running them once this server is gone
+        cp.kubectl("delete", "compositecontrollers,decoratorcontrollers", "-l", "app.kubernetes.io/part-of=lattice")
 
 
 def test_health_answers_while_the_largest_allowed_service_compiles(serve_app: Callable[[Any], Any]) -> None:
@@ -279,3 +282,4 @@ def test_health_answers_while_the_largest_allowed_service_compiles(serve_app: Ca
     worker.join()
     assert len(latencies) >= 3, timings
     assert max(latencies) < timings["sync"] / 2, (max(latencies), timings)
+

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from cluster_plane import child_crd_names
 from conftest import HookServer
 from metacontroller_standin import MetacontrollerStandin
 
@@ -28,6 +29,7 @@ from hooks.context import ClusterIdentity
 from hooks.controllers_manifest import controller_objects
 from hooks.server.app import create_app
 from lattice_dev import ControlPlane
+from lattice_dev.capi import capi_crds
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -148,6 +150,9 @@ def env(control_plane: ControlPlane) -> Iterator[Env]:
     cp = control_plane
     cp.kubectl("apply", "-k", str(ROOT / "crds"))
     cp.wait_crds_established([f"{p}.lattice.dev" for p in LATTICE_CRDS])
+    # Every child kind of the LatticeCluster controller (Cluster API core, kubeadm, CAPD and the other
+    # providers' kinds): without them its controller is not started.
+    cp.install_crds(capi_crds(child_crd_names()))
     cp.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lattice-system"}})
     with HookServer(create_app(cluster=ClusterIdentity(name="default", provider="docker"))) as server:
         standin = MetacontrollerStandin(cp.server, cp.token, str(cp.ca_file), server.url, period=PERIOD,
@@ -183,14 +188,16 @@ def test_crds_and_manifests_apply(env: Env) -> None:
     out = cp.kubectl("apply", "-k", str(ROOT / "manifests"), "--dry-run=server", check=False)
     refused = {line.split('"')[1] for line in out.stderr.splitlines() if "resource mapping not found" in line}
     metacontroller = {d["metadata"]["name"] for d in built if d["apiVersion"].startswith("metacontroller.k8s.io/")}
-    assert refused == metacontroller == {o["metadata"]["name"] for o in controller_objects("http://x")}
+    assert metacontroller == {o["metadata"]["name"] for o in controller_objects("http://x")}
+    # Where Metacontroller runs (its binary is built from its source archive now), its CRDs are served.
+    assert refused == (set() if cp.metacontroller_running else metacontroller)
     accepted = {(line.split("/")[0].split(".")[0], line.split("/")[1].split()[0])
                 for line in out.stdout.splitlines() if line.endswith("(server dry run)")}
     assert accepted == {(d["kind"].lower(), d["metadata"]["name"]) for d in built
-                        if d["metadata"]["name"] not in metacontroller}, out.stdout
+                        if d["metadata"]["name"] not in refused}, out.stdout
     other = [ln for ln in out.stderr.splitlines()
              if ln and "metacontroller.k8s.io" not in ln and "ensure CRDs" not in ln]
-    assert out.returncode == 1 and other == [], out.stderr
+    assert out.returncode == (1 if refused else 0) and other == [], out.stderr
 
 
 @pytest.mark.parametrize(("patch", "field", "message"), [
@@ -579,7 +586,8 @@ def test_lattice_cluster_pending_and_provider_outside_lattice_system_failed(env:
     wait(f"LatticeCluster {ns} Pending", lambda: ((env.get(API, "latticeclusters", None, ns) or {}).get("status")
                                                   or {}).get("phase") == "Pending", 20)
     status = (env.get(API, "latticeclusters", None, ns) or {})["status"]
-    assert status["message"] == "awaiting provisioning" and status["observedGeneration"] == 1, status
+    assert status["message"] == "CloudProvider 'docker' not found in lattice-system", status
+    assert status["observedGeneration"] == 1, status
     failed = env.wait_phase("secretsproviders", ns, "vault-prod", "Failed")
     assert "lattice-system" in failed["status"]["message"], failed["status"]
     env.cp.kubectl("delete", "latticecluster", ns, "--wait=false")
@@ -756,5 +764,8 @@ def test_whole_run_clean(env: Env) -> None:
     assert env.standin.not_started == {}
     assert [c for c in env.standin.calls if c.status != 200] == []
     assert env.standin.apply_errors == []
-    # Retried errors: only the apiserver's 429 while a just-created CRD's watch cache initialises.
-    assert all("429" in e for e in env.standin.sync_errors), env.standin.sync_errors
+    # Retried errors: only the apiserver's 429 while a just-created CRD's watch cache initialises, and
+    # the stand-in's own finalizer write racing a status write (409, retried; LatticeCluster holds a
+    # finalizer).
+    assert all("429" in e or ("finalizer update" in e and e.endswith("conflict"))
+               for e in env.standin.sync_errors), env.standin.sync_errors

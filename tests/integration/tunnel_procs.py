@@ -166,9 +166,11 @@ def start_cell(
     extra: list[str] | None = None,
     *,
     operator: bool = False,
+    kubeconfig: Path | None = None,
 ) -> CellProc:
     """``lattice-cell serve`` (a root), or with ``operator`` ``lattice-operator``: the cell plus,
-    when the cluster has a parent config, its agent (a mid-tier cluster)."""
+    when the cluster has a parent config, its agent (a mid-tier cluster). ``kubeconfig``: the
+    identity the cell runs as (default: the plane's admin)."""
     grpc_port, boot, proxy, health = ports or (free_port(), free_port(), free_port(), free_port())
     api_proxy = free_port()  # never the default 8082: several cells share this machine
     command = ["lattice_operator.main"] if operator else ["lattice_cell.main", "serve"]
@@ -177,7 +179,7 @@ def start_cell(
         "-m",
         *command,
         "--kubeconfig",
-        str(cp.kubeconfig),
+        str(kubeconfig or cp.kubeconfig),
         "--cluster",
         cluster,
         "--bind",

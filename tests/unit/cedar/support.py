@@ -6,7 +6,7 @@ import attrs
 import yaml
 
 from crds import ObjectMeta
-from crds.cedar_policy import CedarPolicy, CedarPolicySpec
+from crds.cedar_policy import CedarPolicy, CedarPolicySpec, PolicyMode
 from crds.convert import parse_as
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -15,10 +15,10 @@ CLUSTER = 'action == Lattice::Action::"AccessCluster"'
 
 
 def policy(name: str, text: str, *, namespace: str = "lattice-system", enabled: bool = True,
-           priority: int = 0, generation: int | None = None) -> CedarPolicy:
+           priority: int = 0, generation: int | None = None, mode: PolicyMode = PolicyMode.ENFORCE) -> CedarPolicy:
     return CedarPolicy(
         metadata=ObjectMeta(name=name, namespace=namespace, generation=generation),
-        spec=CedarPolicySpec(policies=text, enabled=enabled, priority=priority),
+        spec=CedarPolicySpec(policies=text, enabled=enabled, priority=priority, mode=mode),
     )
 
 

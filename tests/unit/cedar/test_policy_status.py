@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crds.cedar_policy import CedarPolicyPhase
+from crds.cedar_policy import CedarPolicyPhase, PolicyMode
 from hooks.cedar_policy import compile_cedar_policy, resync_after_seconds
 from lattice_cedar import split_statements, validate_policy
 from lattice_cedar.statements import parse_text
@@ -117,3 +117,9 @@ def test_any_text_is_split_and_reported_without_raising(text: str) -> None:
     assert [s.line for s in stmts] == sorted(s.line for s in stmts)
     status = validate_policy(policy("fuzz", text))
     assert status.phase in (CedarPolicyPhase.VALID, CedarPolicyPhase.INVALID)
+
+
+def test_audit_mode_says_it_is_never_enforced() -> None:
+    status = validate_policy(policy("a", 'permit(principal, action == Lattice::Action::"AccessSecret", resource);',
+                                    mode=PolicyMode.AUDIT))
+    assert status.message == "1 permit, 0 forbid statements (Audit mode: evaluated and reported, never enforced)"

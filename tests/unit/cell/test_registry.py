@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from lattice_cell.registry import AgentRecord, AgentRegistry, Connectivity
+from lattice_cell.registry import AgentRecord, AgentRegistry, Change, Connectivity
 from lattice_cell.session import AgentSession
 from lattice_tunnel.kube_request import AgentUnavailable
 
@@ -35,3 +35,19 @@ async def test_waiting_for_an_agent_times_out_as_unavailable() -> None:
     with pytest.raises(AgentUnavailable):
         await agents.wait_session("nobody", timeout=0.05)
 
+
+
+async def test_listeners_hear_every_change_in_order() -> None:
+    agents = AgentRegistry(heartbeat_interval=30)
+    heard: list[tuple[str, Change, bool]] = []
+    agents.listeners.append(lambda rec, change: heard.append((rec.cluster, change, rec.connected)))
+    session = AgentSession("a")
+    agents.attach(session)
+    agents.ready("a", agent_version="0.1.0", kubernetes_version="v1.35.4", protocol_version=2,
+                 api_server_endpoint="https://a:6443", state="Ready")
+    agents.heartbeat("a", "Ready")
+    agents.detach(session)
+    assert heard == [("a", Change.CONNECTED, True), ("a", Change.READY, True), ("a", Change.HEARTBEAT, True),
+                     ("a", Change.DISCONNECTED, False)]
+    rec = agents.records["a"]
+    assert (rec.agent_version, rec.kubernetes_version, rec.protocol_version) == ("0.1.0", "v1.35.4", 2)

@@ -16,7 +16,8 @@ from cli.main import run
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
-NOTED = ("CedarPolicy", "CloudProvider", "LatticeCluster", "OIDCProvider", "Provisioner")
+NOTED = ("CedarPolicy", "CloudProvider", "OIDCProvider", "Provisioner")
+CLUSTER_SCOPED = ("Namespace", "ClusterSecretStore", "AWSClusterStaticIdentity", "AWSClusterRoleIdentity")
 
 
 def _render(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -36,9 +37,10 @@ def test_examples_render_cleanly_and_deterministically(capsys: pytest.CaptureFix
     assert {"Deployment", "Service", "ServiceAccount", "CiliumNetworkPolicy", "AuthorizationPolicy",
             "ExternalSecret", "ServiceEntry", "ClusterSecretStore", "Gateway", "Namespace"} <= kinds
     assert objs[0]["kind"] == "Namespace"
-    assert objs[0]["metadata"]["labels"]["istio.io/use-waypoint"] == "platform-waypoint"
+    platform = next(o for o in objs if o["kind"] == "Namespace" and o["metadata"]["name"] == "platform")
+    assert platform["metadata"]["labels"]["istio.io/use-waypoint"] == "platform-waypoint"
     # every namespaced object carries its namespace, so the output can be applied as is
-    assert all(o["metadata"].get("namespace") for o in objs if o["kind"] not in ("Namespace", "ClusterSecretStore"))
+    assert all(o["metadata"].get("namespace") for o in objs if o["kind"] not in CLUSTER_SCOPED)
     keys = [(o["kind"] != "Namespace", o["metadata"].get("namespace", ""), o["kind"], o["metadata"]["name"])
             for o in objs]
     assert keys == sorted(keys)
@@ -152,10 +154,8 @@ def test_kinds_without_objects_of_their_own_get_one_note_each_on_stderr(capsys: 
     assert err.splitlines() == [
         "note: CedarPolicy yields no objects of its own (6 read): by design: policies decide which secrets a "
         "LatticeService may read (its ExternalSecrets, or a denial reported here)",
-        "note: CloudProvider yields no objects of its own (4 read): validated only; it is for cluster "
-        "provisioning, which is not built yet",
-        "note: LatticeCluster yields no objects of its own (9 read): validated only; cluster provisioning "
-        "(Cluster API objects, pivot) is not built yet",
+        "note: CloudProvider yields no objects of its own (4 read): by design: its controller reports in status "
+        "whether the account's credentials are usable; the LatticeClusters naming it are rendered with it",
         "note: OIDCProvider yields no objects of its own (1 read): validated only; it is for the authenticating "
         "API proxy, which is not built yet",
         "note: Provisioner yields no objects of its own (1 read): by design: it provisions the resources of the "
@@ -175,6 +175,22 @@ def test_every_example_folder_yields_objects_or_says_why(folder: str, capsys: py
     kinds = {doc["kind"] for f in (EXAMPLES / folder).glob("*.yaml") for doc in yaml.safe_load_all(f.read_text())}
     noted = {line.split()[1] for line in err.splitlines() if line.startswith("note: ")}
     assert kinds <= noted
+
+
+def test_every_cluster_example_renders_its_cluster_api_set(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _render(capsys, "-f", str(EXAMPLES / "clusters"))
+    assert code == 0, err
+    objs = list(yaml.safe_load_all(out))
+    clusters = [d["metadata"]["name"] for f in sorted((EXAMPLES / "clusters").glob("*.yaml"))
+                for d in yaml.safe_load_all(f.read_text()) if d["kind"] == "LatticeCluster"]
+    assert len(clusters) == 9
+    for name in clusters:
+        mine = [o for o in objs if o["metadata"].get("namespace") == f"capi-{name}"]
+        kinds = {o["kind"] for o in mine}
+        assert {"Cluster", "MachineDeployment"} <= kinds, name
+        assert kinds & {"KubeadmControlPlane", "RKE2ControlPlane"}, name
+        assert any(o["kind"] == "Namespace" and o["metadata"]["name"] == f"capi-{name}" for o in objs)
+    assert not [line for line in err.splitlines() if not line.startswith("note: CloudProvider")]
 
 
 def test_the_list_of_kinds_without_objects_is_current() -> None:

@@ -23,12 +23,13 @@ def load(path: Path) -> list[Obj]:
 
 def example_docs() -> dict[str, Obj]:
     """Example file stem -> its LatticeCluster document."""
-    return {p.stem: load(p)[0] for p in EXAMPLES}
+    docs = {p.stem: load(p)[0] for p in EXAMPLES}
+    return {stem: d for stem, d in docs.items() if d.get("kind") == "LatticeCluster"}
 
 
 def providers() -> dict[str, CloudProvider]:
     out: dict[str, CloudProvider] = {}
-    for doc in load(ROOT / "examples" / "providers" / "cloud-providers.yaml"):
+    for doc in load(ROOT / "examples" / "clusters" / "cloud-providers.yaml"):
         obj = crds.parse(doc).obj
         assert isinstance(obj, CloudProvider)
         out[obj.name] = obj

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from crds.cluster import ClusterPhase
+from crds.cluster import ClusterPhase, PivotPhase
 from hooks.cluster import ObservedCapi, PivotProgress, cluster_status
 
 from .support import cluster, compile_doc, example_docs
@@ -99,11 +99,37 @@ def test_pivoting_then_ready() -> None:
     waiting = status(observed)
     assert waiting.phase is ClusterPhase.PIVOTING
     assert waiting.message is not None and waiting.message.startswith("waiting for the cluster's agent to connect")
-    moving = status(observed, PivotProgress(agent_connected=True))
+    assert _conds(waiting)["AgentConnected"][0] == "False"
+    assert waiting.bootstrap_secret == "production-lattice-bootstrap" and waiting.pivot is None
+    connected = status(observed, PivotProgress(agent_connected=True))
+    assert connected.message is not None and connected.message.startswith("the agent is connected; waiting for")
+    assert _conds(connected)["AgentConnected"][0] == "True"
+    assert connected.bootstrap_complete and not waiting.bootstrap_complete  # the agent's install worked
+    moving = status(observed, PivotProgress(agent_connected=True, phase=PivotPhase.STARTED))
+    assert moving.phase is ClusterPhase.PIVOTING and moving.pivot is not None
+    assert moving.pivot.phase is PivotPhase.STARTED
     assert moving.message is not None and moving.message.startswith("moving the Cluster API objects")
-    done = status(observed, PivotProgress(agent_connected=True, pivot_complete=True), previous=moving)
-    assert done.phase is ClusterPhase.READY and done.pivot_complete
+    # Objects vanish from this side while they move: still Pivoting, never "creating" them again.
+    gone = status(ObservedCapi(), PivotProgress(agent_connected=True, phase=PivotPhase.STARTED))
+    assert (gone.phase, gone.message) == (ClusterPhase.PIVOTING, "moving the Cluster API objects into the cluster")
+    done = status(ObservedCapi(), PivotProgress(agent_connected=True, phase=PivotPhase.COMPLETE), previous=moving)
+    assert done.phase is ClusterPhase.PIVOTED and done.pivot_complete
+    assert done.pivot is not None and done.pivot.phase is PivotPhase.COMPLETE
+    assert done.bootstrap_secret is None and done.credential_copies == []
     assert all(c.status.value == "True" for c in done.conditions)
+
+
+def test_self_managed_cluster_is_ready_and_asks_for_no_token() -> None:
+    mds = [md("production-pool-general", 10, 10), md("production-pool-gpu", 1, 1)]
+    observed = ObservedCapi(cluster=capi_cluster(infra=True, cp_init=True, cp_ready=3), machine_deployments=mds)
+    c = cluster(DOCS["aws"])
+    s = cluster_status(c, compile_doc(DOCS["aws"]), observed, pivot=PivotProgress(phase=PivotPhase.COMPLETE),
+                       self_managed=True, now=NOW)
+    assert s.phase is ClusterPhase.READY and s.message is not None
+    assert s.message.startswith("cluster is self-managing")
+    assert s.bootstrap_secret is None and not s.pivot_complete
+    assert [(x.source.name, x.target.namespace) for x in s.credential_copies] == [("aws-credentials", "capa-system")]
+    assert "AgentConnected" not in _conds(s)
 
 
 def test_without_agent_ready_after_provisioning() -> None:

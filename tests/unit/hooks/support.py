@@ -23,7 +23,7 @@ import yaml
 from crds import KubeObject
 from hooks import simulator, wire
 from hooks.controllers import CONTROLLERS, by_name
-from hooks.controllers.definition import Composite, HookConfig
+from hooks.controllers.definition import Answer, Composite, HookConfig
 from hooks.controllers_manifest import composite_object
 
 Ident = tuple[str, str, str]  # kind, namespace, name
@@ -35,11 +35,15 @@ def docs(text: str) -> list[KubeObject]:
     return [d for d in yaml.safe_load_all(text) if d]
 
 
-def in_process(cfg: HookConfig | None = None) -> Send:
+def in_process(cfg: HookConfig | None = None, answers: list[Answer[Any]] | None = None) -> Send:
+    """Call the hooks in this process; ``answers`` (when given) collects every ``Answer``, with
+    the Events and audit notes the shell would act on."""
     cfg = cfg or HookConfig()
 
     def send(controller: str, hook: str, body: bytes) -> tuple[int, Any]:
         answer = by_name(controller).run(hook, body, cfg)  # type: ignore[arg-type]
+        if answers is not None:
+            answers.append(answer)
         return 200, orjson.loads(orjson.dumps(answer.response.to_json()))
 
     return send
@@ -141,6 +145,8 @@ class FakeMetacontroller:
             meta["annotations"] = {**meta.get("annotations", {}),
                                    wire.LAST_APPLIED: orjson.dumps(child).decode()}
             meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
+            if old is not None and "status" in old:  # a child's status is its controller's, never the parent's
+                child["status"] = old["status"]
             meta["resourceVersion"] = str(next(self._rv))
             meta["ownerReferences"] = [{"apiVersion": parent["apiVersion"], "kind": parent["kind"],
                                         "name": parent["metadata"]["name"], "uid": parent["metadata"]["uid"],

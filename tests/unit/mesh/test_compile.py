@@ -241,7 +241,7 @@ def meshes(draw: st.DrawFn) -> list[LatticeService]:
     return out
 
 
-def _related(me: LatticeService, mesh: list[LatticeService]) -> list[LatticeService]:
+def customize_related(me: LatticeService, mesh: list[LatticeService]) -> list[LatticeService]:
     """What the customize hook would deliver: the named services plus the wildcard namespaces."""
     q = peer_query((me.namespace, me.name), me)
     return [s for s in mesh if (s.namespace, s.name) in q.services or q.all_namespaces
@@ -251,7 +251,7 @@ def _related(me: LatticeService, mesh: list[LatticeService]) -> list[LatticeServ
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(meshes())
 def test_random_meshes_are_symmetric(mesh: list[LatticeService]) -> None:
-    out = {(s.namespace, s.name): resolve_mesh(context(s, _related(s, mesh))) for s in mesh}
+    out = {(s.namespace, s.name): resolve_mesh(context(s, customize_related(s, mesh))) for s in mesh}
     everything = {(s.namespace, s.name): resolve_mesh(context(s, mesh)) for s in mesh}
     for key, result in out.items():
         assert result.children == everything[key].children, "the related set of the customize hook suffices"

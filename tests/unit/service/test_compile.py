@@ -10,8 +10,8 @@ import yaml
 
 import crds
 from crds import FieldError
-from crds.service import Direction, ResolvedDependency
-from hooks.context import SecretDecision, ServiceContext
+from crds.service import Direction, OneSidedDeclaration, ResolvedDependency
+from hooks.context import SecretAudit, SecretDecision, ServiceContext
 from hooks.service.compile import compile_service, failed_result
 
 from .support import FixedAuthorizer, example, gateway_ctx, main, make_ctx, one
@@ -30,6 +30,7 @@ class FakeMesh:
     resolved: list[ResolvedDependency] = attrs.field(factory=lambda: [AUTH])
     missing: list[str] = attrs.field(factory=list)
     warnings: list[str] = attrs.field(factory=list)
+    one_sided: list[OneSidedDeclaration] = attrs.field(factory=list)
 
     def __call__(self, ctx: ServiceContext) -> FakeMesh:
         return self
@@ -40,6 +41,7 @@ class FakeSecrets:
     children: list[dict[str, Any]] = attrs.field(factory=list)
     denied: list[SecretDecision] = attrs.field(factory=list)
     errors: list[str] = attrs.field(factory=list)
+    audit: list[SecretAudit] = attrs.field(factory=list)
 
     def __call__(self, ctx: ServiceContext) -> FakeSecrets:
         return self
@@ -67,7 +69,9 @@ def test_ready() -> None:
         "phase": "Ready",
         "message": f"compiled {n} objects",
         "conditions": [{"type": "Ready", "status": "True", "reason": "Compiled", "message": f"compiled {n} objects",
-                        "observedGeneration": 7}],
+                        "observedGeneration": 7},
+                       {"type": "MeshAgreed", "status": "True", "reason": "AllAgreed",
+                        "message": "every mesh declaration is matched by its peer", "observedGeneration": 7}],
         "observedGeneration": 7,
         "resolvedDependencies": [{"resource": "auth-service", "kind": "LatticeService", "name": "auth-service",
                                   "namespace": "platform", "direction": "outbound"}],
@@ -114,6 +118,21 @@ def test_denied_secrets_fail_but_the_rest_is_produced() -> None:
     assert not result.keep_observed
     assert allowed in result.children
     assert one(result.children, "Deployment")
+
+
+def test_one_sided_declarations_warn_but_stay_ready() -> None:
+    found = [OneSidedDeclaration(resource="ledger", direction=Direction.OUTBOUND, kind="LatticeService",
+                                 name="ledger", namespace="platform", missing="platform/ledger does not accept it",
+                                 fix="resources:\n  api-gateway:\n    type: service\n    direction: inbound\n")]
+    result = compile_service(_ctx(), mesh=FakeMesh(one_sided=found), secrets=FakeSecrets())
+    status = _status(result)
+    assert status["phase"] == "Ready"
+    assert status["message"].endswith("; 1 one-sided declaration (see status.oneSided)")
+    mesh = status["conditions"][1]
+    assert (mesh["type"], mesh["status"], mesh["reason"]) == ("MeshAgreed", "False", "OneSided")
+    assert mesh["message"] == ("1 one-sided declaration, no traffic flows on them: "
+                               "resources.ledger: platform/ledger does not accept it")
+    assert status["oneSided"] == [crds.dump(found[0])]
 
 
 def test_mesh_warnings_are_appended() -> None:

@@ -16,10 +16,10 @@ from hooks.service.templates import (
     Resolved,
     SecretKeyRef,
     Unresolved,
-    _tokens,
     expand,
     placeholders,
     single_placeholder,
+    split_reference,
 )
 
 VALUES = {
@@ -169,28 +169,21 @@ def test_resolved_values_are_not_rescanned() -> None:
     assert expand("${x}", resolve).text == "${metadata.name}"
 
 
-def _scan_reference(text: str) -> list[object]:
-    """The Score scan one match at a time (what `_tokens` did before it worked per placeholder)."""
-    out: list[object] = []
+def _scan_reference(text: str) -> str:
+    """The Score scan one match at a time (what the scanner did before it worked per placeholder),
+    each placeholder replaced by its split path."""
+    out: list[str] = []
     pos = 0
     for m in re.finditer(r"\$(\$|\{([^}]*)\})", text):
         out.append(text[pos:m.start()])
         pos = m.end()
-        out.append("$" if m.group(1) == "$" else ("P", m.group(2), m.group(0)))
-    out.append(text[pos:])
-    merged: list[object] = []
-    for item in out:
-        if isinstance(item, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += item
-        elif item != "":
-            merged.append(item)
-    return merged
+        out.append("$" if m.group(1) == "$" else f"<{split_reference(m.group(2))!r}>")
+    return "".join([*out, text[pos:]])
 
 
 @given(st.text(alphabet="${}a.\\", max_size=24))
 def test_the_scan_per_placeholder_equals_the_scan_per_match(text: str) -> None:
-    tokens = [t if isinstance(t, str) else ("P", t.raw[2:-1], t.raw) for t in _tokens(text, Mode.EXPAND)]
-    assert tokens == _scan_reference(text)
+    assert expand(text, lambda path: f"<{path!r}>").text == _scan_reference(text)
 
 
 def test_a_megabyte_of_escapes_is_linear() -> None:

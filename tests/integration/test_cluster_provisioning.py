@@ -1,0 +1,155 @@
+"""The cell's cluster provisioning shell (lattice_cell.cluster_provisioning) on the real plane: the
+LatticeCluster and CloudProvider hooks run in Metacontroller and publish what they need; the shell,
+on kr8s with the Secret-backed token store, supplies it — the CloudProvider's credentials check,
+the agent's one-time token Secret (blanked once spent), the AWS credentials copy into CAPA's
+namespace, and its removal with the cluster.
+
+Simulated: AWS. No CAPA manager runs, so the AWS objects are only accepted and stored."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+from cluster_plane import ClusterPlane
+
+from hooks.cluster import BootstrapData, bootstrap_secret
+from lattice_cell.bootstrap_tokens import SecretTokenStore, consume_for_manifests
+from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
+from lattice_tunnel.kube_api import KubeApi
+from lattice_tunnel.kube_target import resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+CA = b"-----BEGIN CERTIFICATE-----\nMIIB-not-a-real-one\n-----END CERTIFICATE-----\n"
+ENDPOINT = BootstrapEndpoint(url="https://cell.example.com:8443", ca_pem=CA)
+
+
+def aws_docs() -> tuple[dict[str, Any], dict[str, Any]]:
+    providers = [d for d in yaml.safe_load_all((ROOT / "examples/clusters/cloud-providers.yaml").read_text()) if d]
+    provider = next(p for p in providers if p["metadata"]["name"] == "aws-prod")
+    cluster = yaml.safe_load((ROOT / "examples/clusters/aws.yaml").read_text())
+    cluster["metadata"]["name"] = "awsprod"
+    cluster["spec"]["nodes"] = {"controlPlane": 1, "workerPools": {"general": {"replicas": 1}}}
+    return provider, cluster
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def kube(cluster_plane: ClusterPlane):  # type: ignore[no-untyped-def]
+    api = await KubeApi.connect(resolve(str(cluster_plane.cp.kubeconfig)))
+    yield api
+    await api.aclose()
+
+
+def write_credentials(plane: ClusterPlane, **values: str) -> None:
+    plane.cp.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "aws-credentials",
+                                                                       "namespace": "lattice-system"},
+                    "stringData": values}, server_side=True)
+
+
+def secret_data(plane: ClusterPlane, namespace: str, name: str) -> dict[str, bytes] | None:
+    found = plane.get("secret", name, "-n", namespace)
+    return {k: base64.b64decode(v) for k, v in (found.get("data") or {}).items()} if found else None
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_shell_supplies_what_the_hooks_ask_for(cluster_plane: ClusterPlane, kube: KubeApi) -> None:
+    plane = cluster_plane
+    store = SecretTokenStore(kube)
+    shell = ClusterProvisioning(kube, store, lambda: ENDPOINT)
+    provider, cluster = aws_docs()
+    plane.cp.kubectl("create", "namespace", "capa-system")
+    plane.cp.apply([provider, cluster])
+
+    def provider_status() -> dict[str, Any]:
+        return dict((plane.get("cloudprovider", "aws-prod", "-n", "lattice-system") or {}).get("status") or {})
+
+    def cluster_status() -> dict[str, Any]:
+        return dict((plane.get("latticecluster", "awsprod") or {}).get("status") or {})
+
+    # No cell yet: the CloudProvider waits for the check, the cluster goes ahead (Pending is no veto).
+    waiting = plane.wait("CloudProvider waiting for the cell", lambda: provider_status().get("message"))
+    assert waiting == "waiting for the cell to check credentials Secret lattice-system/aws-credentials"
+    # The credentials Secret is missing: the cell says so, the CloudProvider fails, the cluster waits.
+    report = await shell.reconcile_once()
+    assert report.providers_observed == ["aws-prod"]
+    plane.wait("CloudProvider Failed", lambda: provider_status().get("message") ==
+               "credentials Secret lattice-system/aws-credentials not found")
+    plane.wait("LatticeCluster waiting for its CloudProvider",
+               lambda: cluster_status().get("phase") == "Pending" and "is not ready: credentials Secret" in
+               cluster_status().get("message", ""))
+    write_credentials(plane, AccessKeyID="AKIDEXAMPLE")
+    await shell.reconcile_once()
+    plane.wait("CloudProvider names the missing key", lambda: "lacks SecretAccessKey" in
+               provider_status().get("message", ""))
+    write_credentials(plane, AccessKeyID="AKIDEXAMPLE", SecretAccessKey="wJalrEXAMPLE")
+    await shell.reconcile_once()
+    plane.wait("CloudProvider Ready", lambda: provider_status().get("phase") == "Ready")
+
+    # The cluster compiles, and its status tells the cell what to supply.
+    status = plane.wait("the cluster asks for its token and credentials",
+                        lambda: cluster_status().get("bootstrapSecret") and cluster_status())
+    assert status["bootstrapSecret"] == "awsprod-lattice-bootstrap"
+    report = await shell.reconcile_once()
+    assert report.tokens_issued == ["awsprod"]
+    boot = secret_data(plane, "capi-awsprod", "awsprod-lattice-bootstrap")
+    assert boot is not None and boot["url"] == b"https://cell.example.com:8443" and boot["ca.crt"] == CA
+    token = boot["token"].decode()
+    record = await store.get("awsprod")
+    assert record is not None and record.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    # The same shape as the compiler's bootstrap_secret (the Secret the control plane's files read).
+    expected = bootstrap_secret("awsprod", BootstrapData(ENDPOINT.url, CA.decode(), token))
+    assert {k: base64.b64decode(v) for k, v in expected["data"].items()} == boot
+    found = plane.get("secret", "awsprod-lattice-bootstrap", "-n", "capi-awsprod")
+    assert found["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"] == "awsprod"
+    assert secret_data(plane, "capa-system", "awsprod-provider-credentials") == {
+        "AccessKeyID": b"AKIDEXAMPLE", "SecretAccessKey": b"wJalrEXAMPLE"}
+    kcp = plane.get("kubeadmcontrolplane", "awsprod-control-plane", "-n", "capi-awsprod")
+    files = kcp["spec"]["kubeadmConfigSpec"]["files"]
+    assert {f["contentFrom"]["secret"]["name"] for f in files if "contentFrom" in f} == {"awsprod-lattice-bootstrap"}
+
+    # A second pass changes nothing; then the first control-plane node spends the token.
+    again = await shell.reconcile_once()
+    assert again.tokens_issued == [] and again.secrets_written == []
+    await consume_for_manifests(store, "awsprod", f"Bearer {token}")
+    report = await shell.reconcile_once()
+    assert report.tokens_spent == ["awsprod"]
+    boot = secret_data(plane, "capi-awsprod", "awsprod-lattice-bootstrap")
+    assert boot is not None and boot["token"] == b"" and boot["url"] == b"https://cell.example.com:8443"
+
+    # Rotated credentials follow; a deleted cluster's copy goes.
+    write_credentials(plane, AccessKeyID="AKIDNEW", SecretAccessKey="wJalrNEW")
+    await shell.reconcile_once()
+    assert (secret_data(plane, "capa-system", "awsprod-provider-credentials") or {}).get("AccessKeyID") == b"AKIDNEW"
+    plane.cp.kubectl("delete", "latticecluster", "awsprod", "--wait=false")
+    plane.wait("LatticeCluster awsprod gone", lambda: plane.get("latticecluster", "awsprod") is None, timeout=180)
+    report = await shell.reconcile_once()
+    assert report.copies_deleted == ["capa-system/awsprod-provider-credentials"]
+    assert secret_data(plane, "capa-system", "awsprod-provider-credentials") is None
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_token_of_an_earlier_cluster_of_the_same_name_is_not_reused(cluster_plane: ClusterPlane,
+                                                                           kube: KubeApi) -> None:
+    """Token records outlive their clusters: a new cluster named like a deleted one gets a new token."""
+    plane = cluster_plane
+    store = SecretTokenStore(kube)
+    shell = ClusterProvisioning(kube, store, lambda: ENDPOINT)
+    _, cluster = aws_docs()
+    again = copy.deepcopy(cluster)
+    plane.cp.apply(again)
+    plane.wait("asks for its token", lambda: ((plane.get("latticecluster", "awsprod") or {}).get("status") or {})
+               .get("bootstrapSecret"))
+    old = await store.get("awsprod")
+    assert old is not None and old.used  # spent by the previous test's cluster
+    report = await shell.reconcile_once()
+    assert report.tokens_issued == ["awsprod"]
+    boot = secret_data(plane, "capi-awsprod", "awsprod-lattice-bootstrap")
+    assert boot is not None and boot["token"] != b""
+    plane.cp.kubectl("delete", "latticecluster", "awsprod", "--wait=false")
+    plane.wait("LatticeCluster awsprod gone", lambda: plane.get("latticecluster", "awsprod") is None, timeout=180)
