@@ -95,7 +95,8 @@ class Syncer:
         if resp.status != 200:
             raise SystemExit(f"sync answered {resp.status}: {data[:300]!r}")
         phase = orjson.loads(data)["status"]["phase"]
-        if phase not in ("Ready", "Compiling"):
+        # Pending: compiled, its children not applied yet (this request observes none).
+        if phase not in ("Ready", "Pending", "Compiling"):
             raise SystemExit(f"the worst case does not compile: {orjson.loads(data)['status']['message'][:500]}")
         return elapsed
 

@@ -112,11 +112,11 @@ app.add_typer(dev_app)
 
 
 class _DevUpCommand(TyperCommand):
-    """Words the --metacontroller help when help is shown (it looks for a binary), not at every start."""
+    """Words the --no-metacontroller help when help is shown (it looks for a binary), not at every start."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         for param in self.params:
-            if isinstance(param, TyperOption) and param.name == "metacontroller":
+            if isinstance(param, TyperOption) and param.name == "no_metacontroller":
                 param.help = dev_mod.metacontroller_help()
         super().format_help(ctx, formatter)
 
@@ -124,26 +124,29 @@ class _DevUpCommand(TyperCommand):
 @dev_app.command(
     "up",
     cls=_DevUpCommand,
-    short_help="Start a local control plane with the Lattice CRDs and the hook server.",
-    help="Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the upstream and "
-    "Lattice CRDs, and the hook server (lattice-hooks) on a free loopback port.\n\n"
+    short_help="Start a local control plane running the Lattice controllers.",
+    help="Start a local control plane (etcd, kube-apiserver, kube-controller-manager) with the upstream, "
+    "Lattice and Metacontroller CRDs, the hook server (lattice-hooks) on a free loopback port, the "
+    "controllers manifests/ ships (pointed at that server) and Metacontroller with the flags manifests/ "
+    "ships: apply a LatticeService and watch its children and status appear.\n\n"
     "Prints the kubeconfig path and the hook server URL on stdout, and keeps everything running until "
     "Ctrl-C. Then, in another shell: export KUBECONFIG=<the printed path>, and kubectl apply, get and "
     "describe as on any cluster. The binaries come from testbed/build.sh (several minutes the first time).",
 )
 def dev_up(
-    metacontroller: Annotated[bool, typer.Option(
-        "--metacontroller", help=dev_mod.METACONTROLLER_HELP)] = False,
+    no_metacontroller: Annotated[bool, typer.Option(
+        "--no-metacontroller", help=dev_mod.NO_METACONTROLLER_HELP)] = False,
     no_crds: Annotated[bool, typer.Option(
         "--no-crds",
         help="Skip the upstream CRDs (Cilium, Istio, Gateway API, External Secrets, cert-manager, "
-             "Cluster API); the Lattice CRDs are always installed.")] = False,
+             "Cluster API); the Lattice CRDs are always installed. Metacontroller then starts no "
+             "controller whose child kinds are missing.")] = False,
     workdir: Annotated[Path | None, typer.Option(
         "--workdir", metavar="DIR",
         help="Certificates, kubeconfigs, etcd data and logs/ go here (default: a new temporary "
              "directory, removed on a clean stop).")] = None,
 ) -> None:
-    code = dev_mod.up(workdir=workdir, metacontroller=metacontroller, upstream_crds=not no_crds)
+    code = dev_mod.up(workdir=workdir, metacontroller=not no_metacontroller, upstream_crds=not no_crds)
     if code:
         raise typer.Exit(code)
 

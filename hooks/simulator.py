@@ -103,15 +103,17 @@ class _Index:
             self.by_group[wire.group_key(str(obj.get("apiVersion")), str(obj.get("kind")))].append(obj)
         self.kinds = {(k.api_version, k.resource): k for k in kinds}
 
-    def select(self, rule: RelatedRule, parent_namespace: str | None) -> tuple[Kind | None, list[KubeObject]]:
+    def select(self, rule: RelatedRule) -> tuple[Kind | None, list[KubeObject]]:
         kind = self.kinds.get((rule.api_version, rule.resource))
         if kind is None:
             return None, []
-        namespace = rule.namespace if rule.namespace is not None else parent_namespace
+        # v2 hooks, as Metacontroller reads them: no namespace is every namespace; a namespace is
+        # taken literally ("*" is a namespace named "*", which matches nothing).
+        namespace = rule.namespace
         picked = []
         for obj in self.by_group.get(kind.group_key, []):
             meta = _meta(obj)
-            if kind.namespaced and namespace and namespace != "*" and meta.get("namespace") != namespace:
+            if kind.namespaced and namespace and meta.get("namespace") != namespace:
                 continue
             if rule.names and meta.get("name") not in rule.names:
                 continue
@@ -120,10 +122,10 @@ class _Index:
             picked.append(obj)
         return kind, picked
 
-    def related(self, rules: Sequence[RelatedRule], parent_namespace: str | None) -> dict[str, dict[str, KubeObject]]:
+    def related(self, rules: Sequence[RelatedRule]) -> dict[str, dict[str, KubeObject]]:
         out: dict[str, dict[str, KubeObject]] = {}
         for rule in rules:
-            kind, objs = self.select(rule, parent_namespace)
+            kind, objs = self.select(rule)
             if kind is None:
                 continue
             group = out.setdefault(kind.group_key, {})
@@ -186,7 +188,7 @@ class _Run:
         _, kind, ns, name = _ident(obj)
         rules = controller.customize(wire.CustomizeRequest(parent=obj), self.cfg).related_resources \
             if controller.customize else ()
-        req = SyncRequest(parent=obj, related=self.index.related(rules, ns or None))
+        req = SyncRequest(parent=obj, related=self.index.related(rules))
         answer = controller.run_sync(req, self.cfg)
         failure = _failure_of(obj, answer.response.status)
         if failure is not None:
@@ -207,7 +209,7 @@ class _Run:
                 continue
             rules = dec.customize(wire.CustomizeRequest(parent=namespace), self.cfg).related_resources \
                 if dec.customize else ()
-            req = DecoratorSyncRequest(object=namespace, related=self.index.related(rules, None))
+            req = DecoratorSyncRequest(object=namespace, related=self.index.related(rules))
             response = dec.run_sync(req, self.cfg).response
             for k, v in response.labels.items():
                 if v is None:
@@ -235,7 +237,7 @@ def _output_order(obj: KubeObject) -> tuple[bool, str, str, str, str]:
 def related_objects(rules: Sequence[RelatedRule], parent: KubeObject,
                     objects: Sequence[KubeObject]) -> dict[str, dict[str, KubeObject]]:
     """The ``related`` map Metacontroller builds for ``parent`` from customize ``rules``."""
-    return _Index(objects, _all_kinds()).related(rules, _meta(parent).get("namespace") or None)
+    return _Index(objects, _all_kinds()).related(rules)
 
 
 def related_for(controller: Composite | Decorator, parent: KubeObject, objects: Sequence[KubeObject],

@@ -13,6 +13,13 @@ namespace and one ClusterRole, bound to the ServiceAccount the cell runs as. Eac
 * LatticeClusters: list, and status: patch — registered children own their names;
   ``bootstrapComplete`` once a child fetched its manifests.
 * TokenReviews: create — the proxy checks ServiceAccount tokens.
+* Cluster-wide Secrets: get, list, create, update, delete, and Namespaces: get — the cluster
+  provisioning shell writes each new cluster's one-time bootstrap token and its provider credentials
+  copies into ``capi-<cluster>``, a namespace that only exists once that LatticeCluster does, and
+  deletes copies whose cluster is gone (found by label). RBAC cannot grant "namespaces named
+  ``capi-*``", so this is the one cluster-wide write the cell holds.
+* CloudProviders: list, patch (in the cell's namespace) — it records what it saw of each provider's
+  credentials Secret as an annotation, for the CloudProvider hook to report.
 
 The namespace itself comes with the install (``manifests/namespace.yaml``, or the bootstrap
 manifests), so the cell needs no cluster-wide ``create namespaces``.
@@ -47,11 +54,14 @@ NAMESPACED_RULES: list[KubeObject] = [
      "verbs": ["create"]},
     {"apiGroups": ["lattice.dev"], "resources": ["cedarpolicies", "oidcproviders"], "verbs": ["list", "watch"]},
     {"apiGroups": ["lattice.dev"], "resources": ["oidcproviders/status"], "verbs": ["patch"]},
+    {"apiGroups": ["lattice.dev"], "resources": ["cloudproviders"], "verbs": ["list", "patch"]},
 ]
 CLUSTER_RULES: list[KubeObject] = [
     {"apiGroups": ["lattice.dev"], "resources": ["latticeclusters"], "verbs": ["list"]},
     {"apiGroups": ["lattice.dev"], "resources": ["latticeclusters/status"], "verbs": ["patch"]},
     {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
 ]
 
 

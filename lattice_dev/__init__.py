@@ -1,8 +1,9 @@
 """Lattice's local control plane: a real Kubernetes API (etcd, kube-apiserver,
-kube-controller-manager, optionally Metacontroller) run as plain processes on loopback, with the
-Lattice and upstream CRDs installed. ``lattice dev up`` runs one with the hook server; the test
-suite and the benchmarks run many; ``lattice install``'s bootstrap cluster and a fleet of clusters
-on one machine are built on it. Imports only ``crds`` (for its CRD files) of Lattice.
+kube-controller-manager, Metacontroller) run as plain processes on loopback, with the Lattice,
+upstream and Metacontroller CRDs installed. ``lattice dev up`` runs the whole loop (``loop``: plus
+the hook server as a process, ``hook_server``); the test suite and the benchmarks run the same;
+``lattice install``'s bootstrap cluster and a fleet of clusters on one machine are built on it.
+Imports only ``crds`` (for its CRD files) of Lattice.
 
     with ControlPlane.start(tmp_path) as cp:
         cp.kubectl("get", "ns")
@@ -17,6 +18,8 @@ process dies for any reason (even SIGKILL), and an atexit hook stops every plane
 Modules: ``binaries`` (where the binaries come from), ``crd_files`` (which CRDs, from where),
 ``processes`` (ports, ManagedProcess, the reaper), ``certs`` (the plane's CA and certificates),
 ``launch`` (each component's command line and readiness wait), ``controlplane`` (ControlPlane),
+``hook_server`` (lattice-hooks as a restartable process), ``loop`` (plane + hooks + controllers +
+Metacontroller),
 ``up`` and ``cli`` (``lattice dev up`` and ``python -m lattice_dev``).
 """
 
@@ -45,7 +48,9 @@ from lattice_dev.crd_files import (
     upstream_crd_paths,
 )
 from lattice_dev.errors import DevClusterError, KubectlError
+from lattice_dev.hook_server import HookServerProcess
 from lattice_dev.launch import SERVICE_CLUSTER_IP_RANGE
+from lattice_dev.loop import Install, Loop, start_loop
 from lattice_dev.processes import ManagedProcess, free_port
 
 __all__ = [
@@ -58,7 +63,10 @@ __all__ = [
     "SERVICE_CLUSTER_IP_RANGE",
     "ControlPlane",
     "DevClusterError",
+    "HookServerProcess",
+    "Install",
     "KubectlError",
+    "Loop",
     "ManagedProcess",
     "build_in_checkout",
     "control_plane",
@@ -69,5 +77,6 @@ __all__ = [
     "load_crds",
     "metacontroller_available",
     "metacontroller_crd_paths",
+    "start_loop",
     "upstream_crd_paths",
 ]

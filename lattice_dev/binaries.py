@@ -1,5 +1,6 @@
 """Where the control plane's binaries come from: etcd, kube-apiserver, kube-controller-manager,
-kubectl (all required) and Metacontroller (optional).
+kubectl (every plane) and Metacontroller (the whole loop: ``lattice dev up``, the integration suite
+and the benchmarks require it; a bare plane does not).
 
 :func:`find_binaries` looks, in this order, and takes the first directory holding all four:
 

@@ -21,7 +21,7 @@ def _cmd_up(ns: argparse.Namespace) -> int:
         controller_manager=not ns.no_controller_manager,
         metacontroller=ns.metacontroller,
         upstream_crds=not ns.no_crds,
-        apply_strategy=ns.apply_strategy,
+        metacontroller_args=ns.metacontroller_arg,
     )
 
 
@@ -32,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--metacontroller", action="store_true", help="also run Metacontroller")
     up.add_argument("--no-crds", action="store_true", help="do not install the upstream CRDs")
     up.add_argument("--no-controller-manager", action="store_true")
-    up.add_argument("--apply-strategy", default="dynamic-apply", choices=["dynamic-apply", "server-side-apply"])
+    up.add_argument("--metacontroller-arg", action="append", default=[], metavar="ARG",
+                    help="a flag for Metacontroller (repeat it; e.g. --metacontroller-arg=--workers=8)")
     up.add_argument("--workdir", type=Path, default=None, help="default: a new temporary directory")
     binaries = sub.add_parser("binaries", help="print the directory the binaries are taken from")
     binaries.add_argument("--build", action="store_true", help="first run the checkout's testbed/build.sh")

@@ -83,6 +83,9 @@ class ControlPlane:
     timings: dict[str, float] = attrs.field(factory=dict)
     """Seconds each start phase took (etcd, kube-apiserver, crds, kube-controller-manager, ...)."""
     remove_workdir: bool = False
+    metacontroller_metrics_url: str = ""
+    """``http://127.0.0.1:<port>/metrics`` of the running Metacontroller (Prometheus text)."""
+    metacontroller_token: str = attrs.field(default="", repr=False)
     _ca_key_file: Path | None = None
     _stopped: bool = False
 
@@ -99,7 +102,6 @@ class ControlPlane:
         extra_crds: Iterable[Path | str | Mapping[str, Any]] = (),
         controllers: Sequence[str] = DEFAULT_CONTROLLERS,
         etcd_url: str | None = None,
-        apply_strategy: str = "dynamic-apply",
         metacontroller_args: Sequence[str] = (),
         apiserver_args: Sequence[str] = (),
         timeout: float = DEFAULT_START_TIMEOUT,
@@ -116,19 +118,14 @@ class ControlPlane:
         ``controllers``: kube-controller-manager's ``--controllers``.
         ``etcd_url``: share an etcd that is already running (e.g. another plane's ``etcd_url``)
         instead of starting one; this plane then stores under its own ``--etcd-prefix``.
-        ``apply_strategy``: Metacontroller's ``--apply-strategy`` (``dynamic-apply``, its default, or
-        ``server-side-apply``).
+        ``metacontroller``: install Metacontroller's CRDs and start it last (as
+        :meth:`start_metacontroller` does, with ``metacontroller_args``: the flags that say how it
+        behaves; none means Metacontroller's own defaults). To start it later, e.g. once its
+        controllers and RBAC are applied, call :meth:`start_metacontroller` yourself.
         """
         bin_dir = bin_dir if bin_dir is not None else find_binaries()
-        mc_bin: Path | None = None
         if metacontroller:
-            mc_bin = find_metacontroller(bin_dir)
-            if mc_bin is None:
-                raise DevClusterError(
-                    f"Metacontroller binary not available: no metacontroller in {bin_dir} or on PATH "
-                    "(testbed/build.sh could not build it, see docs/testbed.md); set LATTICE_METACONTROLLER_BIN "
-                    "to a metacontroller binary"
-                )
+            _metacontroller_binary(bin_dir)  # fail before starting anything
         created = workdir is None
         wd = Path(tempfile.mkdtemp(prefix="lattice-cp-")) if workdir is None else Path(workdir)
         wd.mkdir(parents=True, exist_ok=True)
@@ -170,6 +167,7 @@ class ControlPlane:
         )
 
         cp = cls(
+            metacontroller_token=mc_token,
             workdir=wd,
             bin_dir=bin_dir,
             server="",
@@ -212,11 +210,11 @@ class ControlPlane:
             if upstream_crds:
                 wanted = LATTICE_UPSTREAM_CRDS if upstream_crds is True else upstream_crds
                 cp.install_crds(upstream_crd_paths(), names=wanted, timeout=timeout)
-            if metacontroller:
-                cp.install_crds(metacontroller_crd_paths(), timeout=timeout)
             extra = list(extra_crds)
             if extra:
                 cp.install_crds(extra, timeout=timeout)
+            if metacontroller:
+                cp.install_crds(metacontroller_crd_paths(), timeout=timeout)
             if upstream_crds or metacontroller or extra:
                 phase("crds")
             # After the CRDs, so that the garbage collector's first discovery already sees them.
@@ -225,15 +223,46 @@ class ControlPlane:
                 kcm_port = launch.start_controller_manager(components, controllers)
                 launch.wait_controller_manager(components, kcm_port, deadline_for())
                 phase("kube-controller-manager")
-            if mc_bin is not None:
-                cp._write_kubeconfig(wd / "metacontroller.kubeconfig", mc_token, "metacontroller")
-                launch.start_metacontroller(components, mc_bin, apply_strategy, metacontroller_args)
+            if metacontroller:
+                cp.start_metacontroller(metacontroller_args, timeout=timeout)
                 phase("metacontroller")
             cp.timings["total"] = round(time.monotonic() - t_start, 2)
         except BaseException:
             cp.stop(keep_workdir=True)
             raise
         return cp
+
+    def start_metacontroller(
+        self,
+        args: Sequence[str] = (),
+        *,
+        user: str | None = None,
+        groups: Sequence[str] = (),
+        timeout: float = DEFAULT_START_TIMEOUT,
+    ) -> None:
+        """Start Metacontroller (its CRDs must be installed: ``metacontroller=True`` at start, or
+        ``install_crds(metacontroller_crd_paths())``) and wait for its /readyz.
+
+        ``args``: how it behaves (``--apply-strategy``, ``--client-go-qps``, ``--workers``, ...);
+        Metacontroller's defaults otherwise. ``user``: act as this identity (a client certificate
+        with ``groups``), so its RBAC is what is tested; default a token in ``system:masters``."""
+        if self.metacontroller_running:
+            raise DevClusterError("Metacontroller is already running on this control plane")
+        mc_bin = _metacontroller_binary(self.bin_dir)
+        kubeconfig = self.workdir / "metacontroller.kubeconfig"
+        if user is None:
+            self._write_kubeconfig(kubeconfig, self.metacontroller_token, "metacontroller")
+        else:
+            self._write_kubeconfig(kubeconfig, None, user, client_cert=self.issue_client_cert(user, groups))
+        components = launch.Launch(self.bin_dir, self.workdir, lambda: time.monotonic() + timeout, self.processes)
+        port = launch.start_metacontroller(components, mc_bin, kubeconfig, args)
+        self.metacontroller_metrics_url = f"http://127.0.0.1:{port}/metrics"
+
+    def stop_metacontroller(self) -> None:
+        """Stop Metacontroller (a later :meth:`start_metacontroller` starts it again)."""
+        proc = self.processes.pop("metacontroller", None)
+        if proc is not None:
+            proc.stop()
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client TLS context trusting the plane's CA (for httpx: ``verify=cp.ssl_context()``)."""
@@ -430,6 +459,16 @@ class ControlPlane:
             if time.monotonic() > deadline:
                 raise DevClusterError(f"timed out after {timeout}s waiting for {what or predicate!r}")
             time.sleep(interval)
+
+
+def _metacontroller_binary(bin_dir: Path) -> Path:
+    mc_bin = find_metacontroller(bin_dir)
+    if mc_bin is None:
+        raise DevClusterError(
+            f"Metacontroller binary not available: no metacontroller in {bin_dir} or on PATH; build it with "
+            "`bash testbed/build.sh` (docs/testbed.md) or set LATTICE_METACONTROLLER_BIN to a metacontroller binary"
+        )
+    return mc_bin
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import ssl
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -30,20 +30,22 @@ def spawn_with_port_retry(
     *,
     log_dir: Path,
     processes: dict[str, ManagedProcess],
+    spawn: Callable[[list[str]], ManagedProcess] | None = None,
+    retry_ports: bool = True,
 ) -> ManagedProcess:
     """Spawn ``name`` with fresh ports (``build`` allocates them) and wait until ready; retry a
     few times when a port was taken by someone else in between. The process goes into
     ``processes`` as soon as it runs, its log to ``<log_dir>/<name>.log``."""
     for attempt in range(3):
         argv, ready = build()
-        proc = ManagedProcess.spawn(name, argv, log_dir / f"{name}.log")
+        proc = spawn(argv) if spawn else ManagedProcess.spawn(name, argv, log_dir / f"{name}.log")
         processes[name] = proc
         try:
             wait_until(proc, ready, deadline_for(), what)
             return proc
         except DevClusterError:
             proc.stop()
-            if attempt < 2 and port_in_use(proc):
+            if retry_ports and attempt < 2 and port_in_use(proc):
                 continue
             raise
     raise AssertionError("unreachable")
@@ -180,45 +182,60 @@ def wait_controller_manager(launch: Launch, port: int, deadline: float) -> None:
     wait_until(proc, lambda: http_ok(url, context=ctx), deadline, "/healthz")
 
 
-def start_metacontroller(launch: Launch, mc_bin: Path, apply_strategy: str, extra: Sequence[str]) -> None:
-    """Metacontroller (with ``metacontroller.kubeconfig``) until its /readyz answers."""
+def start_metacontroller(launch: Launch, mc_bin: Path, kubeconfig: Path, args: Sequence[str]) -> int:
+    """Metacontroller (acting with ``kubeconfig``) until its /readyz answers; its metrics port.
+
+    Only what a local process needs is set here (the kubeconfig, loopback ports for metrics and
+    health); how it behaves (apply strategy, QPS, workers, discovery interval, ...) is ``args``,
+    otherwise Metacontroller's own defaults."""
+    metrics = 0
 
     def build() -> tuple[list[str], Callable[[], bool]]:
+        nonlocal metrics
         metrics, health = free_port(), free_port()
         argv = [
             str(mc_bin),
-            f"--kubeconfig={launch.workdir / 'metacontroller.kubeconfig'}",
-            "--discovery-interval=1s",
-            "--client-go-qps=100",
-            "--client-go-burst=200",
-            f"--apply-strategy={apply_strategy}",
+            f"--kubeconfig={kubeconfig}",
             f"--metrics-address=127.0.0.1:{metrics}",
             f"--health-probe-bind-address=127.0.0.1:{health}",
-            *extra,
+            *args,
         ]
         return argv, lambda: http_ok(f"http://127.0.0.1:{health}/readyz")
 
     launch.spawn("metacontroller", build, "/readyz")
+    return metrics
 
 
-def _hook_server_command() -> list[str]:
+def hook_server_command() -> list[str]:
+    """How to run ``lattice-hooks`` from this Python environment."""
     script = Path(sys.executable).parent / "lattice-hooks"
     return [str(script)] if script.is_file() else [sys.executable, "-m", "hooks.server.main"]
 
 
 def start_hook_server(
-    deadline_for: Callable[[], float], *, log_dir: Path, processes: dict[str, ManagedProcess]
+    deadline_for: Callable[[], float],
+    *,
+    log_dir: Path,
+    processes: dict[str, ManagedProcess],
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+    name: str = "lattice-hooks",
 ) -> str:
-    """Start Lattice's hook server (``lattice-hooks``, as ``lattice-hooks`` in ``processes``) on a
-    free loopback port; return its URL once ``/readyz`` answers."""
+    """Start Lattice's hook server (``lattice-hooks``, as ``name`` in ``processes``) on ``port`` (a
+    free loopback port when None: a taken one is then retried with another); return its URL once
+    ``/readyz`` answers. ``env`` replaces the environment (cluster identity, ...)."""
     url = ""
 
     def build() -> tuple[list[str], Callable[[], bool]]:
         nonlocal url
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        argv = [*_hook_server_command(), "--host=127.0.0.1", f"--port={port}"]
+        chosen = port if port is not None else free_port()
+        url = f"http://127.0.0.1:{chosen}"
+        argv = [*hook_server_command(), "--host=127.0.0.1", f"--port={chosen}"]
         return argv, lambda: http_ok(url + "/readyz")
 
-    spawn_with_port_retry("lattice-hooks", build, deadline_for, "/readyz", log_dir=log_dir, processes=processes)
+    def spawn(argv: list[str]) -> ManagedProcess:
+        return ManagedProcess.spawn(name, argv, log_dir / f"{name}.log", env=env)
+
+    spawn_with_port_retry(name, build, deadline_for, "/readyz", log_dir=log_dir, processes=processes,
+                          spawn=spawn, retry_ports=port is None)
     return url

@@ -1,8 +1,9 @@
 """The ``up`` commands: start a control plane, say how to reach it, keep it running until Ctrl-C
 (or SIGTERM/SIGHUP), or until one of its processes exits.
 
-:func:`up` is ``python -m lattice_dev up``; :func:`dev_up` is ``lattice dev up``,
-which adds Lattice's own CRDs (the ``crds`` package data) and its hook server.
+:func:`up` is ``python -m lattice_dev up`` (a plane, optionally Metacontroller); :func:`dev_up` is
+``lattice dev up``: the whole loop (:mod:`lattice_dev.loop`), Lattice's CRDs, the hook server, the
+controllers the caller installs and Metacontroller.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lattice_dev.binaries import find_binaries
 from lattice_dev.controlplane import DEFAULT_START_TIMEOUT, ControlPlane
 from lattice_dev.crd_files import lattice_crds
 from lattice_dev.errors import DevClusterError
-from lattice_dev.launch import start_hook_server
+from lattice_dev.hook_server import HookServerProcess
+from lattice_dev.loop import Install, Loop, start_loop
 from lattice_dev.processes import ManagedProcess
 
 
@@ -57,7 +60,7 @@ def up(
     controller_manager: bool = True,
     metacontroller: bool = False,
     upstream_crds: bool = True,
-    apply_strategy: str = "dynamic-apply",
+    metacontroller_args: Sequence[str] = (),
 ) -> int:
     """Start a control plane and print its kubeconfig path on stdout; the exit code (0 after
     Ctrl-C, 1 when the control plane failed to start or a component exited, 130 when interrupted while starting)."""
@@ -76,7 +79,7 @@ def up(
             controller_manager=controller_manager,
             metacontroller=metacontroller,
             upstream_crds=upstream_crds,
-            apply_strategy=apply_strategy,
+            metacontroller_args=metacontroller_args,
             bin_dir=bin_dir,
         )
     except DevClusterError as e:
@@ -94,16 +97,21 @@ def up(
 def dev_up(
     workdir: Path | None = None,
     *,
-    metacontroller: bool = False,
+    install: Install | None = None,
+    metacontroller_args: Sequence[str] = (),
+    metacontroller_user: str | None = None,
+    hooks_env: Mapping[str, str] | None = None,
+    hooks_user: str | None = None,
     upstream_crds: bool = True,
+    extra_crds: Iterable[Path | str | Mapping[str, Any]] = (),
     timeout: float = DEFAULT_START_TIMEOUT,
 ) -> int:
-    """Start a control plane with the upstream CRDs (unless ``upstream_crds`` is false) and
-    Lattice's CRDs (the ``crds`` package data), then ``lattice-hooks`` on a free loopback port; print the
-    kubeconfig path and the hook server's URL on stdout and keep everything running.
+    """The whole loop (:func:`lattice_dev.loop.start_loop`): a control plane with the upstream,
+    Lattice's and Metacontroller's CRDs, ``lattice-hooks`` on a free loopback port, ``install``
+    (the controllers pointing at it), then Metacontroller with ``metacontroller_args``. Without
+    ``install``, no Metacontroller: the plane and the hook server only. Prints the kubeconfig path
+    and the hook server's URL on stdout and keeps everything running.
 
-    The Lattice CRDs are installed with the upstream ones, once the apiserver is ready and before
-    kube-controller-manager starts, so its garbage collector knows their kinds from the start.
     Raises :class:`DevClusterError` when something cannot start (a temporary workdir is then kept
     for its logs); otherwise returns the exit code (0 after Ctrl-C, 1 when a process exited, 130
     when interrupted while starting).
@@ -113,35 +121,30 @@ def dev_up(
     try:
         print("locating binaries ...", file=sys.stderr)
         bin_dir = find_binaries()
-        print("starting control plane ...", file=sys.stderr)
-        cp = ControlPlane.start(
-            workdir,
-            metacontroller=metacontroller,
-            upstream_crds=upstream_crds,
-            extra_crds=lattice_crds(),
-            timeout=timeout,
-            bin_dir=bin_dir,
-        )
+        if install is not None:
+            print("starting control plane, lattice-hooks, the controllers and Metacontroller ...", file=sys.stderr)
+            loop = start_loop(workdir, install=install, metacontroller_args=metacontroller_args,
+                              metacontroller_user=metacontroller_user, hooks_env=hooks_env, hooks_user=hooks_user,
+                              upstream_crds=upstream_crds, extra_crds=extra_crds, timeout=timeout, bin_dir=bin_dir)
+        else:
+            print("starting control plane and lattice-hooks ...", file=sys.stderr)
+            cp = ControlPlane.start(workdir, upstream_crds=upstream_crds, extra_crds=[*lattice_crds(), *extra_crds],
+                                    timeout=timeout, bin_dir=bin_dir)
+            try:
+                loop = Loop(cp, HookServerProcess.start(cp.workdir / "logs", env=hooks_env, timeout=timeout))
+            except BaseException:
+                cp.stop(keep_workdir=True)
+                raise
     except KeyboardInterrupt:
         return 130
-    with cp:
-        hooks: dict[str, ManagedProcess] = {}
-        try:
-            print("starting lattice-hooks ...", file=sys.stderr)
-            hooks_url = start_hook_server(
-                lambda: time.monotonic() + timeout, log_dir=cp.workdir / "logs", processes=hooks
-            )
-            _print_ready(cp, t0)
-            print(f"hook server: {hooks_url}", file=sys.stderr)
-            print("Ctrl-C stops everything.", file=sys.stderr)
-            print(cp.kubeconfig)
-            print(hooks_url, flush=True)
-            code = _run_until_stopped([*cp.processes.values(), *hooks.values()])
-            if code:
-                cp.stop(keep_workdir=True)  # a process exited: keep the logs (the plane does so for its own)
-            return code
-        except KeyboardInterrupt:
-            return 130
-        finally:
-            for p in hooks.values():
-                p.stop()
+    with loop:
+        _print_ready(loop.cp, t0)
+        print(f"hook server: {loop.hooks.url}", file=sys.stderr)
+        print("Ctrl-C stops everything.", file=sys.stderr)
+        print(loop.cp.kubeconfig)
+        print(loop.hooks.url, flush=True)
+        processes = [*loop.cp.processes.values(), *([loop.hooks.process] if loop.hooks.process else [])]
+        code = _run_until_stopped(processes)
+        if code:
+            loop.stop(keep_workdir=True)  # a process exited: keep the logs
+        return code

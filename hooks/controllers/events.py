@@ -32,6 +32,9 @@ WARNING: EventType = "Warning"
 READY = "Ready"
 MESH_AGREED = "MeshAgreed"
 RECOVERED = "Recovered"
+# Children still being applied: the Ready reasons hooks.controllers.applied writes.
+APPLY_PENDING = "ApplyPending"
+APPLYING_UPDATE = "ApplyingUpdate"
 ONE_SIDED = "OneSidedDeclaration"
 
 
@@ -108,6 +111,11 @@ class EventPolicy:
             return []
         reason, message = str(new.get("reason") or ""), str(new.get("message") or "")
         old_reason, old_message = (str(old.get("reason") or ""), str(old.get("message") or "")) if old else ("", "")
+        # Children still being applied (hooks.controllers.applied): no Event yet; after an update of
+        # a parent that was Ready, none either (it was Ready before and is again).
+        applying = reason in (APPLY_PENDING, APPLYING_UPDATE)
+        if applying or (old_reason == APPLYING_UPDATE and reason not in self.failures):
+            return []
         if reason in self.failures:
             if (reason, message) == (old_reason, old_message):
                 return []

@@ -18,6 +18,8 @@ LATTICE_CLUSTER = Kind(crds.API_VERSION, "LatticeCluster", "latticeclusters", na
 PROVISIONER = Kind(crds.API_VERSION, "Provisioner", "provisioners", namespaced=False)
 
 # Kubernetes
+CUSTOM_RESOURCE_DEFINITION = Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions",
+                                  namespaced=False)
 NAMESPACE = Kind("v1", "Namespace", "namespaces", namespaced=False)
 SERVICE_ACCOUNT = Kind("v1", "ServiceAccount", "serviceaccounts")
 SERVICE = Kind("v1", "Service", "services")

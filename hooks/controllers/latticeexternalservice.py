@@ -1,7 +1,8 @@
 """LatticeExternalService: the Istio ServiceEntry of an endpoint outside the mesh.
 
 The external service owns its ServiceEntry (one owner, however many services call it); the
-callers' egress policies come from their own compiles, which relate this object by name.
+callers' egress policies come from their own compiles, which relate this object by name. Pending,
+not Ready, until the ServiceEntry is observed as desired (``hooks.controllers.applied``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import crds
 from crds import LatticeExternalService, Phase
 from crds.external_service import LatticeExternalServiceStatus
-from hooks.controllers import kinds
+from hooks.controllers import applied, kinds
 from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig, failed_status_for
 from hooks.controllers.parsing import parse_object
 from hooks.mesh.external import compile_external_service
@@ -23,8 +24,10 @@ def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
     if ext is None or errors:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     result = compile_external_service(ext, cfg.cluster)
-    failure = "Failed" if result.status.phase is Phase.FAILED else None
-    return Answer(SyncResponse(status=crds.dump(result.status), children=list(result.children)), failure)
+    children = applied.stamp(result.children)
+    status = applied.until_applied(result.status, children, req, Phase.PENDING)
+    failure = "Failed" if status.phase is Phase.FAILED else None
+    return Answer(SyncResponse(status=crds.dump(status), children=children), failure)
 
 
 CONTROLLER = Composite(

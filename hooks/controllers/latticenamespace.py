@@ -69,6 +69,7 @@ CONTROLLER = Decorator(
     attachments=ATTACHMENTS,
     sync=sync,
     customize=customize,
+    related=(kinds.LATTICE_SERVICE,),
     resync_period_seconds=600,
     doc="Owns each namespace's waypoint Gateway and allow-to-waypoint policy, and its mesh labels.",
 )

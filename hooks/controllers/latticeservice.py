@@ -3,28 +3,32 @@
 customize asks only for what the service names (``hooks.mesh.graph.peer_query``): the
 LatticeServices and LatticeExternalServices its resources declare, by ``names`` in each namespace;
 every LatticeService of a namespace only for a wildcard (``*``) inbound resource naming that
-namespace, and of every namespace for a wildcard naming none; the CedarPolicies of lattice-system
-only when it has a secret resource; the cluster's Provisioners when it has a resource of a
-provisioned type; every LatticeService of its namespace when it shares a provisioned resource by
-``id`` (the first declaring service by name owns the instance); the LatticeServices its
-``service-port`` resources name. The answer depends only on the spec (Metacontroller caches it
-per generation).
+namespace, and of every namespace (a rule without a namespace) for a wildcard naming none; the
+CedarPolicies of lattice-system only when it has a secret resource; the cluster's Provisioners
+when it has a resource of a provisioned type; every LatticeService of its namespace when it
+shares a provisioned resource by ``id`` (the first declaring service by name owns the instance);
+the LatticeServices its ``service-port`` resources name. The answer depends only on the spec
+(Metacontroller caches it per generation).
 
 sync parses the service and the related objects, builds a ``ServiceContext`` and runs
 ``hooks.service.compile.compile_service``. A service that fails validation is answered with a
-Failed status carrying every error and its observed children unchanged.
+Failed status carrying every error and its observed children unchanged. A service that compiles is
+Pending (reason ApplyPending), not Ready, until every child is observed as desired
+(``hooks.controllers.applied``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+import attrs
 import orjson
 
 import crds
 from crds import FieldError, KubeObject, LatticeExternalService, LatticeService, Provisioner
+from crds.service import ServicePhase
 from hooks.context import Key, ServiceContext
-from hooks.controllers import kinds
+from hooks.controllers import applied, kinds
 from hooks.controllers.definition import Answer, ChildRule, Composite, HookConfig
 from hooks.controllers.events import NORMAL, WARNING, AuditNote, EventNote, EventPolicy, ObjectRef
 from hooks.controllers.memo import LRU, inputs_version
@@ -55,8 +59,6 @@ from hooks.wire import (
     observed_unchanged,
 )
 
-# A namespace rule of "*" reads every namespace (only a wildcard-inbound service asks that).
-ALL_NAMESPACES = "*"
 # Compile results by the versions of the service and of every related object, weighed by the
 # JSON size of the children they hold.
 COMPILE_MEMO_ENTRIES = 1024
@@ -96,7 +98,9 @@ def related_rules(service: LatticeService) -> list[RelatedRule]:
     svc_res, ext_res = kinds.LATTICE_SERVICE.resource, kinds.LATTICE_EXTERNAL_SERVICE.resource
     rules: list[RelatedRule] = []
     if query.all_namespaces:
-        rules.append(RelatedRule(crds.API_VERSION, svc_res, namespace=ALL_NAMESPACES))
+        # Every namespace: a rule without one (Metacontroller takes a namespace literally, so "*"
+        # would read the namespace named "*").
+        rules.append(RelatedRule(crds.API_VERSION, svc_res))
     rules += [RelatedRule(crds.API_VERSION, svc_res, namespace=ns) for ns in query.wildcard_namespaces]
     every = set(query.wildcard_namespaces)
     for resource, keys in ((svc_res, query.services), (ext_res, query.external_services)):
@@ -177,15 +181,21 @@ def _reason(status: KubeObject) -> str:
     return "Failed"
 
 
+def _compile(service: LatticeService, req: SyncRequest, cfg: HookConfig) -> ServiceResult:
+    result = compile_service(context(service, req, cfg))
+    return result if result.keep_observed else attrs.evolve(result, children=applied.stamp(result.children))
+
+
 def sync(req: SyncRequest, cfg: HookConfig) -> Answer[SyncResponse]:
     service, errors = parse_object(req.parent, LatticeService)
     if service is None or errors:
         return CONTROLLER.failed(req, errors, "ValidationFailed")
     versions = inputs_version(req.parent, req.related)
     result = _compiled.get_or_make(None if versions is None else (versions, cfg.cluster),
-                                   lambda: compile_service(context(service, req, cfg)))
-    status: KubeObject = crds.dump(result.status)
+                                   lambda: _compile(service, req, cfg))
     children = observed_unchanged(req.children) if result.keep_observed else result.children
+    status: KubeObject = crds.dump(applied.until_applied(result.status, children, req, ServicePhase.PENDING,
+                                                         on_delete=ON_DELETE))
     failure = _reason(status) if status.get("phase") == "Failed" else None
     events, audit = audit_notes(req, service, result)
     return Answer(SyncResponse(status=status, children=children,
@@ -217,12 +227,15 @@ def audit_notes(req: SyncRequest, service: LatticeService,
     return tuple(events), notes
 
 
+ON_DELETE = frozenset(r.kind.group_key for r in CHILDREN if r.update == "OnDelete")
+
 CONTROLLER = Composite(
     name="latticeservice",
     parent=kinds.LATTICE_SERVICE,
     children=CHILDREN,
     sync=sync,
     customize=customize,
+    related=(kinds.LATTICE_SERVICE, kinds.LATTICE_EXTERNAL_SERVICE, kinds.CEDAR_POLICY, kinds.PROVISIONER),
     failed_status=failed_status,
     resync_period_seconds=300,
     doc="Compiles a LatticeService into its workload, mesh policies and ExternalSecrets.",

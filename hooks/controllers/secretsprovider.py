@@ -69,6 +69,7 @@ PROVIDER = Composite(
     children=(),
     sync=sync,
     customize=customize,
+    related=(kinds.CUSTOM_RESOURCE_DEFINITION, kinds.CLUSTER_SECRET_STORE),
     failed_status=failed_status,
     resync_period_seconds=600,
     doc="Validates a SecretsProvider and reports whether its ClusterSecretStore is ready.",
@@ -93,6 +94,7 @@ STORES = Decorator(
     attachments=(ChildRule(kinds.CLUSTER_SECRET_STORE, why="credentials rotate in place"),),
     sync=stores_sync,
     customize=stores_customize,
+    related=(kinds.SECRETS_PROVIDER,),
     resync_period_seconds=600,
     doc="Owns one ESO ClusterSecretStore per SecretsProvider of lattice-system.",
 )

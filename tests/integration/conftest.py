@@ -2,6 +2,47 @@
 
 Every test under tests/integration is marked ``integration``. The first use builds the binaries
 with this checkout's testbed/build.sh (minutes when its cache is cold, well under a second when warm).
+
+The live Lattice loop — write a live test like this::
+
+    from live import LatticeLoop, wait
+
+    def test_my_feature(lattice_loop: LatticeLoop) -> None:
+        ns = lattice_loop.namespace("feat")                    # lt-feat-1a2b3: yours alone
+        lattice_loop.apply(MY_SERVICES_YAML, namespace=ns)       # kubectl apply; objects without a
+                                                                 # namespace land in ns
+        svc = lattice_loop.wait_phase("latticeservices", ns, "web", "Ready")
+        owned = lattice_loop.owned(svc, ns)                      # {(kind, name): object}
+        assert ("Deployment", "web") in owned
+        assert lattice_loop.sync_errors(ns) == []                # Metacontroller's Warning events
+
+``lattice_loop`` (session) is the whole control loop, started once for the session exactly as
+``lattice dev up`` starts it (``cli.dev.start_lattice_loop``):
+
+* kube-apiserver, etcd, kube-controller-manager (garbage collector, namespaces, ServiceAccounts)
+  with the upstream CRDs (Cilium, Istio, Gateway API, Envoy Gateway, ESO, cert-manager, CAPI
+  core), Lattice's CRDs and Metacontroller's CRDs;
+* the hook server ``lattice-hooks`` as a process on a loopback port (``lattice_loop.hooks``: its
+  ``url``; ``kill()``, ``pause()`` (SIGSTOP: a hung server), ``resume()``, ``restart()`` on the same
+  port — a test that stops it must restart it, e.g. in a ``finally``);
+* ``kubectl apply -k`` of ``manifests/`` with the components ``external-hooks`` (every hook at the
+  local server, through a ``lattice-hooks-url`` ConfigMap) and ``external-metacontroller`` — the
+  very CompositeController/DecoratorController objects and Metacontroller RBAC ``manifests/``
+  ships;
+* the real Metacontroller v4.17.2 with the flags ``manifests/metacontroller.yaml`` ships
+  (``hooks.controllers_manifest.METACONTROLLER_FLAGS``), acting as its ServiceAccount
+  ``lattice-system/lattice-metacontroller``, so its shipped RBAC is what is tested.
+
+Rules for tests on it: work in your own namespace (``lattice_loop.namespace(...)``); cluster-scoped
+objects and anything in ``lattice-system`` get unique names; leave the controllers, the hook server
+and Metacontroller as you found them; wait with bounds (``wait_phase``, ``wait``), never sleep for a
+result. Metacontroller's log is ``lattice_loop.metacontroller_log()``; the hook server's
+``lattice_loop.hooks.log()``; both live in ``lattice_loop.cp.workdir / "logs"``.
+
+``control_plane`` is the same session plane (``lattice_loop.cp``), for tests that only need an
+apiserver with the CRDs: Metacontroller runs in it, so do not create Lattice objects there outside
+your own namespace. ``start_control_plane`` starts extra, separate planes (one per simulated
+cluster); ``serve_app`` serves a Starlette app in a thread.
 """
 
 from __future__ import annotations
@@ -14,8 +55,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from live import LatticeLoop
 
 import lattice_dev
+from cli.dev import start_lattice_loop
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 ROOT = INTEGRATION_DIR.parents[1]
@@ -29,34 +72,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def testbed_bin() -> Path:
-    """The directory with etcd, kube-apiserver, kube-controller-manager, kubectl (+ metacontroller)."""
+    """The directory with etcd, kube-apiserver, kube-controller-manager, kubectl and metacontroller."""
     return lattice_dev.build_in_checkout(ROOT)
 
 
 @pytest.fixture(scope="session")
-def control_plane(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[lattice_dev.ControlPlane]:
-    """etcd + kube-apiserver + kube-controller-manager + upstream CRDs, plus Metacontroller when its
-    binary is available (``cp.metacontroller_running``; use the ``metacontroller`` fixture to
-    require it)."""
-    with lattice_dev.ControlPlane.start(
-        tmp_path_factory.mktemp("control-plane"),
-        controller_manager=True,
-        metacontroller=lattice_dev.find_metacontroller(testbed_bin) is not None,
-        upstream_crds=True,
-        bin_dir=testbed_bin,
-    ) as cp:
-        yield cp
+def lattice_loop(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LatticeLoop]:
+    """The whole Lattice loop on the real Metacontroller (see the module docstring); session-wide."""
+    with start_lattice_loop(tmp_path_factory.mktemp("lattice-loop"), bin_dir=testbed_bin) as loop:
+        live = LatticeLoop(loop)
+        try:
+            live.wait_controllers_started()
+            yield live
+        finally:
+            live.close()
 
 
-@pytest.fixture
-def metacontroller(control_plane: lattice_dev.ControlPlane) -> lattice_dev.ControlPlane:
-    """The session control plane, skipping the test when Metacontroller is not running."""
-    if not control_plane.metacontroller_running:
-        pytest.skip(
-            "Metacontroller binary not available (its Go module is not served here; see "
-            "docs/testbed.md); set LATTICE_METACONTROLLER_BIN to run these tests"
-        )
-    return control_plane
+@pytest.fixture(scope="session")
+def control_plane(lattice_loop: LatticeLoop) -> lattice_dev.ControlPlane:
+    """The session plane: etcd + kube-apiserver + kube-controller-manager + the upstream, Lattice and
+    Metacontroller CRDs, with Metacontroller running the Lattice controllers (``lattice_loop``)."""
+    return lattice_loop.cp
 
 
 @pytest.fixture

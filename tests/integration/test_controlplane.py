@@ -176,8 +176,12 @@ def _widget_crd() -> dict[str, Any]:
     }
 
 
-def test_metacontroller_composite_controller(metacontroller: ControlPlane, serve_app: Callable[[Any], Any]) -> None:
-    cp = metacontroller
+def test_metacontroller_composite_controller(
+    start_control_plane: Callable[..., ControlPlane], serve_app: Callable[[Any], Any]
+) -> None:
+    """A plane of its own with a stock Metacontroller (its defaults, system:masters) running a
+    controller of nobody's: what ``ControlPlane.start(metacontroller=True)`` gives any user."""
+    cp = start_control_plane(controller_manager=True, metacontroller=True)
     calls: list[dict[str, Any]] = []
 
     async def sync(request: Request) -> JSONResponse:

@@ -39,8 +39,9 @@ async def test_ca_storage_and_lattice_objects(kube: KubeApi) -> None:
     await storage.save({"ca.crt": b"pem"})
     assert await storage.load() == {"ca.crt": b"pem"}
     assert (await kube.server_version()).startswith("v1.")
-    # A kind nobody serves (other tests install the Lattice CRDs on this shared plane), and a
-    # LatticeCluster that does not exist.
-    assert await kube.list_objects("nothing.example.com/v1", "nothings", "lattice-system") is None
+    # The session plane serves the Lattice kinds: none in a fresh namespace; a kind it does not
+    # serve is None; a status patch of an object that does not exist is False.
+    assert await kube.list_objects("lattice.dev/v1alpha1", "cedarpolicies", "kube-api-ca") == []
+    assert await kube.list_objects("lattice.dev/v1alpha1", "nonexistents", "kube-api-ca") is None
     assert await kube.list_cluster_objects("nothing.example.com/v1", "nothings") is None
     assert not await kube.merge_patch_status("lattice.dev/v1alpha1", "latticeclusters", "x", {"a": 1})

@@ -1,6 +1,6 @@
-"""Policy you can see, live: the real control plane and the real Metacontroller (skipped when its
-binary is not available: set LATTICE_METACONTROLLER_BIN and LATTICE_METACONTROLLER_CRDS, see
-docs/testbed.md) calling our hook server, which writes Events to the same apiserver.
+"""Policy you can see, live, on the ``lattice_loop`` fixture: the real control plane and the real
+Metacontroller calling the ``lattice-hooks`` process, which writes Events to the same apiserver as
+the in-cluster hook server's ServiceAccount (its shipped RBAC).
 
 * a one-sided declaration shows the MeshAgreed=False condition (the Mesh column of ``kubectl get
   latticeservices``), ``lattice get mesh`` marks the edge, ``kubectl describe`` shows the Warning,
@@ -25,17 +25,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import HookServer
+from live import LatticeLoop
 
 from cli import get_mesh
 from cli import policy as policy_cli
 from cli.inventory import Source
-from hooks.context import ClusterIdentity
 from hooks.controllers.events import EventNote, ObjectRef
-from hooks.controllers_manifest import controller_objects
-from hooks.server.app import create_app
 from hooks.server.events import EventRecorder, KubeEventSink, event_name
-from lattice_dev import ControlPlane
+from lattice_dev import ControlPlane, HookServerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -58,7 +55,7 @@ def wait(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 
 class World:
-    def __init__(self, cp: ControlPlane, server: HookServer, ns: str, suffix: str) -> None:
+    def __init__(self, cp: ControlPlane, server: HookServerProcess, ns: str, suffix: str) -> None:
         self.cp, self.server, self.ns, self.suffix = cp, server, ns, suffix
         self.source = Source(kubeconfig=str(cp.kubeconfig))
 
@@ -101,29 +98,17 @@ def cedar_doc(name: str, text: str, **spec: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def world(control_plane: ControlPlane) -> Iterator[World]:
-    cp = control_plane
-    if not cp.metacontroller_running:
-        pytest.skip("Metacontroller binary not available; set LATTICE_METACONTROLLER_BIN (docs/testbed.md)")
-    cp.install_crds(sorted((ROOT / "crds").glob("*.yaml")))
-    cp.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lattice-system"}})
-    recorder = EventRecorder(KubeEventSink(kubeconfig=str(cp.kubeconfig), instance="hooks-replica-1"))
-    app = create_app(cluster=ClusterIdentity(name="default", provider="docker"), events=recorder)
+def world(lattice_loop: LatticeLoop) -> Iterator[World]:
+    cp = lattice_loop.cp
     suffix = uuid.uuid4().hex[:5]
     ns = f"pv-{suffix}"
-    with HookServer(app) as server:
-        controllers = controller_objects(server.url)
-        cp.apply(controllers)
-        cp.kubectl("create", "namespace", ns)
-        try:
-            yield World(cp, server, ns, suffix)
-        finally:
-            for obj in controllers:  # Metacontroller stops calling this (soon gone) server
-                cp.kubectl("delete", obj["kind"].lower(), obj["metadata"]["name"], "--ignore-not-found",
-                           "--wait=false", check=False)
-            cp.kubectl("delete", "namespace", ns, "--wait=false", check=False)
-            cp.kubectl("delete", "cedarpolicies", "-n", "lattice-system", "-l", f"pv-test={suffix}",
-                       "--ignore-not-found", check=False)
+    cp.kubectl("create", "namespace", ns)
+    try:
+        yield World(cp, lattice_loop.hooks, ns, suffix)
+    finally:
+        cp.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        cp.kubectl("delete", "cedarpolicies", "-n", "lattice-system", "-l", f"pv-test={suffix}",
+                   "--ignore-not-found", check=False)
 
 
 def test_one_sided_declaration_is_a_warning_condition_a_graph_edge_and_an_event(world: World) -> None:

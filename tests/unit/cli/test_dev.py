@@ -33,7 +33,7 @@ def test_dev_up_help_lists_options_and_says_when_no_metacontroller_binary_is_fou
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = _help(capsys, monkeypatch, available=False)
-    for option in ("--metacontroller", "--no-crds", "--workdir"):
+    for option in ("--no-metacontroller", "--no-crds", "--workdir"):
         assert option in out
     assert "No Metacontroller binary was found: set LATTICE_METACONTROLLER_BIN to one." in out
     assert "export KUBECONFIG=" in out
@@ -43,7 +43,7 @@ def test_dev_up_help_without_the_note_when_metacontroller_is_available(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = _help(capsys, monkeypatch, available=True)
-    assert "--metacontroller" in out
+    assert "--no-metacontroller" in out
     assert "No Metacontroller binary" not in out
 
 
@@ -61,17 +61,31 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return 0
 
     monkeypatch.setattr(devcluster_up, "dev_up", fake_dev_up)
+    # The Cluster API CRDs come from the testbed's files; what matters here is that they are passed.
+    monkeypatch.setattr("cli.dev.cluster_controller_crds", lambda: [CLUSTER_CRDS])
     return seen
 
 
-def test_dev_up_defaults(calls: list[dict[str, Any]]) -> None:
+CLUSTER_CRDS = {"kind": "CustomResourceDefinition", "metadata": {"name": "clusters.cluster.x-k8s.io"}}
+
+
+def test_dev_up_defaults_run_the_whole_loop_with_what_manifests_ships(calls: list[dict[str, Any]]) -> None:
+    from cli.dev import HOOKS_ENV, hooks_user, install_manifests
+    from hooks.controllers_manifest import METACONTROLLER_FLAGS, metacontroller_user
+
     assert run(["dev", "up"]) == 0
-    assert calls == [{"workdir": None, "metacontroller": False, "upstream_crds": True}]
+    assert calls == [{"workdir": None, "install": install_manifests, "metacontroller_args": METACONTROLLER_FLAGS,
+                      "metacontroller_user": metacontroller_user(), "hooks_env": HOOKS_ENV,
+                      "hooks_user": hooks_user(), "upstream_crds": True, "extra_crds": [CLUSTER_CRDS]}]
+    assert hooks_user() == "system:serviceaccount:lattice-system:lattice-hooks"
+    assert "--apply-strategy=server-side-apply" in METACONTROLLER_FLAGS
 
 
 def test_dev_up_options(calls: list[dict[str, Any]], tmp_path: Path) -> None:
-    assert run(["dev", "up", "--metacontroller", "--no-crds", "--workdir", str(tmp_path)]) == 0
-    assert calls == [{"workdir": tmp_path, "metacontroller": True, "upstream_crds": False}]
+    from cli.dev import HOOKS_ENV
+
+    assert run(["dev", "up", "--no-metacontroller", "--no-crds", "--workdir", str(tmp_path)]) == 0  # no CRDs at all
+    assert calls == [{"workdir": tmp_path, "hooks_env": HOOKS_ENV, "upstream_crds": False}]
 
 
 def test_dev_up_exit_code_and_errors(
@@ -84,7 +98,7 @@ def test_dev_up_exit_code_and_errors(
         raise DevClusterError("Metacontroller binary not available")
 
     monkeypatch.setattr(devcluster_up, "dev_up", fail)
-    assert run(["dev", "up", "--metacontroller"]) == 1
+    assert run(["dev", "up"]) == 1
     assert capsys.readouterr().err == "error: Metacontroller binary not available\n"
 
 
@@ -94,5 +108,5 @@ def test_python_m_devcluster_up_help(monkeypatch: pytest.MonkeyPatch, capsys: py
         runpy.run_module("lattice_dev", run_name="__main__")
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--metacontroller", "--no-crds", "--no-controller-manager", "--apply-strategy", "--workdir"):
+    for option in ("--metacontroller", "--no-crds", "--no-controller-manager", "--metacontroller-arg", "--workdir"):
         assert option in out

@@ -117,33 +117,41 @@ class FakeMetacontroller:
         return {"controller": composite_object(controller, "http://hooks"), "parent": parent,
                 "children": children, "related": related, "finalizing": False}
 
-    def sync(self, kind: str, namespace: str, name: str, hook: str = "sync") -> Any:
-        """One sync (or finalize): send it, apply the answer, return the answer."""
-        body = self.request(kind, namespace, name)
-        body["finalizing"] = hook == "finalize"
-        controller = _controller_for(kind)
-        code, answer = self.send(controller.name, hook, orjson.dumps(body))
-        assert code == 200, answer
-        parent = self.get(kind, namespace, name)
-        self._record(parent, answer.get("children") or [])
-        status = copy.deepcopy(answer.get("status")) or {}
-        status["observedGeneration"] = parent["metadata"]["generation"]
-        if status != parent.get("status"):
-            parent["status"] = status
-            parent["metadata"]["resourceVersion"] = str(next(self._rv))
+    def sync(self, kind: str, namespace: str, name: str, hook: str = "sync", *, follow: bool = True) -> Any:
+        """One sync (or finalize): send it, apply the answer, return the answer. A sync that
+        created or changed a child is followed by another, as Metacontroller's child watch does
+        (``follow=False``: not; for a test of what one answer says); the last answer is returned."""
+        for _ in range(3 if follow else 1):
+            body = self.request(kind, namespace, name)
+            body["finalizing"] = hook == "finalize"
+            controller = _controller_for(kind)
+            code, answer = self.send(controller.name, hook, orjson.dumps(body))
+            assert code == 200, answer
+            parent = self.get(kind, namespace, name)
+            changed = self._record(parent, answer.get("children") or [])
+            status = copy.deepcopy(answer.get("status")) or {}
+            status["observedGeneration"] = parent["metadata"]["generation"]
+            if status != parent.get("status"):
+                parent["status"] = status
+                parent["metadata"]["resourceVersion"] = str(next(self._rv))
+            if not changed or hook != "sync":
+                break
         return answer
 
-    def _record(self, parent: KubeObject, desired: Iterable[KubeObject]) -> None:
+    def _record(self, parent: KubeObject, desired: Iterable[KubeObject]) -> bool:
+        """Store the desired children as observed ones; whether any was created or changed."""
         observed: dict[str, dict[str, KubeObject]] = {}
         previous = self.children.get(ident(parent), {})
+        changed = False
         for child in desired:
             child = copy.deepcopy(child)
             meta = child.setdefault("metadata", {})
             meta.setdefault("namespace", parent["metadata"].get("namespace"))
             group, key = wire.group_key(child["apiVersion"], child["kind"]), wire.object_key(child)
             old = previous.get(group, {}).get(key)
-            meta["annotations"] = {**meta.get("annotations", {}),
-                                   wire.LAST_APPLIED: orjson.dumps(child).decode()}
+            last = orjson.dumps(child).decode()
+            changed = changed or old is None or old["metadata"]["annotations"].get(wire.LAST_APPLIED) != last
+            meta["annotations"] = {**meta.get("annotations", {}), wire.LAST_APPLIED: last}
             meta["uid"] = old["metadata"]["uid"] if old else str(uuid.uuid4())
             if old is not None and "status" in old:  # a child's status is its controller's, never the parent's
                 child["status"] = old["status"]
@@ -153,6 +161,7 @@ class FakeMetacontroller:
                                         "controller": True, "blockOwnerDeletion": True}]
             observed.setdefault(group, {})[key] = child
         self.children[ident(parent)] = observed
+        return changed
 
     def child(self, parent: Ident, kind: str, name: str) -> KubeObject | None:
         for group, objs in self.children.get(parent, {}).items():

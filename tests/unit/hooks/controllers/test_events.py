@@ -70,7 +70,8 @@ def test_one_sided_declaration_warns_and_agreement_is_normal() -> None:
     lonely["spec"]["resources"].pop("web")  # checkout no longer accepts web
     mc.apply(lonely)
     mc.sync(*web)
-    assert events_of(answers) == [("Normal", "Compiled", "web"), ("Warning", "OneSidedDeclaration", "web")]
+    # The one-sided Warning comes with the first sync, "Compiled" once the children are applied.
+    assert events_of(answers) == [("Warning", "OneSidedDeclaration", "web"), ("Normal", "Compiled", "web")]
     status = mc.get(*web)["status"]
     assert status["phase"] == "Ready"
     [one] = status["oneSided"]
@@ -153,3 +154,22 @@ def test_event_policy_on_plain_statuses() -> None:
     assert policy.notes({**parent, "status": broken}, ready) == (
         EventNote(ref, "Normal", "Recovered", "ok (was Broken: bad)"),)
     assert policy.notes({"kind": "Thing"}, ready) == ()  # no name: nothing to point at
+
+
+def test_children_being_applied_make_no_events() -> None:
+    """The first success is one Compiled (after the Pending sync that created the children); an edit
+    of a Ready service goes Pending (ApplyingUpdate) and Ready again without any Event."""
+    answers: list[Answer[Any]] = []
+    mc = FakeMetacontroller(in_process(answers=answers))
+    mc.apply_yaml(SHOP)
+    mc.apply_yaml(PAYMENTS)
+    payments = ("LatticeService", "shop", "payments")
+    mc.sync(*payments)
+    assert events_of(answers) == [("Normal", "Compiled", "payments")]
+    edited = docs(PAYMENTS)[0]
+    edited["spec"]["containers"]["main"]["image"] = "shop/payments:2"
+    edited["metadata"]["generation"] = 2
+    mc.apply(edited)
+    answer = mc.sync(*payments)
+    assert answer["status"]["phase"] == "Ready"
+    assert events_of(answers) == []

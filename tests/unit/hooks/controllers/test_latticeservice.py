@@ -62,7 +62,7 @@ def test_wildcard_inbound_of_a_namespace_asks_for_that_namespace_only() -> None:
 
 def test_wildcard_inbound_without_namespace_asks_for_every_namespace() -> None:
     rules = _rules({"*": {"type": "service", "direction": "inbound"}, "db": {"type": "service"}})
-    assert rules == [{"apiVersion": API, "resource": "latticeservices", "namespace": "*"}]
+    assert rules == [{"apiVersion": API, "resource": "latticeservices"}]  # no namespace: all of them
 
 
 def test_an_outbound_wildcard_asks_for_nothing_more() -> None:
@@ -248,3 +248,34 @@ def test_secret_denied_then_permitted(forbid_later: bool) -> None:
         assert answer["status"]["phase"] == "Failed"
         assert mc.child(vaulted, "ExternalSecret", "vaulted-db") is None
         assert mc.child(vaulted, "Deployment", "vaulted") is not None
+
+
+def test_pending_until_every_child_is_observed_as_desired() -> None:
+    """Metacontroller writes the status even when a child's apply failed: the first answer (no
+    child observed yet) and any answer while a child lacks its desired hash are Pending."""
+    from hooks.controllers.applied import DESIRED_HASH
+    from hooks.controllers.definition import HookConfig
+    from hooks.controllers.latticeservice import CONTROLLER
+    from hooks.wire import SyncRequest, group_key, object_key
+
+    parent = {"apiVersion": API, "kind": "LatticeService",
+              "metadata": {"name": "api", "namespace": "shop", "uid": "u", "generation": 1, "resourceVersion": "1"},
+              "spec": {"containers": {"main": {"image": "app:1"}}, "service": {"ports": {"http": {"port": 80}}}}}
+    first = CONTROLLER.run_sync(SyncRequest(parent=parent), HookConfig()).response
+    assert first.status is not None and first.status["phase"] == "Pending"
+    assert first.status["conditions"][0]["reason"] == "ApplyPending"
+    assert "waiting for" in first.status["message"]
+    observed: dict[str, dict[str, Any]] = {}
+    for child in first.children:
+        assert DESIRED_HASH in child["metadata"]["annotations"]
+        observed.setdefault(group_key(child["apiVersion"], child["kind"]), {})[object_key(child)] = child
+    ready = CONTROLLER.run_sync(SyncRequest(parent=parent, children=observed), HookConfig()).response
+    assert ready.status is not None and ready.status["phase"] == "Ready"
+    # One child still as an earlier apply left it (the apiserver refused the new one): Pending.
+    group, objs = next(iter(observed.items()))
+    key, child = next(iter(objs.items()))
+    stale = {**child, "metadata": {**child["metadata"], "annotations": {DESIRED_HASH: "0" * 16}}}
+    again = CONTROLLER.run_sync(SyncRequest(parent=parent, children={**observed, group: {**objs, key: stale}}),
+                                HookConfig()).response
+    assert again.status is not None and again.status["phase"] == "Pending"
+    assert f"{child['kind']} {child['metadata']['name']}" in again.status["message"]
