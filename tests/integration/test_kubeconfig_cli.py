@@ -96,7 +96,7 @@ def test_oidc_login_through_the_exec_plugin_and_kubectl(fleet: Fleet, alice_toke
            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     target = tmp_path / "fleet.yaml"
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "kubeconfig", "--kubeconfig",
-                             str(fleet.planes["root"].kubeconfig), "-o", str(target)],
+                             str(fleet.planes["root"].kubeconfig), "--oidc-provider", "hydra", "-o", str(target)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         answer = fleet.hydra.play_browser(login_url(proc), "alice",
