@@ -150,7 +150,9 @@ def oidc_args(providers: list[dict[str, Any]], wanted: str | None) -> list[str]:
         raise LatticeError(f"{detail} on the proxy ({', '.join(names) or 'none'}): pass --oidc-provider NAME, "
                            "--service-account NAMESPACE/NAME or --token")
     p = chosen[0]
-    return ["token", f"--oidc-issuer-url={p['issuerUrl']}", f"--oidc-client-id={p['clientId']}"]
+    args = ["token", f"--oidc-issuer-url={p['issuerUrl']}", f"--oidc-client-id={p['clientId']}"]
+    ca = p.get("certificateAuthorityData")
+    return [*args, f"--certificate-authority-data={ca}"] if ca else args
 
 
 # ---- the kubeconfig ----

@@ -70,15 +70,22 @@ class Tokens:
     claims: dict[str, Any] = attrs.field(eq=False, repr=False)
 
 
-def http_client(ca_file: str | None, timeout: float = 30.0) -> httpx.Client:
+def http_client(ca_file: str | None, timeout: float = 30.0, ca_data: str | None = None) -> httpx.Client:
+    """An HTTP client trusting the system's CAs, or `ca_file` (a PEM file) and/or `ca_data` (base64 of
+    PEM, as a kubeconfig's ``certificate-authority-data``: what the API proxy writes into exec args)."""
     verify: Any = True
-    if ca_file:
+    if ca_file or ca_data:
         import ssl
 
         try:
-            verify = ssl.create_default_context(cafile=ca_file)
+            verify = ssl.create_default_context(cafile=ca_file or None)
         except (OSError, ssl.SSLError) as exc:
             raise OidcError(f"--certificate-authority {ca_file}: {exc}") from exc
+        if ca_data:
+            try:
+                verify.load_verify_locations(cadata=base64.b64decode(ca_data, validate=True).decode())
+            except (ssl.SSLError, ValueError) as exc:
+                raise OidcError(f"--certificate-authority-data: not a base64 PEM CA bundle ({exc})") from exc
     return httpx.Client(verify=verify, timeout=timeout, follow_redirects=False)
 
 

@@ -76,6 +76,7 @@ class OidcOptions:
     grant: Grant = Grant.auto
     open_browser: bool = True
     ca_file: str | None = None
+    ca_data: str | None = None  # base64 PEM
     cache_dir: Path | None = None
     login_timeout: float = 300.0
 
@@ -98,7 +99,7 @@ def oidc_token(o: OidcOptions, err: TextIO, now: float | None = None) -> tuple[s
             return entry.id_token, expiry
         from cli import oidc
 
-        with oidc.http_client(o.ca_file) as http:
+        with oidc.http_client(o.ca_file, ca_data=o.ca_data) as http:
             provider = oidc.discover(http, o.issuer)
             tokens = None
             if entry.refresh_token:
@@ -268,6 +269,9 @@ def register(app: typer.Typer) -> None:
             "--skip-open-browser", help="OIDC mode: only print the login URL.")] = False,
         certificate_authority: Annotated[str | None, typer.Option(
             "--certificate-authority", metavar="FILE", help="OIDC mode: CA bundle for the issuer's TLS.")] = None,
+        certificate_authority_data: Annotated[str | None, typer.Option(
+            "--certificate-authority-data", metavar="BASE64", help="OIDC mode: the same as base64 of PEM "
+            "(what GET /kubeconfig writes for an OIDCProvider with a caBundle).")] = None,
         token_cache_dir: Annotated[Path | None, typer.Option(
             "--token-cache-dir", metavar="DIR", help="OIDC mode: where tokens are cached "
             "(default: $XDG_CACHE_HOME/lattice/oidc, else ~/.cache/lattice/oidc).")] = None,
@@ -286,6 +290,7 @@ def register(app: typer.Typer) -> None:
                 extra_scopes=tuple(oidc_extra_scope or ()),
                 redirect_urls=tuple(redirect_url) if redirect_url else DEFAULT_REDIRECTS,
                 grant=grant_type, open_browser=not skip_open_browser, ca_file=certificate_authority,
+                ca_data=certificate_authority_data,
                 cache_dir=token_cache_dir, login_timeout=login_timeout)
         code = run(options, (kubeconfig, context, namespace, service_account, duration, tuple(audience or ())))
         if code:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import httptools
 
 PAUSE_AT = 128 * 1024
+JOIN_LIMIT = 64 * 1024  # what a consumer gets at once when several pieces are waiting (the tunnel's chunk size)
 _BAD_HEADER_CHARS = frozenset("\r\n\0")
 
 
@@ -181,8 +182,17 @@ class _Conn(asyncio.Protocol):
         if self.error is not None:
             raise self.error
 
-    def take(self) -> bytes:
+    def take(self, limit: int = 0) -> bytes:
+        """The oldest buffered piece; with `limit`, every piece buffered already, joined up to about
+        `limit` bytes (a watch burst then crosses the tunnel in a few messages, not one per event)."""
         data = self.chunks.popleft()
+        if limit and self.chunks and len(data) < limit:
+            parts = [data]
+            size = len(data)
+            while self.chunks and size + len(self.chunks[0]) <= limit:
+                size += len(self.chunks[0])
+                parts.append(self.chunks.popleft())
+            data = b"".join(parts)
         self.buffered -= len(data)
         if self.paused and self.buffered < PAUSE_AT // 2 and self.transport is not None:
             self.paused = False
@@ -214,7 +224,7 @@ class Response:
         try:
             while True:
                 if conn.chunks:
-                    yield conn.take()
+                    yield conn.take(JOIN_LIMIT)
                 elif conn.complete:
                     return
                 else:

@@ -66,14 +66,18 @@ def cluster_list(cell: str, identity: Identity, entries: Sequence[Mapping[str, A
     }
 
 
-def exec_args(identity: Identity, sa_audiences: Sequence[str]) -> list[str]:
-    """The `lattice token` arguments that get this caller a token again (docs/proxy.md)."""
+def exec_args(identity: Identity, sa_audiences: Sequence[str], issuer_ca: str | None = None) -> list[str]:
+    """The `lattice token` arguments that get this caller a token again (docs/proxy.md). `issuer_ca`:
+    the caller's OIDC issuer's CA bundle (PEM), when its OIDCProvider names one."""
     sa = identity.service_account
     if sa is not None:
         args = ["token", f"--service-account={sa[0]}/{sa[1]}"]
         return [*args, f"--audience={sa_audiences[0]}"] if sa_audiences else args
     if identity.issuer:
-        return ["token", f"--oidc-issuer-url={identity.issuer}", f"--oidc-client-id={identity.client_id}"]
+        args = ["token", f"--oidc-issuer-url={identity.issuer}", f"--oidc-client-id={identity.client_id}"]
+        if issuer_ca:
+            args.append(f"--certificate-authority-data={base64.b64encode(issuer_ca.encode()).decode()}")
+        return args
     return ["token"]
 
 

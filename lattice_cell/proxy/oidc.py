@@ -11,6 +11,7 @@ claims with kube-apiserver's prefix rules.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import ssl
 import time
@@ -71,10 +72,14 @@ class IssuerSettings:
         )
 
     def public(self) -> dict[str, Any]:
-        """What `GET /auth/providers` shows: no CA bundle, no client secret."""
-        return {"name": self.name, "issuerUrl": self.issuer_url, "clientId": self.client_id,
-                "audiences": list(self.audiences), "usernameClaim": self.username_claim,
-                "groupsClaim": self.groups_claim}
+        """What `GET /auth/providers` shows: never a client secret; the issuer's CA bundle (public, and
+        what a client needs to log in at an issuer with a private CA) as base64 of PEM when there is one."""
+        doc: dict[str, Any] = {"name": self.name, "issuerUrl": self.issuer_url, "clientId": self.client_id,
+                               "audiences": list(self.audiences), "usernameClaim": self.username_claim,
+                               "groupsClaim": self.groups_claim}
+        if self.ca_bundle:
+            doc["certificateAuthorityData"] = base64.b64encode(self.ca_bundle.encode()).decode()
+        return doc
 
 
 class OidcIssuer:

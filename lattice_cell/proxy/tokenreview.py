@@ -1,5 +1,6 @@
 """ServiceAccount (and other API-server) tokens, checked by the cell's own API server with a
-TokenReview that names the audiences the proxy accepts; answers cached briefly."""
+TokenReview that names the audiences the proxy accepts; answers cached briefly (refusals too, for
+less time, so a flood of bad tokens does not become a flood of reviews)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from lattice_cell.proxy.identity import AuthnError, Failure, Identity
 from lattice_tunnel.kube_api import KubeApi, KubeApiError
 
 CACHE_SECONDS = 10.0
+REJECTED_SECONDS = 2.0  # a refused token is refused again without asking (no amplification of floods)
 CACHE_ENTRIES = 4096
 
 
@@ -25,7 +27,7 @@ class TokenReviewer:
         self.audiences = tuple(audiences)
         self.ttl = ttl
         self.size = size
-        self._cache: OrderedDict[bytes, tuple[Identity, float]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[Identity | AuthnError, float]] = OrderedDict()
 
     async def review(self, token: str, expires_at: float | None = None) -> Identity:
         """The identity the API server vouches for (``AuthnError`` otherwise). ``expires_at``: the
@@ -35,6 +37,8 @@ class TokenReviewer:
         hit = self._cache.get(key)
         if hit is not None:
             if hit[1] > now:
+                if isinstance(hit[0], AuthnError):
+                    raise AuthnError(hit[0].reason, hit[0].message)
                 return hit[0]
             del self._cache[key]
         body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
@@ -43,13 +47,19 @@ class TokenReviewer:
             answer = await self.kube.create("authentication.k8s.io/v1", "tokenreviews", body)
         except (KubeApiError, httpx.HTTPError, OSError) as exc:
             raise AuthnError(Failure.TOKENREVIEW_UNAVAILABLE, f"cannot review the token: {exc}") from exc
-        identity = identity_from_review(answer.get("status") or {}, self.audiences)
-        until = now + self.ttl if expires_at is None else min(now + self.ttl, expires_at)
-        if until > now:
-            self._cache[key] = (identity, until)
+        try:
+            identity = identity_from_review(answer.get("status") or {}, self.audiences)
+        except AuthnError as err:
+            self._remember(key, err, now + REJECTED_SECONDS)
+            raise
+        self._remember(key, identity, now + self.ttl if expires_at is None else min(now + self.ttl, expires_at))
+        return identity
+
+    def _remember(self, key: bytes, answer: Identity | AuthnError, until: float) -> None:
+        if until > time.time():
+            self._cache[key] = (answer, until)
             while len(self._cache) > self.size:
                 self._cache.popitem(last=False)
-        return identity
 
 
 def identity_from_review(status: dict[str, Any], audiences: Sequence[str]) -> Identity:

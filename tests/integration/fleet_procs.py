@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parents[2]
 KWOK_NODE = "kwok-node-0"
 DEMO = "demo"
 OIDC_CLIENT = "lattice-cli"
-REDIRECT = "http://127.0.0.1:8000/callback"  # nothing listens there: the flow stops at the redirect
+REDIRECT = "http://127.0.0.1:8000/callback"  # id_token(): nothing listens there, the flow stops at the redirect
+# `lattice token`'s default loopback redirects (the port of the first is tried first, then the second)
+LOGIN_REDIRECTS = [REDIRECT, "http://127.0.0.1:18000/callback"]
 
 
 # ---------------------------------------------------------------- KWOK
@@ -137,7 +139,7 @@ class Hydra:
             r = c.post(f"{self.admin_url}/admin/clients", json={
                 "client_id": client_id, "token_endpoint_auth_method": "none",
                 "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-                "scope": "openid offline_access", "redirect_uris": [REDIRECT]})
+                "scope": "openid offline_access", "redirect_uris": LOGIN_REDIRECTS})
             assert r.status_code in (201, 409), r.text
 
     def id_token(self, subject: str, claims: Mapping[str, Any], client_id: str = OIDC_CLIENT) -> str:
@@ -165,6 +167,23 @@ class Hydra:
                 "redirect_uri": REDIRECT, "code_verifier": verifier})
             assert r.status_code == 200, r.text
             return str(r.json()["id_token"])
+
+    def play_browser(self, auth_url: str, subject: str, claims: Mapping[str, Any]) -> httpx.Response:
+        """Be the browser of a `lattice token` login: follow `auth_url`, accept login and consent as
+        `subject` with `claims` in the ID token, then call the command's loopback redirect."""
+        with self.client() as c:
+            r = c.get(auth_url)
+            login = parse_qs(urlsplit(r.headers["location"]).query)["login_challenge"][0]
+            r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/login/accept",
+                      params={"login_challenge": login}, json={"subject": subject})
+            r = c.get(r.json()["redirect_to"])
+            consent = parse_qs(urlsplit(r.headers["location"]).query)["consent_challenge"][0]
+            r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/consent/accept",
+                      params={"consent_challenge": consent},
+                      json={"grant_scope": ["openid", "offline_access"], "session": {"id_token": dict(claims)}})
+            r = c.get(r.json()["redirect_to"])
+            callback = r.headers["location"]
+        return httpx.get(callback, timeout=15)
 
 
 def _ssl(ca_pem: bytes) -> Any:

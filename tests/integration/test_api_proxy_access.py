@@ -230,8 +230,9 @@ def test_kubeconfig(fleet: Fleet, tokens: dict[str, str]) -> None:
     assert cluster["server"] == f"{fleet.proxy_url}/clusters/grandchild"
     assert base64.b64decode(cluster["certificate-authority-data"]) == fleet.ca_file().read_bytes()
     (user,) = config["users"]
+    ca_data = base64.b64encode(fleet.hydra.ca_pem).decode()  # the OIDCProvider's caBundle: a private CA
     assert user["user"]["exec"]["args"] == ["token", f"--oidc-issuer-url={fleet.hydra.public_url}",
-                                            "--oidc-client-id=lattice-cli"]
+                                            "--oidc-client-id=lattice-cli", f"--certificate-authority-data={ca_data}"]
     sa = get(fleet, fleet.sa_token("ci", "deployer"), "/kubeconfig").json()
     assert sa["users"][0]["user"]["exec"]["args"] == ["token", "--service-account=ci/deployer",
                                                       "--audience=lattice-proxy"]
@@ -241,7 +242,8 @@ def test_providers_are_public_and_their_status_is_written(fleet: Fleet, crafted:
     doc = get(fleet, None, "/auth/providers").json()
     hydra = next(p for p in doc["oidc"] if p["name"] == "hydra")
     assert hydra == {"name": "hydra", "issuerUrl": fleet.hydra.public_url, "clientId": "lattice-cli",
-                     "audiences": ["lattice-cli"], "usernameClaim": "email", "groupsClaim": "groups"}
+                     "audiences": ["lattice-cli"], "usernameClaim": "email", "groupsClaim": "groups",
+                     "certificateAuthorityData": base64.b64encode(fleet.hydra.ca_pem).decode()}
     assert doc["serviceAccount"]["audiences"] == ["lattice-proxy"]
     wait_until(lambda: fleet.planes["root"].get_json("oidcprovider", "hydra", "-n", "lattice-system")
                .get("status", {}).get("phase") == "Ready", 10, "OIDCProvider status")

@@ -46,21 +46,26 @@ def background(fleet: Fleet, kubeconfig: Path, *args: str, env: dict[str, str] |
                             start_new_session=True)
 
 
-def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 20) -> str:
+def read_until(proc: subprocess.Popen[str], needle: str, timeout: float = 30) -> str:
+    """Read kubectl's stdout (raw, from its pipe: a buffered readline could hold a second line back
+    while select() waits on the empty pipe) until `needle` shows up."""
     assert proc.stdout is not None
-    seen = ""
+    fd = proc.stdout.fileno()
+    seen = b""
     deadline = time.monotonic() + timeout
-    while needle not in seen:
+    while needle.encode() not in seen:
         if time.monotonic() > deadline:
-            raise AssertionError(f"{needle!r} not seen; got {seen!r}")
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            stop(proc)
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"{needle!r} not seen; got {seen!r}; kubectl said: {err!r}")
+        ready, _, _ = select.select([fd], [], [], 0.5)
         if ready:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
+            data = os.read(fd, 65536)
+            if not data and proc.poll() is not None:
                 err = proc.stderr.read() if proc.stderr else ""
                 raise AssertionError(f"kubectl exited {proc.returncode}: {seen!r} {err}")
-            seen += line
-    return seen
+            seen += data
+    return seen.decode(errors="replace")
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

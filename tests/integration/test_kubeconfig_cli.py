@@ -1,10 +1,14 @@
 """`lattice kubeconfig` against the real fleet: finds the proxy from the cluster's ConfigMap, writes
-one context per accessible cluster, refuses to overwrite a file without --merge, merges."""
+one context per accessible cluster, refuses to overwrite a file without --merge, merges; and the whole
+loop with no token given: `lattice token` logs in at Hydra (the test playing the browser, the issuer's
+private CA carried in the exec arguments), kubectl then runs the written exec plugin."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +73,53 @@ def test_a_caller_with_no_access_gets_a_clear_error(fleet: Fleet) -> None:
     out = lattice("--proxy", fleet.proxy_url, "--certificate-authority", str(fleet.ca_file()), "--token", dave)
     assert out.returncode == 1
     assert "403" in out.stderr and "may access no cluster" in out.stderr
+
+
+def login_url(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    """The login URL `lattice token` prints on stderr (under the `lattice kubeconfig` running it)."""
+    assert proc.stderr is not None
+    deadline, seen = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.strip().startswith("https://"):
+            return line.strip()
+    proc.kill()
+    raise AssertionError(f"no login URL; stderr: {''.join(seen)}")
+
+
+def test_oidc_login_through_the_exec_plugin_and_kubectl(fleet: Fleet, alice_token: str, tmp_path: Path) -> None:
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "DISPLAY": "", "WAYLAND_DISPLAY": "",
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    target = tmp_path / "fleet.yaml"
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "kubeconfig", "--kubeconfig",
+                             str(fleet.planes["root"].kubeconfig), "--oidc-provider", "hydra", "-o", str(target)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        answer = fleet.hydra.play_browser(login_url(proc), "alice",
+                                          {"email": "alice@example.com", "groups": ["platform"]})
+        assert answer.status_code == 200, answer.text
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    config = yaml.safe_load(target.read_text())
+    args = config["users"][0]["user"]["exec"]["args"]
+    assert args[:3] == ["token", f"--oidc-issuer-url={fleet.hydra.public_url}", "--oidc-client-id=lattice-cli"]
+    assert args[3].startswith("--certificate-authority-data=")  # Hydra's CA is private: without it no login
+    cached = list((tmp_path / "cache" / "lattice" / "oidc").glob("*.json"))
+    assert len(cached) == 1 and cached[0].stat().st_mode & 0o777 == 0o600
+    # kubectl runs the plugin as written: the cached ID token, no second login, the grandchild's RBAC.
+    got = subprocess.run([str(fleet.bin_dir / "kubectl"), f"--kubeconfig={target}", "--context=grandchild",
+                          "-n", "demo", "get", "pods", "-o", "name"],
+                         capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert "pod/web" in got.stdout, got.stderr
+    whoami = subprocess.run([str(fleet.bin_dir / "kubectl"), f"--kubeconfig={target}", "--context=grandchild",
+                             "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"],
+                            capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    assert whoami.stdout == "alice@example.com", whoami.stderr

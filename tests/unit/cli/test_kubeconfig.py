@@ -41,6 +41,8 @@ def test_exec_plugin_arguments(tmp_path: Path) -> None:
                  {"name": "b", "issuerUrl": "https://b", "clientId": "y"}]
     assert oidc_args(providers, "b") == ["token", "--oidc-issuer-url=https://b", "--oidc-client-id=y"]
     assert oidc_args(providers[:1], None)[1] == "--oidc-issuer-url=https://a"
+    private = [{**providers[0], "certificateAuthorityData": "UEVN"}]
+    assert oidc_args(private, None)[3] == "--certificate-authority-data=UEVN"
     with pytest.raises(LatticeError, match="--oidc-provider"):
         oidc_args(providers, None)
     assert sa_args("ci/deployer", tmp_path / "k", "ctx") == [

@@ -8,6 +8,7 @@ import io
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 
 import httpx
 import jwt
@@ -133,3 +134,18 @@ def test_the_loopback_listener_checks_state_and_reports_errors() -> None:
         assert "&lt;b&gt;no&lt;/b&gt;" in page.text  # escaped
         thread.join(10)
         assert len(result) == 1 and "login refused by the issuer: access_denied: <b>no</b>" in str(result[0])
+
+
+def test_the_issuer_ca_as_a_file_or_as_base64(tmp_path: Path) -> None:
+    from lattice_tunnel.pki import generate_ca
+
+    pem = generate_ca().cert_pem
+    (tmp_path / "ca.crt").write_bytes(pem)
+    with oidc.http_client(str(tmp_path / "ca.crt")), oidc.http_client(None, ca_data=base64.b64encode(pem).decode()):
+        pass
+    with pytest.raises(oidc.OidcError, match="--certificate-authority-data: not a base64 PEM"):
+        oidc.http_client(None, ca_data="not base64!")
+    with pytest.raises(oidc.OidcError, match="--certificate-authority-data: not a base64 PEM"):
+        oidc.http_client(None, ca_data=base64.b64encode(b"no PEM here").decode())
+    with pytest.raises(oidc.OidcError, match=r"--certificate-authority .*missing"):
+        oidc.http_client(str(tmp_path / "missing"))

@@ -30,6 +30,10 @@ def test_exec_args_follow_how_the_caller_authenticated() -> None:
     sa = Identity("system:serviceaccount:ci:deployer", method="serviceaccount")
     assert exec_args(oidc, ["lattice-proxy"]) == ["token", "--oidc-issuer-url=https://sso", "--oidc-client-id=cli"]
     assert exec_args(sa, ["lattice-proxy"]) == ["token", "--service-account=ci/deployer", "--audience=lattice-proxy"]
+    # an issuer with a private CA: `lattice token` gets it, as base64 of the PEM
+    ca_arg = f"--certificate-authority-data={base64.b64encode(b'PEM').decode()}"
+    assert exec_args(oidc, ["lattice-proxy"], "PEM")[3] == ca_arg
+    assert exec_args(sa, ["lattice-proxy"], "PEM") == exec_args(sa, ["lattice-proxy"])
 
 
 def test_kubeconfig_has_a_context_per_entry_and_the_ca() -> None:

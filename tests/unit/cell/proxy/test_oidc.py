@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from lattice_cell.proxy.identity import AuthnError, Failure
 from lattice_cell.proxy.oidc import IssuerSettings, OidcIssuer
+from lattice_tunnel.pki import generate_ca
 
 ISSUER = "https://sso.example.com"
 KEY = rsa.generate_private_key(65537, 2048)
@@ -62,15 +64,17 @@ async def test_an_ec_key_and_a_token_without_kid() -> None:
 
 
 @pytest.mark.parametrize(("claims", "reason"), [
-    ({"exp": int(time.time()) - 100}, Failure.EXPIRED),
-    ({"nbf": int(time.time()) + 100}, Failure.NOT_YET_VALID),
-    ({"iat": int(time.time()) + 100}, Failure.ISSUED_IN_FUTURE),
+    ({"exp": -100}, Failure.EXPIRED),  # times: seconds from now, when the test runs
+    ({"nbf": 100}, Failure.NOT_YET_VALID),
+    ({"iat": 100}, Failure.ISSUED_IN_FUTURE),
     ({"aud": "other"}, Failure.WRONG_AUDIENCE),
     ({"exp": None}, Failure.MISSING_CLAIM),
 ])
 async def test_claims_refused(claims: dict[str, Any], reason: Failure) -> None:
+    now = int(time.time())
+    at = {k: now + v if k in ("exp", "nbf", "iat") and isinstance(v, int) else v for k, v in claims.items()}
     with pytest.raises(AuthnError) as err:
-        await verify(issuer(), token(**claims))
+        await verify(issuer(), token(**at))
     assert err.value.reason is reason
 
 
@@ -110,6 +114,10 @@ def test_settings_from_an_object_and_what_is_public() -> None:
     s = IssuerSettings.from_object(obj)
     assert (s.audiences, s.username_claim, s.jwks_refresh_seconds) == (("cli",), "email", 3600.0)
     assert "caBundle" not in s.public() and s.public()["issuerUrl"] == ISSUER
+    assert "certificateAuthorityData" not in s.public() and "clientSecret" not in s.public()
+    pem = generate_ca().cert_pem.decode()
+    with_ca = IssuerSettings.from_object({**obj, "spec": {**obj["spec"], "caBundle": pem}})
+    assert base64.b64decode(with_ca.public()["certificateAuthorityData"]).decode() == pem  # public, for logins
     with pytest.raises(ValueError, match="must be https"):
         IssuerSettings.from_object({**obj, "spec": {**obj["spec"], "issuerUrl": "http://sso.example.com"}})
     with pytest.raises(ValueError):
