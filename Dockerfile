@@ -14,6 +14,7 @@ COPY hooks hooks
 COPY cli cli
 COPY lattice_cedar lattice_cedar
 COPY lattice_tunnel lattice_tunnel
+COPY lattice_move lattice_move
 COPY lattice_cell lattice_cell
 COPY lattice_agent lattice_agent
 COPY lattice_operator lattice_operator

@@ -78,6 +78,20 @@ def start_lattice_loop(workdir: Path | str | None = None, *, metacontroller_args
                       hooks_user=hooks_user(), extra_crds=[*cluster_crds, *extra_crds], **kwargs)
 
 
+def start_cluster_loop(workdir: Path, cluster: str, timeout: float, bin_dir: Path | None) -> Loop:
+    """The loop of one cluster of a fleet on this machine (``lattice_dev.LocalCluster``: ``lattice
+    install``'s local bootstrap, ``lattice dev up --clusters N``, the clusters the local cloud boots):
+    :func:`start_lattice_loop`, its hook server believing it runs in ``cluster``."""
+    return start_lattice_loop(workdir, hooks_env={"LATTICE_CLUSTER_NAME": cluster}, timeout=timeout, bin_dir=bin_dir)
+
+
+def cell_service_account() -> str:
+    """What a root cluster's lattice-operator runs as (``manifests/cell-rbac.yaml``): ``namespace/name``."""
+    from lattice_cell import rbac
+
+    return f"{rbac.NAMESPACE}/{rbac.OPERATOR_SERVICE_ACCOUNT}"
+
+
 def cluster_controller_crds() -> list[dict[str, Any]]:
     """The CRDs of every child kind of the LatticeCluster controller (Cluster API core, kubeadm, RKE2
     and each provider Lattice compiles for): Metacontroller starts that controller only once all of

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperCommand, TyperOption
 
 from cli import dev as dev_mod
-from cli import get_clusters, get_mesh, get_services, import_score, policy
+from cli import get_clusters, get_mesh, get_services, import_score, install_cmd, policy
 from cli import kubeconfig as kubeconfig_mod
 from cli import render as render_mod
 from cli import token as token_mod
@@ -145,8 +145,106 @@ def dev_up(
         "--workdir", metavar="DIR",
         help="Certificates, kubeconfigs, etcd data and logs/ go here (default: a new temporary "
              "directory, removed on a clean stop).")] = None,
+    clusters: Annotated[int, typer.Option(
+        "--clusters", metavar="N",
+        help="A fleet instead: a root cluster and N children, each a local control plane running its own "
+             "Lattice (Metacontroller, hooks, lattice-operator) with KWOK nodes, provisioned by the root, connected "
+             "through real tunnels and pivoted into themselves; prints one kubeconfig with a context per cluster.")
+    ] = 0,
 ) -> None:
+    if clusters:
+        from cli import fleet_up
+
+        fleet_up.up(clusters, workdir=workdir)
+        return
     code = dev_mod.up(workdir=workdir, metacontroller=not no_metacontroller, upstream_crds=not no_crds)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("install", short_help="Provision a self-managing cluster from a LatticeCluster file.")
+def install(
+    filename: Annotated[list[Path], typer.Option(
+        "-f", "--file", "--filename", metavar="PATH",
+        help="The LatticeCluster YAML (with its CloudProvider and credentials Secret unless it uses docker); "
+             "repeatable.")],
+    bootstrap: Annotated[list[str] | None, typer.Option(
+        "--bootstrap", metavar="VALUE",
+        help="kubeadm or rke2: the new cluster's Kubernetes bootstrap provider (default: the file's). "
+             "local, kind or kubeconfig=PATH: the bootstrap cluster (default: kind when Docker and kind are "
+             "on PATH, else a local control plane). Repeat to give both.")] = None,
+    image: Annotated[str, typer.Option(
+        "--image", envvar="LATTICE_IMAGE", metavar="IMAGE",
+        help="Lattice image for the operator on a kind or existing bootstrap cluster.")] = install_cmd.DEFAULT_IMAGE,
+    registry_credentials_file: Annotated[Path | None, typer.Option(
+        "--registry-credentials-file", envvar="REGISTRY_CREDENTIALS_FILE", metavar="PATH",
+        help="Docker config JSON for private registries.")] = None,
+    kubeconfig_out: Annotated[Path | None, typer.Option(
+        "--kubeconfig-out", metavar="PATH", help="Write the new cluster's kubeconfig here.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and change nothing.")] = False,
+    keep_bootstrap_on_failure: Annotated[bool, typer.Option(
+        "--keep-bootstrap-on-failure", help="Keep the bootstrap cluster when a phase fails, for inspection.")
+    ] = False,
+    keep_bootstrap: Annotated[bool, typer.Option(
+        "--keep-bootstrap", help="Keep the bootstrap cluster after success too.")] = False,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", envvar="LATTICE_RUN_ID", metavar="ID", help="Names this run's bootstrap and work directory.")
+    ] = None,
+    workdir: Annotated[Path | None, typer.Option(
+        "--workdir", metavar="DIR", help="Kubeconfigs, logs and local control planes go here.")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", help="Longest wait for each of provisioning and the pivot.")] = 1800.0,
+) -> None:
+    """Create a temporary bootstrap cluster running Lattice, provision the LatticeCluster through Cluster API,
+    move its Cluster API objects into it (the pivot), and remove the bootstrap cluster: the new cluster manages
+    itself. Progress shows each phase, the cluster's phase, machines ready and the time so far; a failure names
+    its phase. With the local bootstrap, the cluster's machines are local control planes in this process, which
+    keeps running until Ctrl-C."""
+    code = install_cmd.install(filename, bootstrap=bootstrap, image=image,
+                               registry_credentials=registry_credentials_file, kubeconfig_out=kubeconfig_out,
+                               dry_run=dry_run, keep_on_failure=keep_bootstrap_on_failure,
+                               keep_bootstrap=keep_bootstrap, run_id=run_id, workdir=workdir, timeout=timeout)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("uninstall", short_help="Tear a self-managing cluster down (the reverse of install).")
+def uninstall(
+    kubeconfig: Annotated[Path, typer.Option(
+        "-k", "--kubeconfig", metavar="PATH", help="Kubeconfig of the cluster to destroy.")],
+    context: Annotated[str | None, typer.Option(
+        "--context", metavar="NAME", help="The kubeconfig context to use (default: its current one).")] = None,
+    name: Annotated[str | None, typer.Option(
+        "-n", "--name", metavar="NAME", help="The cluster's name, when its API holds several LatticeClusters.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Skip the confirmation prompt.")] = False,
+    bootstrap: Annotated[str | None, typer.Option(
+        "--bootstrap", metavar="VALUE",
+        help="local, kind or kubeconfig=PATH: hand the cluster to a bootstrap cluster even if it has a parent "
+             "(default: its parent when it has one, else a local bootstrap cluster).")] = None,
+    keep_bootstrap_on_failure: Annotated[bool, typer.Option(
+        "--keep-bootstrap-on-failure", help="Keep the bootstrap cluster when a phase fails.")] = False,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", envvar="LATTICE_RUN_ID", metavar="ID", help="Names this run's work directory.")] = None,
+    workdir: Annotated[Path | None, typer.Option("--workdir", metavar="DIR", help="Logs and kubeconfigs.")] = None,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS", help="Longest wait for each step.")] = 1800.0,
+) -> None:
+    """Move the cluster's Cluster API objects out of it (the unpivot) to a cluster that can delete it -- its parent,
+    or a temporary bootstrap cluster -- which then tears its infrastructure down. Refused while the cluster has
+    child clusters."""
+    import secrets
+    import tempfile
+
+    from cli import uninstall as uninstall_mod
+    from cli.install_plan import parse_bootstrap
+
+    run = run_id or secrets.token_hex(3)
+    code = uninstall_mod.uninstall(
+        kubeconfig, context=context, name=name, yes=yes,
+        bootstrap_choice=parse_bootstrap(bootstrap) if bootstrap else None,
+        keep_on_failure=keep_bootstrap_on_failure, run_id=run,
+        workdir=workdir or Path(tempfile.gettempdir()) / f"lattice-uninstall-{run}", timeout=timeout)
     if code:
         raise typer.Exit(code)
 

@@ -18,6 +18,7 @@ import attrs
 import grpc
 from prometheus_client import Counter, Gauge
 
+from lattice_agent.pivot import SelfManagement
 from lattice_agent.request_handler import RequestHandler
 from lattice_proto import agent_pb2 as pb
 from lattice_proto import agent_pb2_grpc
@@ -56,8 +57,10 @@ class AgentConfig:
 class Agent:
     def __init__(self, config: AgentConfig, local: Forwarder | None = None,
                  downstream: Forwarder | None = None, subtree: SubtreeSource | None = None,
-                 on_credentials: Callable[[bytes, bytes, bytes], Awaitable[None]] | None = None) -> None:
+                 on_credentials: Callable[[bytes, bytes, bytes], Awaitable[None]] | None = None,
+                 self_management: SelfManagement | None = None) -> None:
         self.config = config
+        self.self_management = self_management
         self.local = local
         self.downstream = downstream
         self.subtree = subtree
@@ -143,6 +146,10 @@ class Agent:
                 if first is grpc.aio.EOF or first.WhichOneof("command") != "welcome":
                     raise ConnectionError("cell did not start the stream with Welcome")
                 await self._welcome(first.welcome)
+                if self.self_management is not None:
+                    await self.self_management.refresh()
+                    self.self_management.on_pivoted = lambda: outbound.put_nowait(pb.AgentMessage(
+                        subtree_state=pb.SubtreeState(full=False, clusters=[self._self_entry()])))
                 outbound.put_nowait(self._ready())
                 outbound.put_nowait(pb.AgentMessage(subtree_state=self._full_subtree()))
                 self.connections += 1
@@ -154,6 +161,8 @@ class Agent:
                 tasks.append(asyncio.create_task(self._heartbeats(outbound, handler)))
                 if subscription is not None:
                     tasks.append(asyncio.create_task(self._deltas(outbound, subscription)))
+                if self.self_management is not None:
+                    tasks.append(asyncio.create_task(self.self_management.watch_deletion(outbound.put_nowait)))
                 if self.on_credentials and pki.renewal_due(self.config.cert_pem):
                     outbound.put_nowait(self._renewal_request())
                 while True:
@@ -194,7 +203,8 @@ class Agent:
     def _self_entry(self) -> pb.SubtreeCluster:
         return pb.SubtreeCluster(name=self.config.cluster, parent=self.parent_cluster,
                                  phase=pb.AgentState.Name(self.state).removeprefix("AGENT_STATE_").title(),
-                                 connected=True)
+                                 connected=True,
+                                 pivoted=self.self_management is not None and self.self_management.pivoted)
 
     def _full_subtree(self) -> pb.SubtreeState:
         entries = [self._self_entry()]
@@ -225,6 +235,9 @@ class Agent:
     async def _dispatch(self, cmd: pb.CellCommand, handler: RequestHandler,
                         outbound: asyncio.Queue[pb.AgentMessage | None]) -> None:
         kind = cmd.WhichOneof("command")
+        if self.self_management is not None and self.self_management.handle(cmd, outbound.put_nowait,
+                                                                             self.parent_cluster):
+            return
         if kind == "batch":
             for inner in cmd.batch.commands:
                 if inner.WhichOneof("command") != "batch":  # never nested; ignore if it is
@@ -250,8 +263,8 @@ class Agent:
                     await self.on_credentials(self.config.cert_pem, self.config.key_pem, self.config.ca_pem)
                 log.info("agent %s renewed its client certificate", self.config.cluster)
         elif kind in ("move_batch", "move_complete"):
-            # Pivot arrives with the next issue; refuse explicitly so the cell does not wait 120 s.
-            err = "pivot is not implemented by this agent"
+            # An agent without access to its own API server cannot import; refuse at once.
+            err = "this agent cannot import a pivot (it runs without a Kubernetes API client)"
             if kind == "move_batch":
                 outbound.put_nowait(pb.AgentMessage(move_ack=pb.MoveObjectAck(
                     request_id=cmd.command_id, errors=[pb.MoveObjectError(message=err)])))

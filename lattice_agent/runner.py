@@ -11,6 +11,7 @@ import attrs
 
 from lattice_agent.agent import Agent, AgentConfig
 from lattice_agent.credentials import CredentialStore, forget_bootstrap_token, load_parent_config, obtain
+from lattice_agent.pivot import SelfManagement
 from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_request import Forwarder
 from lattice_tunnel.parent_config import ParentConfig
@@ -77,4 +78,7 @@ async def build_agent(kube: KubeApi | None, local: Forwarder | None, *, api_serv
         keepalive_timeout=tuning.keepalive_timeout, backoff_max=tuning.backoff_max,
         kubernetes_version=version, api_server_endpoint=api_server,
     )
-    return Agent(config, local=local, downstream=downstream, subtree=subtree, on_credentials=store.save), parent
+    management = SelfManagement(kube, parent.cluster) if kube is not None else None
+    agent = Agent(config, local=local, downstream=downstream, subtree=subtree, on_credentials=store.save,
+                  self_management=management)
+    return agent, parent

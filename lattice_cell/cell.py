@@ -24,12 +24,15 @@ from lattice_cell.bootstrap_tokens import TokenStore
 from lattice_cell.capi_proxy import capi_proxy_app
 from lattice_cell.child_registrations import ChildRegistrations
 from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
+from lattice_cell.pivot_driver import PivotDriver
 from lattice_cell.proxy import ApiProxy, ApiProxyConfig
 from lattice_cell.registry import AgentRegistry
+from lattice_cell.resource_sync import ResourceSync
 from lattice_cell.router import Router
 from lattice_cell.servicer import CellServicer
 from lattice_cell.session import DEFAULT_WINDOW
 from lattice_cell.subtree import SubtreeRegistry
+from lattice_cell.unpivot import UnpivotReceiver
 from lattice_proto import agent_pb2_grpc
 from lattice_tunnel import pki
 from lattice_tunnel.embedded_uvicorn import HttpServer
@@ -55,6 +58,8 @@ class CellConfig:
     window_bytes: int = DEFAULT_WINDOW
     extra_sans: list[str] = attrs.field(factory=list)
     maintenance_interval: float = 60.0
+    pivot_interval: float = 2.0  # how often the pivot driver looks at the LatticeClusters
+    sync_interval: float = 3.0  # how often the distributable resources are read (and sent when changed)
     lease_writes_per_second: float = 25.0  # agent Lease writes (renewals queue behind transitions)
     version: str = ""
     api_proxy: ApiProxyConfig = attrs.field(factory=lambda: ApiProxyConfig(port=-1))  # off unless configured
@@ -90,6 +95,14 @@ class Cell:
         self.agents = AgentRegistry(config.heartbeat_interval)
         self.subtree = SubtreeRegistry(config.cluster)
         self.router = Router(config.cluster, self.subtree, self.agents, local)
+        self.resources: ResourceSync | None = None
+        self.pivots: PivotDriver | None = None
+        self.unpivots: UnpivotReceiver | None = None
+        if kube is not None:
+            self.resources = ResourceSync(kube, config.cluster, self.agents, config.namespace, config.sync_interval)
+            self.pivots = PivotDriver(kube, config.cluster, self.agents, self.subtree, self.resources,
+                                      interval=config.pivot_interval)
+            self.unpivots = UnpivotReceiver(kube, self.agents)
         # lattice-system/lattice-agent-<child> Leases (crds.agent_lease); none without an API server
         # (or with a zero write rate: benchmarks' baseline).
         self.leases = None if kube is None or config.lease_writes_per_second <= 0 else AgentLeases(
@@ -165,7 +178,8 @@ class Cell:
             await self.leases.start()
         await self.registrations.poll()  # registered children own their names before anyone connects
         c = self.config
-        servicer = CellServicer(c.cluster, self.agents, self.subtree, self.ca, c.window_bytes)
+        servicer = CellServicer(c.cluster, self.agents, self.subtree, self.ca, c.window_bytes,
+                                on_cluster_deleting=self.unpivots)
         self._grpc = grpc.aio.server(options=grpc_server_options())
         agent_pb2_grpc.add_LatticeAgentServicer_to_server(servicer, self._grpc)  # type: ignore[no-untyped-call]
         creds = grpc.dynamic_ssl_server_credentials(
@@ -195,6 +209,9 @@ class Cell:
             await self.api_proxy.start(c.bind, api_ctx)
             await self.api_proxy.publish(f"https://{c.advertise_host}:{self.api_proxy.port}")
         self._tasks.append(asyncio.create_task(self._maintenance()))
+        if self.resources is not None and self.pivots is not None:
+            self._tasks.append(asyncio.create_task(self.resources.run()))
+            self._tasks.append(asyncio.create_task(self.pivots.run()))
         if self.kube is not None and c.provisioning_interval > 0:
             self.provisioning = ClusterProvisioning(self.kube, self.tokens, self.bootstrap_endpoint,
                                                     interval=c.provisioning_interval)
@@ -246,11 +263,14 @@ class Cell:
         return (not self.ready_reason, self.ready_reason)
 
     def status(self) -> dict[str, Any]:
-        return {
+        status: dict[str, Any] = {
             "cluster": self.config.cluster,
             "agents": self.agents.summary(),
             "subtree": [attrs.asdict(i) | {"via": self.subtree.routes[i.name].via} for i in self.subtree.snapshot()],
         }
+        if self.pivots is not None:
+            status["pivots"] = self.pivots.status()
+        return status
 
     # ---- bootstrap plumbing ----
     def _install_for(self, cluster: str, token: str) -> manifests.AgentInstall:

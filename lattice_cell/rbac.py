@@ -17,12 +17,28 @@ namespace and one ClusterRole, bound to the ServiceAccount the cell runs as. Eac
   provisioning shell writes each new cluster's one-time bootstrap token and its provider credentials
   copies into ``capi-<cluster>``, a namespace that only exists once that LatticeCluster does, and
   deletes copies whose cluster is gone (found by label). RBAC cannot grant "namespaces named
-  ``capi-*``", so this is the one cluster-wide write the cell holds.
+  ``capi-*``", so these writes are cluster-wide (as are the pivot's, below).
 * CloudProviders: list, patch (in the cell's namespace) — it records what it saw of each provider's
   credentials Secret as an annotation, for the CloudProvider hook to report.
+* SecretsProviders: list (and CloudProviders, CedarPolicies, OIDCProviders above) — the
+  distributable resources the resource sync hands to every child (docs/pivot.md).
 
-The namespace itself comes with the install (``manifests/namespace.yaml``, or the bootstrap
-manifests), so the cell needs no cluster-wide ``create namespaces``.
+The pivot and the unpivot (``pivot_driver``, ``unpivot``, on ``lattice_move``) move a cluster's
+objects out of and back into ``capi-<cluster>``, a namespace per cluster, so these are cluster-wide:
+
+* CustomResourceDefinitions: list — which kinds move (the CRDs of the Cluster API groups, or
+  labelled for move).
+* The Cluster API groups (``cluster.x-k8s.io`` and its ``controlplane``, ``bootstrap``,
+  ``infrastructure``, ``addons``, ``ipam`` and ``runtime`` subgroups), every resource: get, list,
+  create, update, patch, delete — pause, collect, mark ``delete-for-move`` and delete the source of a
+  pivot; create an unpivot's objects with their status. A kind of another group labelled for move is
+  refused (403), and the pivot fails naming it.
+* Secrets: also patch (the ``delete-for-move`` mark); ConfigMaps: get, list, create, update, patch,
+  delete — both kinds move with their cluster.
+* Namespaces: create, update — an unpivot brings ``capi-<cluster>`` back with its labels.
+* LatticeClusters: get, patch, delete — the handshake annotations (``lattice.dev/pivot-*``); an
+  unpivoted cluster's LatticeCluster is deleted once its objects are back (its controller then
+  tears the infrastructure down).
 
 Used twice: ``manifests/cell-rbac.yaml`` binds it to ``lattice-operator`` (written by
 ``python -m lattice_cell.rbac``; a test fails on drift), and the bootstrap manifests bind it to a
@@ -55,13 +71,19 @@ NAMESPACED_RULES: list[KubeObject] = [
     {"apiGroups": ["lattice.dev"], "resources": ["cedarpolicies", "oidcproviders"], "verbs": ["list", "watch"]},
     {"apiGroups": ["lattice.dev"], "resources": ["oidcproviders/status"], "verbs": ["patch"]},
     {"apiGroups": ["lattice.dev"], "resources": ["cloudproviders"], "verbs": ["list", "patch"]},
+    {"apiGroups": ["lattice.dev"], "resources": ["secretsproviders"], "verbs": ["list"]},
 ]
+CAPI_GROUPS = ["cluster.x-k8s.io", *(f"{g}.cluster.x-k8s.io" for g in (
+    "controlplane", "bootstrap", "infrastructure", "addons", "ipam", "runtime"))]
 CLUSTER_RULES: list[KubeObject] = [
-    {"apiGroups": ["lattice.dev"], "resources": ["latticeclusters"], "verbs": ["list"]},
+    {"apiGroups": ["lattice.dev"], "resources": ["latticeclusters"], "verbs": ["get", "list", "patch", "delete"]},
     {"apiGroups": ["lattice.dev"], "resources": ["latticeclusters/status"], "verbs": ["patch"]},
     {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]},
-    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "create", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create", "update"]},
+    {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list"]},
+    {"apiGroups": CAPI_GROUPS, "resources": ["*"], "verbs": ["get", "list", "create", "update", "patch", "delete"]},
 ]
 
 

@@ -82,6 +82,10 @@ class AgentRegistry:
     def session(self, cluster: str) -> AgentSession | None:
         return self._sessions.get(cluster)
 
+    def sessions(self) -> dict[str, AgentSession]:
+        """The current session of every connected agent (a copy)."""
+        return dict(self._sessions)
+
     def attach(self, session: AgentSession) -> AgentSession | None:
         """Make `session` current for its cluster; returns the session it displaced (an agent
         that reconnected before the cell noticed its old stream died)."""

@@ -1,4 +1,4 @@
-# lattice_proto stamp: grpcio-tools=1.85.4 lattice_proto/agent.proto sha256=ebfc0c56ba5f1d78eff5423da16e2ff69beb2442563a376bbfe0d95d28a16dc1
+# lattice_proto stamp: grpcio-tools=1.85.4 lattice_proto/agent.proto sha256=1a7c117eac0e21ba85d73316be3026ccc807aefb5fd3b7389029a100f20e9288
 # mypy: ignore-errors
 # ruff: noqa
 from google.protobuf.internal import containers as _containers
@@ -56,7 +56,7 @@ class AgentMessage(_message.Message):
     def __init__(self, cluster_name: _Optional[str] = ..., ready: _Optional[_Union[AgentReady, _Mapping]] = ..., bootstrap_complete: _Optional[_Union[BootstrapComplete, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., subtree_state: _Optional[_Union[SubtreeState, _Mapping]] = ..., kubernetes_response: _Optional[_Union[KubernetesResponse, _Mapping]] = ..., move_ack: _Optional[_Union[MoveObjectAck, _Mapping]] = ..., move_complete_ack: _Optional[_Union[MoveCompleteAck, _Mapping]] = ..., cluster_deleting: _Optional[_Union[ClusterDeleting, _Mapping]] = ..., exec_data: _Optional[_Union[ExecData, _Mapping]] = ..., certificate_renewal: _Optional[_Union[CertificateRenewal, _Mapping]] = ..., batch: _Optional[_Union[AgentMessageBatch, _Mapping]] = ..., upgrade_credit: _Optional[_Union[StreamCredit, _Mapping]] = ...) -> None: ...
 
 class CellCommand(_message.Message):
-    __slots__ = ("command_id", "welcome", "kubernetes_request", "request_body", "credit", "cancel", "move_batch", "move_complete", "exec_request", "exec_stdin", "exec_resize", "certificate_issued", "sync_resources", "batch", "upgrade_data")
+    __slots__ = ("command_id", "welcome", "kubernetes_request", "request_body", "credit", "cancel", "move_batch", "move_complete", "exec_request", "exec_stdin", "exec_resize", "certificate_issued", "sync_resources", "batch", "upgrade_data", "unpivot_imported")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     WELCOME_FIELD_NUMBER: _ClassVar[int]
     KUBERNETES_REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class CellCommand(_message.Message):
     SYNC_RESOURCES_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
     UPGRADE_DATA_FIELD_NUMBER: _ClassVar[int]
+    UNPIVOT_IMPORTED_FIELD_NUMBER: _ClassVar[int]
     command_id: int
     welcome: Welcome
     kubernetes_request: KubernetesRequest
@@ -87,7 +88,8 @@ class CellCommand(_message.Message):
     sync_resources: SyncResources
     batch: CellCommandBatch
     upgrade_data: UpgradeData
-    def __init__(self, command_id: _Optional[int] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., kubernetes_request: _Optional[_Union[KubernetesRequest, _Mapping]] = ..., request_body: _Optional[_Union[RequestBody, _Mapping]] = ..., credit: _Optional[_Union[StreamCredit, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., move_batch: _Optional[_Union[MoveObjectBatch, _Mapping]] = ..., move_complete: _Optional[_Union[MoveComplete, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ..., exec_stdin: _Optional[_Union[ExecData, _Mapping]] = ..., exec_resize: _Optional[_Union[ExecResize, _Mapping]] = ..., certificate_issued: _Optional[_Union[CertificateIssued, _Mapping]] = ..., sync_resources: _Optional[_Union[SyncResources, _Mapping]] = ..., batch: _Optional[_Union[CellCommandBatch, _Mapping]] = ..., upgrade_data: _Optional[_Union[UpgradeData, _Mapping]] = ...) -> None: ...
+    unpivot_imported: UnpivotImported
+    def __init__(self, command_id: _Optional[int] = ..., welcome: _Optional[_Union[Welcome, _Mapping]] = ..., kubernetes_request: _Optional[_Union[KubernetesRequest, _Mapping]] = ..., request_body: _Optional[_Union[RequestBody, _Mapping]] = ..., credit: _Optional[_Union[StreamCredit, _Mapping]] = ..., cancel: _Optional[_Union[CancelRequest, _Mapping]] = ..., move_batch: _Optional[_Union[MoveObjectBatch, _Mapping]] = ..., move_complete: _Optional[_Union[MoveComplete, _Mapping]] = ..., exec_request: _Optional[_Union[ExecRequest, _Mapping]] = ..., exec_stdin: _Optional[_Union[ExecData, _Mapping]] = ..., exec_resize: _Optional[_Union[ExecResize, _Mapping]] = ..., certificate_issued: _Optional[_Union[CertificateIssued, _Mapping]] = ..., sync_resources: _Optional[_Union[SyncResources, _Mapping]] = ..., batch: _Optional[_Union[CellCommandBatch, _Mapping]] = ..., upgrade_data: _Optional[_Union[UpgradeData, _Mapping]] = ..., unpivot_imported: _Optional[_Union[UnpivotImported, _Mapping]] = ...) -> None: ...
 
 class AgentMessageBatch(_message.Message):
     __slots__ = ("messages",)
@@ -438,6 +440,16 @@ class ClusterDeleting(_message.Message):
     namespace: str
     objects: _containers.RepeatedCompositeFieldContainer[MoveObject]
     def __init__(self, cluster_name: _Optional[str] = ..., namespace: _Optional[str] = ..., objects: _Optional[_Iterable[_Union[MoveObject, _Mapping]]] = ...) -> None: ...
+
+class UnpivotImported(_message.Message):
+    __slots__ = ("cluster_name", "success", "error")
+    CLUSTER_NAME_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    cluster_name: str
+    success: bool
+    error: str
+    def __init__(self, cluster_name: _Optional[str] = ..., success: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class ExecRequest(_message.Message):
     __slots__ = ("request_id", "target_cluster", "path", "query", "headers", "user", "groups")

@@ -86,6 +86,14 @@ class KubeApi:
                 await asyncio.sleep(min(float(retry_after) if retry_after.isdigit() else 0.2, 1.0) * (attempt + 1))
         raise AssertionError("unreachable")
 
+    async def request(self, method: str, url: str, *, version: str = "v1", namespace: str | None = None,
+                      body: Any = None, content_type: str = "application/json",
+                      allow: tuple[int, ...] = ()) -> dict[str, Any] | None:
+        """Any API call, with the same retries and errors as the methods here (``lattice_move``
+        reaches arbitrary kinds through it). ``version``: ``v1`` or ``group/version``."""
+        return await self._request(method, url, version=version, namespace=namespace, body=body,
+                                   content_type=content_type, allow=allow)
+
     async def server_version(self) -> str:
         info = await self.api.version()
         return str(info.get("gitVersion", ""))

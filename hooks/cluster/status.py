@@ -222,7 +222,8 @@ def cluster_status(cluster: LatticeCluster, plan: ClusterPlan, observed: Observe
         # The agent connecting is what proves its install worked (the cell's Lease says so).
         bootstrap_complete=bool((previous and previous.bootstrap_complete) or (pivot and pivot.agent_connected)),
         unpivot_import_complete=previous.unpivot_import_complete if previous else False,
-        pivot_complete=complete,
+        # On the cluster itself: its Cluster API objects live here (imported by the pivot).
+        pivot_complete=complete or (self_managed and observed.cluster is not None),
         pivot=PivotStatus(phase=pivot.phase) if pivot is not None and pivot.phase is not None else None,
     )
 

@@ -137,21 +137,45 @@ def test_the_cell_role_allows_exactly_what_it_needs(world: dict[str, Any]) -> No
         out = root.kubectl("auth", "can-i", verb, resource, "-n", namespace, f"--as={CELL_SA}", *extra, check=False)
         return out.stdout.strip() == "yes"
 
+    def review(verb: str, group: str, resource: str, subresource: str = "") -> bool:
+        """A SubjectAccessReview (kubectl auth can-i says no for kinds this plane does not serve)."""
+        sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+            "user": CELL_SA, "groups": ["system:serviceaccounts", "system:authenticated"],
+            "resourceAttributes": {"namespace": "capi-x", "verb": verb, "group": group, "resource": resource,
+                                   "subresource": subresource}}}
+        out = root.kubectl("create", "-f", "-", "-o", "json", input=json.dumps(sar))
+        return bool(json.loads(out.stdout)["status"].get("allowed"))
+
     assert all(can(v, "leases") for v in ("list", "create", "patch"))
     assert not any(can(v, "leases") for v in ("delete", "update", "watch"))
     assert not can("create", "leases", "default") and not can("patch", "leases", "kube-system")
-    # Secrets everywhere (capi-<cluster> namespaces come and go with their clusters), never watched.
-    assert all(can(v, "secrets", "capi-x") for v in ("get", "list", "create", "update", "delete"))
-    assert not can("watch", "secrets") and not can("patch", "secrets", "capi-x")
-    assert can("get", "namespaces") and not any(can(v, "namespaces") for v in ("create", "delete", "list"))
+    # Secrets and ConfigMaps everywhere (capi-<cluster> namespaces come and go with their clusters;
+    # the pivot moves both kinds), never watched.
+    assert all(can(v, k, "capi-x") for v in ("get", "list", "create", "update", "patch", "delete")
+               for k in ("secrets", "configmaps"))
+    assert not can("watch", "secrets") and not can("watch", "configmaps", "capi-x")
+    # Namespaces: read, and an unpivot brings capi-<cluster> back; never listed or deleted.
+    assert all(can(v, "namespaces") for v in ("get", "create", "update"))
+    assert not any(can(v, "namespaces") for v in ("delete", "list", "patch"))
+    # The pivot: the Cluster API groups, the CRD list (which kinds move); nothing of other groups.
+    assert all(review(v, g, r) for v in ("get", "list", "create", "update", "patch", "delete")
+               for g, r in (("cluster.x-k8s.io", "clusters"), ("cluster.x-k8s.io", "machines"),
+                            ("infrastructure.cluster.x-k8s.io", "devclusters"),
+                            ("controlplane.cluster.x-k8s.io", "kubeadmcontrolplanes")))
+    assert review("update", "cluster.x-k8s.io", "machines", "status")
+    assert not review("get", "example.com", "clusters") and not review("get", "x-k8s.io", "clusters")
+    assert can("list", "customresourcedefinitions.apiextensions.k8s.io")
+    assert not can("create", "customresourcedefinitions.apiextensions.k8s.io")
+    assert not any(can(v, "deployments.apps", "capi-x") for v in ("get", "create", "delete"))
     assert can("patch", "cloudproviders.lattice.dev") and not can("patch", "cloudproviders.lattice.dev", "default")
-    assert can("update", "configmaps/lattice-proxy") and not can("update", "configmaps/other")
+    assert can("list", "secretsproviders.lattice.dev") and not can("create", "secretsproviders.lattice.dev")
     assert can("create", "serviceaccounts/lattice-proxy", "lattice-system", "--subresource=token")
     assert not can("create", "serviceaccounts/lattice-operator", "lattice-system", "--subresource=token")
     assert can("list", "cedarpolicies.lattice.dev") and not can("get", "cedarpolicies.lattice.dev")
     assert can("patch", "latticeclusters.lattice.dev", "default", "--subresource=status")
-    assert not can("patch", "latticeclusters.lattice.dev", "default")
-    assert not can("watch", "latticeclusters.lattice.dev")
+    # The pivot handshake's annotations; an unpivoted cluster is deleted once its objects are back.
+    assert all(can(v, "latticeclusters.lattice.dev") for v in ("get", "patch", "delete"))
+    assert not any(can(v, "latticeclusters.lattice.dev") for v in ("create", "update", "watch"))
     assert can("create", "tokenreviews.authentication.k8s.io") and not can("impersonate", "users")
     # And the cell ran with only these rights without being refused anything.
     log = world["cell"].log.read_text()

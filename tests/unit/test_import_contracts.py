@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("crds", "hooks", "cli", "lattice_cedar", "lattice_tunnel", "lattice_agent", "lattice_cell",
-            "lattice_operator", "lattice_dev", "lattice_proto")
+PACKAGES = ("crds", "hooks", "cli", "lattice_cedar", "lattice_tunnel", "lattice_move", "lattice_agent",
+            "lattice_cell", "lattice_operator", "lattice_dev", "lattice_proto")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
@@ -45,6 +45,8 @@ def test_the_contracts_hold() -> None:
     ("crds/service.py", "import hooks.labels", "crds imports nothing of ours"),
     ("lattice_dev/launch.py", "import lattice_dev.controlplane", "Inside lattice_dev"),
     ("hooks/secrets/compile.py", "import hooks.service.compile", "Inside hooks"),
+    ("lattice_move/graph.py", "import lattice_tunnel.kube_api", "The move's graph, manifests and messages are pure"),
+    ("lattice_move/kube.py", "import lattice_cell.cell", "Packages stand in layers"),
 ])
 def test_a_forbidden_import_fails_the_check(tree: Path, module: str, injected: str, contract: str) -> None:
     assert lint_imports(tree).returncode == 0  # the copy is as clean as the tree

@@ -30,7 +30,7 @@ async def test_an_agent_connects_and_advertises_itself_and_its_subtree() -> None
         await cell.stop()
 
 
-async def test_pivot_and_exec_are_refused_explicitly() -> None:
+async def test_without_an_api_client_pivot_and_exec_are_refused_explicitly() -> None:
     cell = await start_cell("root")
     try:
         agent = Agent(agent_config(cell, "a"))
@@ -39,7 +39,7 @@ async def test_pivot_and_exec_are_refused_explicitly() -> None:
         await agent._dispatch(pb.CellCommand(command_id=7, move_batch=pb.MoveObjectBatch()), handler, outbound)
         await agent._dispatch(pb.CellCommand(exec_request=pb.ExecRequest(request_id=8)), handler, outbound)
         ack, exec_data = outbound.get_nowait(), outbound.get_nowait()
-        assert ack is not None and ack.move_ack.request_id == 7 and "not implemented" in ack.move_ack.errors[0].message
+        assert ack is not None and ack.move_ack.request_id == 7 and "cannot import" in ack.move_ack.errors[0].message
         assert exec_data is not None and exec_data.exec_data.request_id == 8 and exec_data.exec_data.stream_end
     finally:
         await cell.stop()

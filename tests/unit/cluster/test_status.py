@@ -127,9 +127,12 @@ def test_self_managed_cluster_is_ready_and_asks_for_no_token() -> None:
                        self_managed=True, now=NOW)
     assert s.phase is ClusterPhase.READY and s.message is not None
     assert s.message.startswith("cluster is self-managing")
-    assert s.bootstrap_secret is None and not s.pivot_complete
+    assert s.bootstrap_secret is None
+    assert s.pivot_complete  # its Cluster API objects live in the cluster itself
     assert [(x.source.name, x.target.namespace) for x in s.credential_copies] == [("aws-credentials", "capa-system")]
     assert "AgentConnected" not in _conds(s)
+    before = cluster_status(c, compile_doc(DOCS["aws"]), ObservedCapi(), self_managed=True, now=NOW)
+    assert not before.pivot_complete  # nothing imported (yet)
 
 
 def test_without_agent_ready_after_provisioning() -> None:

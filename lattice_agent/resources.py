@@ -1,0 +1,51 @@
+"""Distributable resources, child side: apply the parent's set in ``lattice-system`` (server-side
+apply, field manager ``lattice-sync``) and delete what this parent handed down before but is no
+longer in it. The child's own objects win: an object of the same name without the inherited label
+is left alone (and reported)."""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+
+from lattice_proto import agent_pb2 as pb
+from lattice_tunnel import distributed
+from lattice_tunnel.kube_api import KubeApi
+
+log = logging.getLogger(__name__)
+
+FIELD_MANAGER = "lattice-sync"
+APPLY = "application/apply-patch+yaml"
+
+
+async def apply_resources(kube: KubeApi, origin: str, resources: pb.DistributableResources) -> int:
+    """Apply the set from parent ``origin``; returns how many objects were applied."""
+    await kube.ensure_namespace(distributed.NAMESPACE)
+    wanted: dict[str, set[str]] = {k.kind: set() for k in distributed.KINDS}
+    applied = 0
+    query = f"?fieldManager={FIELD_MANAGER}&force=true"
+    for kind, obj in distributed.decode(resources):
+        name = str(obj["metadata"]["name"])
+        wanted[kind.kind].add(name)
+        path = f"{kind.plural}/{urllib.parse.quote(name, safe='')}"
+        existing = await kube.request("GET", path, version=kind.api_version, namespace=distributed.NAMESPACE,
+                                      allow=(404,))
+        labels = ((existing or {}).get("metadata") or {}).get("labels") or {}
+        if existing is not None and labels.get(distributed.INHERITED) != "true":
+            log.warning("%s %s/%s from %s not applied: this cluster has its own of that name", kind.kind,
+                        distributed.NAMESPACE, name, origin)
+            continue
+        await kube.request("PATCH", path + query, version=kind.api_version, namespace=distributed.NAMESPACE,
+                           body=obj, content_type=APPLY)
+        applied += 1
+    selector = urllib.parse.quote(f"{distributed.INHERITED}=true,{distributed.ORIGIN}={origin}")
+    for kind in distributed.KINDS:
+        listing = await kube.request("GET", f"{kind.plural}?labelSelector={selector}", version=kind.api_version,
+                                     namespace=distributed.NAMESPACE, allow=(404,))
+        for item in (listing or {}).get("items") or []:
+            name = str(item["metadata"]["name"])
+            if name not in wanted[kind.kind]:
+                await kube.request("DELETE", f"{kind.plural}/{urllib.parse.quote(name, safe='')}",
+                                   version=kind.api_version, namespace=distributed.NAMESPACE, allow=(404,))
+                log.info("deleted %s %s: %s no longer hands it down", kind.kind, name, origin)
+    return applied
