@@ -145,7 +145,7 @@ def clusterctl_round(clusterctl: str, parent: lattice_dev.ControlPlane, child: l
         parent.kubectl("delete", "namespace", f"capi-{CHILD}", "--ignore-not-found", "--wait=true", timeout=300)
         parent.kubectl("delete", "latticecluster", CHILD, "--ignore-not-found")
         make_world(rest, CHILD, workers=workers, owned=False)
-    env = {**os.environ, "HOME": tempfile.mkdtemp(prefix="bench-clusterctl-"),
+    env = {**os.environ, "HOME": tempfile.mkdtemp(prefix="clusterctl-home-", dir=parent.workdir),
            "CLUSTERCTL_DISABLE_VERSIONCHECK": "true"}
     began = time.perf_counter()
     done = subprocess.run([clusterctl, "move", "--kubeconfig", str(parent.kubeconfig), "--to-kubeconfig",
@@ -227,6 +227,8 @@ async def main_async(args: argparse.Namespace) -> None:
             if 500 in moved_by_clusterctl:
                 print(f"clusterctl_move_seconds_large={moved_by_clusterctl[500]:.3f}")
         await child_kube.aclose()
+        agent.kill()  # before the cell: its stream ends as a client going away, not a cancelled RPC
+        agent = None
         await cell.stop()
         await kube.aclose()
     finally:
@@ -234,6 +236,7 @@ async def main_async(args: argparse.Namespace) -> None:
             agent.kill()
         for cp in planes:
             cp.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
