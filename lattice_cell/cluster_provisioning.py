@@ -119,7 +119,9 @@ class ClusterProvisioning:
         self.endpoint = endpoint
         self.interval = interval
         self.clock = clock
-        self._done: set[str] = set()  # clusters whose bootstrap Secret holds the spent marker
+        # (name, uid) of clusters whose bootstrap Secret holds the spent marker: by uid, so a new cluster
+        # of a deleted one's name is bootstrapped at once, not after the next rescan.
+        self._done: set[tuple[str, str]] = set()
         self._copied: dict[str, tuple[str, str]] = {}  # target -> (source resourceVersion, literals digest)
         self._rounds = 0
         self._wake = asyncio.Event()
@@ -154,7 +156,8 @@ class ClusterProvisioning:
             status = cluster.get("status") or {}
             secret = status.get("bootstrapSecret")
             if isinstance(secret, str) and secret and not _get(cluster, "metadata", "deletionTimestamp"):
-                await self._bootstrap(name, secret, _epoch(_get(cluster, "metadata", "creationTimestamp")), report)
+                await self._bootstrap(name, str(_get(cluster, "metadata", "uid") or ""), secret,
+                                      _epoch(_get(cluster, "metadata", "creationTimestamp")), report)
             for copy in status.get("credentialCopies") or []:
                 await self._copy(name, copy, report)
         await self._forget_copies({str(_get(c, "metadata", "name")) for c in clusters}, report)
@@ -163,8 +166,8 @@ class ClusterProvisioning:
 
     # ---- the agent's one-time token ------------------------------------------------------------
 
-    async def _bootstrap(self, cluster: str, secret: str, created: float | None, report: Report) -> None:
-        if cluster in self._done:
+    async def _bootstrap(self, cluster: str, uid: str, secret: str, created: float | None, report: Report) -> None:
+        if (cluster, uid) in self._done:
             return
         namespace = NAMESPACE_PREFIX + cluster
         if not await self.kube.namespace_active(namespace):  # the hook creates it; not there yet
@@ -193,7 +196,7 @@ class ClusterProvisioning:
                                        labels=labels)
             report.secrets_written.append(f"{namespace}/{secret}")
         if token == SPENT:
-            self._done.add(cluster)
+            self._done.add((cluster, uid))
 
     # ---- provider credentials ------------------------------------------------------------------
 
