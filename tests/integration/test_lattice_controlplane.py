@@ -33,10 +33,14 @@ LATTICE_CRDS = ("cedarpolicies", "cloudproviders", "latticeclusters", "latticeex
                 "latticeservices", "oidcproviders", "provisioners", "secretsproviders")
 
 
-def _clean(live: LatticeLoop, ns: str) -> None:
-    """Nothing in ``ns`` was refused: no Warning event from Metacontroller, no error in its log."""
-    assert live.sync_errors(ns) == []
-    assert live.metacontroller_errors(pattern=f'"{ns}"|{ns}/') == []
+def _clean(live: LatticeLoop, ns: str, upstream_race: str = "") -> None:
+    """Nothing in ``ns`` was refused: no Warning event from Metacontroller, no error in its log.
+    ``upstream_race``: a regex of one known, harmless Metacontroller race the test provokes."""
+    def real(errors: list[str]) -> list[str]:
+        return [e for e in errors if not (upstream_race and re.search(upstream_race, e))]
+
+    assert real(live.sync_errors(ns)) == []
+    assert real(live.metacontroller_errors(pattern=f'"{ns}"|{ns}/')) == []
 
 
 # ---- install ------------------------------------------------------------------------------------
@@ -645,9 +649,14 @@ def test_finalize_hook_on_the_real_metacontroller(lattice_loop: LatticeLoop) -> 
         wait("finalizer", lambda: (live.lattice("latticeexternalservices", ns, "stripe-api") or {})["metadata"]
              .get("finalizers") == [finalizer], 30)
         assert set(live.owned(ext, ns)) == {("ServiceEntry", "stripe-api")}
-        live.cp.kubectl("delete", "latticeexternalservice", "stripe-api", "-n", ns, "--wait=false")
-        wait("finalized and gone", lambda: live.lattice("latticeexternalservices", ns, "stripe-api") is None, 30)
-        assert not live.owned(ext, ns)
+        # Metacontroller may still have a sync of the finalized parent queued; it then fails to remove the
+        # finalizer of an object already gone (404) and logs it. Harmless upstream race: nothing is left
+        # behind, which the waits here check.
+        with live.expected_errors():
+            live.cp.kubectl("delete", "latticeexternalservice", "stripe-api", "-n", ns, "--wait=false")
+            wait("finalized and gone", lambda: live.lattice("latticeexternalservices", ns, "stripe-api") is None, 30)
+            assert not live.owned(ext, ns)
+            time.sleep(1)  # the queued sync runs at once; its error lands inside this window
         live.apply(examples(ns, "stripe-api"))
         wait("the finalizer on the new one", lambda: (live.lattice("latticeexternalservices", ns, "stripe-api")
                                                       or {})["metadata"].get("finalizers") == [finalizer], 30)
@@ -658,7 +667,7 @@ def test_finalize_hook_on_the_real_metacontroller(lattice_loop: LatticeLoop) -> 
     wait("the finalizer removed once the controller is as shipped",
          lambda: not (live.lattice("latticeexternalservices", ns, "stripe-api") or {})["metadata"].get("finalizers"),
          30)
-    _clean(live, ns)
+    _clean(live, ns, upstream_race=r"can't remove finalizer for LatticeExternalService .*stripe-api.* not found")
 
 
 SCORE_WORKLOAD = """
