@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 
 import crds
+from crds.agent_lease import parse_time as _epoch
 from crds.cloud_provider import CREDENTIALS_OBSERVED_ANNOTATION, CredentialsObservation
 from lattice_cell.bootstrap_tokens import TOKEN_TTL, BootstrapRecord, TokenStore, issue_token
 from lattice_tunnel.kube_api import KubeApi, KubeApiError
@@ -66,15 +67,6 @@ def bootstrap_data(endpoint: BootstrapEndpoint, token: bytes) -> dict[str, bytes
 def spent(record: BootstrapRecord | None) -> bool:
     """The token did its work: the manifests were served, or a certificate was signed for it."""
     return record is not None and (record.used or bool(getattr(record, "csr_key_sha256", "")))
-
-
-def _epoch(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def older_than(record: BootstrapRecord | None, created: float | None) -> bool:

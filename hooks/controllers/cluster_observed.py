@@ -15,6 +15,7 @@ import attrs
 
 import crds
 from crds import CloudProvider, KubeObject, LatticeCluster
+from crds.agent_lease import parse_time as _epoch
 from crds.cloud_provider import CloudProviderStatus
 from crds.cluster import PIVOT_PHASE_ANNOTATION, PivotPhase
 from hooks import wire
@@ -113,15 +114,6 @@ def cloud_provider(related: ObjectMap, name: str) -> tuple[CloudProvider | None,
     if status is not None and not status_errors and raw.get("status"):
         provider = attrs.evolve(provider, status=status)
     return provider, raw
-
-
-def _epoch(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def agent_connected(related: ObjectMap, cluster: str, now: float) -> tuple[bool, float | None]:
