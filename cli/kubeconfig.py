@@ -152,7 +152,9 @@ def oidc_args(providers: list[dict[str, Any]], wanted: str | None) -> list[str]:
     p = chosen[0]
     args = ["token", f"--oidc-issuer-url={p['issuerUrl']}", f"--oidc-client-id={p['clientId']}"]
     ca = p.get("certificateAuthorityData")
-    return [*args, f"--certificate-authority-data={ca}"] if ca else args
+    if ca:
+        args.append(f"--certificate-authority-data={ca}")
+    return [*args, *(f"--oidc-extra-scope={s}" for s in p.get("extraScopes", []))]
 
 
 # ---- the kubeconfig ----

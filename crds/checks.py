@@ -205,6 +205,13 @@ def url(v: str) -> str | None:
     return f"invalid URL '{v}' (expected e.g. 'https://vault.example.com:8200')"
 
 
+def oauth_scope(v: str) -> str | None:
+    # RFC 6749 section 3.3: printable ASCII without space, '"' and '\\'.
+    if v and all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in v):
+        return None
+    return f"invalid OAuth scope {v!r} (expected one word of printable ASCII, e.g. 'groups')"
+
+
 def pem_certificate(v: str) -> str | None:
     if "-----BEGIN CERTIFICATE-----" in v:
         return None

@@ -33,6 +33,10 @@ class OIDCProviderSpec:
     groups_prefix: str | None = field(None, doc="Prefix added to groups.")
     audiences: list[str] = field(factory=list, doc="Accepted audiences (default: the client id).")
     required_claims: list[RequiredClaim] = field(factory=list, doc="Claims a token must carry.")
+    extra_scopes: list[str] = field(
+        factory=list, check=checks.each(checks.oauth_scope),
+        doc="Scopes `lattice token` asks for beyond `openid` and `offline_access` (e.g. `groups`, `email`), "
+            "for issuers that put the groups claim in the ID token only when asked.")
     ca_bundle: str | None = field(None, doc="CA PEM for the issuer's TLS.", check=checks.pem_certificate)
     jwks_refresh_interval_seconds: int = field(3600, doc="JWKS cache lifetime.", minimum=60)
     propagate: bool = field(True, doc="Distribute to child clusters.")

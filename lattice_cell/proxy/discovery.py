@@ -66,9 +66,10 @@ def cluster_list(cell: str, identity: Identity, entries: Sequence[Mapping[str, A
     }
 
 
-def exec_args(identity: Identity, sa_audiences: Sequence[str], issuer_ca: str | None = None) -> list[str]:
-    """The `lattice token` arguments that get this caller a token again (docs/proxy.md). `issuer_ca`:
-    the caller's OIDC issuer's CA bundle (PEM), when its OIDCProvider names one."""
+def exec_args(identity: Identity, sa_audiences: Sequence[str], issuer_ca: str | None = None,
+              extra_scopes: Sequence[str] = ()) -> list[str]:
+    """The `lattice token` arguments that get this caller a token again (docs/proxy.md). `issuer_ca`
+    and `extra_scopes`: from the caller's OIDCProvider (its issuer's CA bundle, PEM; its `extraScopes`)."""
     sa = identity.service_account
     if sa is not None:
         args = ["token", f"--service-account={sa[0]}/{sa[1]}"]
@@ -77,7 +78,7 @@ def exec_args(identity: Identity, sa_audiences: Sequence[str], issuer_ca: str | 
         args = ["token", f"--oidc-issuer-url={identity.issuer}", f"--oidc-client-id={identity.client_id}"]
         if issuer_ca:
             args.append(f"--certificate-authority-data={base64.b64encode(issuer_ca.encode()).decode()}")
-        return args
+        return [*args, *(f"--oidc-extra-scope={s}" for s in extra_scopes)]
     return ["token"]
 
 

@@ -183,9 +183,10 @@ class ApiProxyApp:
         entries = self._accessible(identity, scope)
         if not entries:
             raise Refusal(403, f"user {identity.username!r} may access no cluster of {self.settings.cell!r}")
-        issuer_ca = next((p.ca_bundle for p in self.authn.providers()
-                          if identity.method == f"oidc:{p.name}" and p.issuer_url == identity.issuer), None)
-        args = discovery.exec_args(identity, self.settings.sa_audiences, issuer_ca)
+        issuer = next((p for p in self.authn.providers()
+                       if identity.method == f"oidc:{p.name}" and p.issuer_url == identity.issuer), None)
+        args = discovery.exec_args(identity, self.settings.sa_audiences, issuer.ca_bundle if issuer else None,
+                                   issuer.extra_scopes if issuer else ())
         config = discovery.kubeconfig(self.settings.cell, entries, self.ca_bundle(), args)
         query = scope.get("query_string", b"").decode("latin-1")
         if "format=yaml" in query or "yaml" in (_header(scope, b"accept") or ""):

@@ -52,6 +52,7 @@ class IssuerSettings:
     required_claims: tuple[tuple[str, str | None], ...] = ()
     ca_bundle: str | None = None
     jwks_refresh_seconds: float = 3600.0
+    extra_scopes: tuple[str, ...] = ()
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> IssuerSettings:
@@ -68,7 +69,7 @@ class IssuerSettings:
             audiences=tuple(spec.audiences) or (spec.client_id,), username_claim=spec.username_claim,
             username_prefix=spec.username_prefix, groups_claim=spec.groups_claim, groups_prefix=spec.groups_prefix,
             required_claims=tuple((c.name, c.value) for c in spec.required_claims), ca_bundle=spec.ca_bundle,
-            jwks_refresh_seconds=float(spec.jwks_refresh_interval_seconds),
+            jwks_refresh_seconds=float(spec.jwks_refresh_interval_seconds), extra_scopes=tuple(spec.extra_scopes),
         )
 
     def public(self) -> dict[str, Any]:
@@ -77,6 +78,8 @@ class IssuerSettings:
         doc: dict[str, Any] = {"name": self.name, "issuerUrl": self.issuer_url, "clientId": self.client_id,
                                "audiences": list(self.audiences), "usernameClaim": self.username_claim,
                                "groupsClaim": self.groups_claim}
+        if self.extra_scopes:
+            doc["extraScopes"] = list(self.extra_scopes)
         if self.ca_bundle:
             doc["certificateAuthorityData"] = base64.b64encode(self.ca_bundle.encode()).decode()
         return doc

@@ -139,7 +139,7 @@ class Hydra:
             r = c.post(f"{self.admin_url}/admin/clients", json={
                 "client_id": client_id, "token_endpoint_auth_method": "none",
                 "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-                "scope": "openid offline_access", "redirect_uris": LOGIN_REDIRECTS})
+                "scope": "openid offline_access email groups", "redirect_uris": LOGIN_REDIRECTS})
             assert r.status_code in (201, 409), r.text
 
     def id_token(self, subject: str, claims: Mapping[str, Any], client_id: str = OIDC_CLIENT) -> str:
@@ -178,9 +178,11 @@ class Hydra:
                       params={"login_challenge": login}, json={"subject": subject})
             r = c.get(r.json()["redirect_to"])
             consent = parse_qs(urlsplit(r.headers["location"]).query)["consent_challenge"][0]
+            asked = c.get(f"{self.admin_url}/admin/oauth2/auth/requests/consent",
+                          params={"consent_challenge": consent}).json()["requested_scope"]
             r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/consent/accept",
                       params={"consent_challenge": consent},
-                      json={"grant_scope": ["openid", "offline_access"], "session": {"id_token": dict(claims)}})
+                      json={"grant_scope": asked, "session": {"id_token": dict(claims)}})  # the user consents
             r = c.get(r.json()["redirect_to"])
             callback = r.headers["location"]
         return httpx.get(callback, timeout=15)
@@ -300,7 +302,7 @@ def oidc_provider(hydra: Hydra) -> dict[str, Any]:
     return {"apiVersion": "lattice.dev/v1alpha1", "kind": "OIDCProvider",
             "metadata": {"name": "hydra", "namespace": "lattice-system"},
             "spec": {"issuerUrl": hydra.public_url, "clientId": OIDC_CLIENT, "usernameClaim": "email",
-                     "groupsClaim": "groups", "caBundle": hydra.ca_pem.decode()}}
+                     "groupsClaim": "groups", "extraScopes": ["email", "groups"], "caBundle": hydra.ca_pem.decode()}}
 
 
 def start_fleet(workdir: Path, bin_dir: Path, names: Sequence[str] = ("root", "child", "grandchild"),

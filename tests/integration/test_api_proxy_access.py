@@ -232,7 +232,8 @@ def test_kubeconfig(fleet: Fleet, tokens: dict[str, str]) -> None:
     (user,) = config["users"]
     ca_data = base64.b64encode(fleet.hydra.ca_pem).decode()  # the OIDCProvider's caBundle: a private CA
     assert user["user"]["exec"]["args"] == ["token", f"--oidc-issuer-url={fleet.hydra.public_url}",
-                                            "--oidc-client-id=lattice-cli", f"--certificate-authority-data={ca_data}"]
+                                            "--oidc-client-id=lattice-cli", f"--certificate-authority-data={ca_data}",
+                                            "--oidc-extra-scope=email", "--oidc-extra-scope=groups"]
     sa = get(fleet, fleet.sa_token("ci", "deployer"), "/kubeconfig").json()
     assert sa["users"][0]["user"]["exec"]["args"] == ["token", "--service-account=ci/deployer",
                                                       "--audience=lattice-proxy"]
@@ -243,6 +244,7 @@ def test_providers_are_public_and_their_status_is_written(fleet: Fleet, crafted:
     hydra = next(p for p in doc["oidc"] if p["name"] == "hydra")
     assert hydra == {"name": "hydra", "issuerUrl": fleet.hydra.public_url, "clientId": "lattice-cli",
                      "audiences": ["lattice-cli"], "usernameClaim": "email", "groupsClaim": "groups",
+                     "extraScopes": ["email", "groups"],
                      "certificateAuthorityData": base64.b64encode(fleet.hydra.ca_pem).decode()}
     assert doc["serviceAccount"]["audiences"] == ["lattice-proxy"]
     wait_until(lambda: fleet.planes["root"].get_json("oidcprovider", "hydra", "-n", "lattice-system")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -99,7 +100,10 @@ def test_oidc_login_through_the_exec_plugin_and_kubectl(fleet: Fleet, alice_toke
                              str(fleet.planes["root"].kubeconfig), "--oidc-provider", "hydra", "-o", str(target)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        answer = fleet.hydra.play_browser(login_url(proc), "alice",
+        url = login_url(proc)
+        # the OIDCProvider's extraScopes reach the issuer: the login asks for them
+        assert set(parse_qs(urlsplit(url).query)["scope"][0].split()) == {"openid", "offline_access", "email", "groups"}
+        answer = fleet.hydra.play_browser(url, "alice",
                                           {"email": "alice@example.com", "groups": ["platform"]})
         assert answer.status_code == 200, answer.text
         _, err = proc.communicate(timeout=60)
@@ -112,6 +116,7 @@ def test_oidc_login_through_the_exec_plugin_and_kubectl(fleet: Fleet, alice_toke
     args = config["users"][0]["user"]["exec"]["args"]
     assert args[:3] == ["token", f"--oidc-issuer-url={fleet.hydra.public_url}", "--oidc-client-id=lattice-cli"]
     assert args[3].startswith("--certificate-authority-data=")  # Hydra's CA is private: without it no login
+    assert args[4:] == ["--oidc-extra-scope=email", "--oidc-extra-scope=groups"]
     cached = list((tmp_path / "cache" / "lattice" / "oidc").glob("*.json"))
     assert len(cached) == 1 and cached[0].stat().st_mode & 0o777 == 0o600
     # kubectl runs the plugin as written: the cached ID token, no second login, the grandchild's RBAC.

@@ -43,6 +43,8 @@ def test_exec_plugin_arguments(tmp_path: Path) -> None:
     assert oidc_args(providers[:1], None)[1] == "--oidc-issuer-url=https://a"
     private = [{**providers[0], "certificateAuthorityData": "UEVN"}]
     assert oidc_args(private, None)[3] == "--certificate-authority-data=UEVN"
+    scoped = [{**private[0], "extraScopes": ["groups"]}]
+    assert oidc_args(scoped, None)[3:] == ["--certificate-authority-data=UEVN", "--oidc-extra-scope=groups"]
     with pytest.raises(LatticeError, match="--oidc-provider"):
         oidc_args(providers, None)
     assert sa_args("ci/deployer", tmp_path / "k", "ctx") == [

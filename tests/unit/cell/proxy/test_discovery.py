@@ -34,6 +34,9 @@ def test_exec_args_follow_how_the_caller_authenticated() -> None:
     ca_arg = f"--certificate-authority-data={base64.b64encode(b'PEM').decode()}"
     assert exec_args(oidc, ["lattice-proxy"], "PEM")[3] == ca_arg
     assert exec_args(sa, ["lattice-proxy"], "PEM") == exec_args(sa, ["lattice-proxy"])
+    # the OIDCProvider's extraScopes come back as one flag each
+    assert exec_args(oidc, ["lattice-proxy"], None, ["groups", "email"])[3:] == [
+        "--oidc-extra-scope=groups", "--oidc-extra-scope=email"]
 
 
 def test_kubeconfig_has_a_context_per_entry_and_the_ca() -> None:

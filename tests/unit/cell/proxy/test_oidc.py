@@ -122,3 +122,13 @@ def test_settings_from_an_object_and_what_is_public() -> None:
         IssuerSettings.from_object({**obj, "spec": {**obj["spec"], "issuerUrl": "http://sso.example.com"}})
     with pytest.raises(ValueError):
         IssuerSettings.from_object({**obj, "spec": {"clientId": "cli"}})
+    assert "extraScopes" not in s.public()
+
+
+def test_extra_scopes_are_public_and_checked_for_every_item() -> None:
+    spec = {"issuerUrl": ISSUER, "clientId": "cli", "extraScopes": ["groups", "email"]}
+    obj = {"apiVersion": "lattice.dev/v1alpha1", "kind": "OIDCProvider",
+           "metadata": {"name": "sso", "namespace": "lattice-system"}, "spec": spec}
+    assert IssuerSettings.from_object(obj).public()["extraScopes"] == ["groups", "email"]
+    with pytest.raises(ValueError, match=r"spec\.extraScopes.*invalid OAuth scope 'two words'"):
+        IssuerSettings.from_object({**obj, "spec": {**spec, "extraScopes": ["groups", "two words"]}})
