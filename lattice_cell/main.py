@@ -16,6 +16,7 @@ from lattice_cell.bootstrap_tokens import SecretTokenStore, issue_token
 from lattice_cell.cell import Cell, CellConfig
 from lattice_cell.manifests import DEFAULT_IMAGE
 from lattice_cell.proxy import ApiProxyConfig
+from lattice_cell.proxy.auth_throttle import DEFAULT_FAILURES, DEFAULT_WINDOW
 from lattice_cell.proxy.service import DEFAULT_PORT, DEFAULT_SA_AUDIENCE
 from lattice_tunnel.entrypoints import add_kube_flags, run_main, setup_logging, wait_for_signal
 from lattice_tunnel.impersonator import add_impersonator_flag, last_hop_executor
@@ -59,16 +60,24 @@ def add_api_proxy_flags(p: argparse.ArgumentParser) -> None:
                    help=f"audience accepted for ServiceAccount tokens (repeatable; default {DEFAULT_SA_AUDIENCE})")
     g.add_argument("--no-sa-tokens", action="store_true", help="accept OIDC tokens only")
     g.add_argument("--oidc-clock-skew", type=float, default=30.0, help="seconds of leeway for exp/nbf/iat (max 300)")
+    g.add_argument("--api-proxy-auth-failures", type=int, default=DEFAULT_FAILURES,
+                   help="failed authentications a client address may cause per window before its unverified "
+                        "tokens are refused with 429 (0: no limit)")
+    g.add_argument("--api-proxy-auth-failure-window", type=float, default=DEFAULT_WINDOW,
+                   help="seconds in which a client gets all its failed-authentication tries back")
 
 
 def api_proxy_config(args: argparse.Namespace) -> ApiProxyConfig:
     if bool(args.api_proxy_tls_cert) != bool(args.api_proxy_tls_key):
         raise SystemExit("--api-proxy-tls-cert and --api-proxy-tls-key go together")
     audiences = [] if args.no_sa_tokens else (args.sa_audience or [DEFAULT_SA_AUDIENCE])
+    if args.api_proxy_auth_failures < 0 or args.api_proxy_auth_failure_window <= 0:
+        raise SystemExit("--api-proxy-auth-failures must be 0 or more and --api-proxy-auth-failure-window positive")
     return ApiProxyConfig(port=args.api_proxy_port, public_url=args.api_proxy_url,
                           tls_cert_file=args.api_proxy_tls_cert, tls_key_file=args.api_proxy_tls_key,
                           ca_bundle_file=args.api_proxy_ca_bundle, sa_audiences=audiences,
-                          clock_skew=args.oidc_clock_skew)
+                          clock_skew=args.oidc_clock_skew, auth_failures=args.api_proxy_auth_failures,
+                          auth_failure_window=args.api_proxy_auth_failure_window)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -6,7 +6,8 @@ impersonates on the target so its RBAC applies. Exec, attach and port-forward up
 as bytes.
 
 Modules: ``identity`` (who the caller is, why a token failed), ``oidc`` and ``tokenreview`` (the two
-token kinds), ``authn`` (which one a token is, caching, metrics), ``authz`` (Cedar decisions and
+token kinds), ``authn`` (which one a token is, caching, metrics), ``auth_throttle`` (how many failed
+authentications a client address may cause, pure), ``authz`` (Cedar decisions and
 their cache), ``object_watch`` (the CedarPolicy and OIDCProvider objects the cell follows),
 ``discovery`` (the cluster list and kubeconfig, pure), ``front`` (the ASGI app), ``upgrades`` (the
 HTTP server's hand-off of upgraded connections), ``service`` (assembly: ``ApiProxy``).

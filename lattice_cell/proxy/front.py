@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import http
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,9 +21,10 @@ from prometheus_client import Counter, Gauge
 
 from lattice_cell.http_front import StreamResponse, kube_request_from_scope, split_cluster_path
 from lattice_cell.proxy import discovery
+from lattice_cell.proxy.auth_throttle import client_key
 from lattice_cell.proxy.authn import Authenticator
 from lattice_cell.proxy.authz import ClusterAuthorizer, denial_message
-from lattice_cell.proxy.identity import AuthnError, Identity
+from lattice_cell.proxy.identity import AuthnError, Identity, Throttled
 from lattice_cell.proxy.upgrades import RawConnection
 from lattice_cell.registry import AgentRegistry
 from lattice_cell.router import Router
@@ -48,13 +50,20 @@ EXTRA_AUTHENTICATED_BY = "lattice.dev/authenticated-by"
 class Refusal(Exception):
     """A request answered by the proxy itself (401, 403, 404, ...)."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.retry_after = code, message, retry_after
 
     def stream(self) -> ResponseStream:
         reason = http.HTTPStatus(self.code).phrase.replace(" ", "")
-        return ResponseStream.from_bytes(self.code, status_body(self.code, self.message, reason))
+        body = status_body(self.code, self.message, reason)
+        if self.retry_after is None:
+            return ResponseStream.from_bytes(self.code, body)
+        doc = orjson.loads(body)
+        doc["details"] = {"retryAfterSeconds": self.retry_after}  # as kube-apiserver's own 429s
+        stream = ResponseStream.from_bytes(self.code, orjson.dumps(doc))
+        stream.headers.append(("retry-after", str(self.retry_after)))  # client-go waits and retries
+        return stream
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -125,10 +134,14 @@ class ApiProxyApp:
 
     # ---- admission: who, and may they ----
     async def _authenticate(self, scope: dict[str, Any]) -> Identity:
-        try:
-            return await self.authn.authenticate(_header(scope, b"authorization"))
+        try:  # the limiter's key is the connection's peer address, never a header
+            return await self.authn.authenticate(_header(scope, b"authorization"), client_key(scope.get("client")))
         except AuthnError as err:
             raise Refusal(401, f"authentication failed: {err.message}") from err
+        except Throttled as err:
+            wait = max(1, math.ceil(err.retry_after))
+            raise Refusal(429, f"too many failed authentications from {err.client}: authentication failures are "
+                               f"throttled; retry after {wait}s", wait) from err
 
     def _admit(self, scope: dict[str, Any], identity: Identity) -> tuple[str, str | None]:
         """(cluster, the Kubernetes path or None for `/clusters/<name>` itself) once Cedar allows it."""

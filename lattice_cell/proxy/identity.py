@@ -1,4 +1,5 @@
-"""Who a caller is once a token checked out, and why a token did not."""
+"""Who a caller is once a token checked out, why a token did not, and a client refused before its
+token is looked at (too many failed authentications)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from lattice_tunnel.kube_request import Extra
 
 AUTHN_FAILURES = Counter("lattice_api_proxy_authn_failures_total",
                          "API proxy requests refused with 401, by reason", ["reason"])
+AUTHN_THROTTLED = Counter("lattice_api_proxy_auth_throttled_total",
+                          "API proxy requests refused with 429 because their client had too many failed "
+                          "authentications (its token was not looked at)")
 
 
 class Failure(enum.StrEnum):
@@ -43,6 +47,15 @@ class AuthnError(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class Throttled(Exception):
+    """A client out of failed-authentication tries: 429 with ``Retry-After``."""
+
+    def __init__(self, client: str, retry_after: float) -> None:
+        super().__init__(f"authentication failures of {client} are throttled")
+        self.client = client
+        self.retry_after = retry_after
 
 
 @attrs.frozen

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from crds import API_VERSION
+from lattice_cell.proxy.auth_throttle import DEFAULT_FAILURES, DEFAULT_WINDOW, FailureLimiter
 from lattice_cell.proxy.authn import Authenticator
 from lattice_cell.proxy.authz import ClusterAuthorizer
 from lattice_cell.proxy.front import ApiProxyApp, ProxySettings
@@ -45,6 +46,8 @@ class ApiProxyConfig:
     sa_audiences: list[str] = attrs.field(factory=lambda: [DEFAULT_SA_AUDIENCE])  # empty: no SA tokens
     clock_skew: float = 30.0
     agent_wait: float = 10.0
+    auth_failures: int = DEFAULT_FAILURES  # failed authentications a client may cause per window; 0: no limit
+    auth_failure_window: float = DEFAULT_WINDOW  # seconds
 
     @property
     def enabled(self) -> bool:
@@ -63,7 +66,8 @@ class ApiProxy:
         self.kube = kube
         self._cell_bundle = cell_bundle
         reviewer = TokenReviewer(kube, config.sa_audiences) if kube is not None and config.sa_audiences else None
-        self.authn = Authenticator(reviewer, config.clock_skew)
+        limiter = FailureLimiter(config.auth_failures, config.auth_failure_window) if config.auth_failures > 0 else None
+        self.authn = Authenticator(reviewer, config.clock_skew, limiter)
         self.authz = ClusterAuthorizer()
         self.relays = RelayTasks()
         settings = ProxySettings(cell, config.public_url, tuple(config.sa_audiences), config.agent_wait)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from prometheus_client import Counter
 
 from lattice_cell.proxy.identity import AuthnError, Failure, Identity
 from lattice_tunnel.kube_api import KubeApi, KubeApiError
@@ -18,6 +19,8 @@ from lattice_tunnel.kube_api import KubeApi, KubeApiError
 CACHE_SECONDS = 10.0
 REJECTED_SECONDS = 2.0  # a refused token is refused again without asking (no amplification of floods)
 CACHE_ENTRIES = 4096
+TOKENREVIEWS = Counter("lattice_api_proxy_tokenreviews_total", "TokenReviews the API proxy sent to its API server "
+                       "(cached answers are not counted), by result", ["result"])
 
 
 class TokenReviewer:
@@ -46,12 +49,15 @@ class TokenReviewer:
         try:
             answer = await self.kube.create("authentication.k8s.io/v1", "tokenreviews", body)
         except (KubeApiError, httpx.HTTPError, OSError) as exc:
+            TOKENREVIEWS.labels("error").inc()
             raise AuthnError(Failure.TOKENREVIEW_UNAVAILABLE, f"cannot review the token: {exc}") from exc
         try:
             identity = identity_from_review(answer.get("status") or {}, self.audiences)
         except AuthnError as err:
+            TOKENREVIEWS.labels("rejected").inc()
             self._remember(key, err, now + REJECTED_SECONDS)
             raise
+        TOKENREVIEWS.labels("authenticated").inc()
         self._remember(key, identity, now + self.ttl if expires_at is None else min(now + self.ttl, expires_at))
         return identity
 

@@ -125,3 +125,40 @@ async def test_a_refused_upgrade_is_answered_and_closed(proxied: tuple[Cell, Upg
         assert await reader.read() == b""  # closed
         writer.close()
     assert server.heads == []  # none of them reached the target
+
+
+def client_from(cell: Cell, source: str, tok: str) -> httpx.AsyncClient:
+    """A client whose connections leave from `source` (any 127.x address reaches the proxy on 127.0.0.1)."""
+    ctx = ssl.create_default_context(cadata=cell.ca().trust_pem().decode())
+    ctx.check_hostname = False  # the certificate names localhost; the test dials 127.0.0.1 from `source`
+    return httpx.AsyncClient(base_url=f"https://127.0.0.1:{cell.api_proxy_port}", timeout=10,
+                             transport=httpx.AsyncHTTPTransport(verify=ctx, local_address=source),
+                             headers={"Authorization": f"Bearer {tok}"})
+
+
+async def test_a_flood_of_bad_tokens_is_throttled_by_peer_address(proxied: tuple[Cell, UpgradeServer]) -> None:
+    root, _ = proxied
+    async with client_from(root, "127.0.0.21", "garbage") as flood:
+        codes = [(await flood.get("/clusters/root/api")).status_code for _ in range(20)]
+        assert codes == [401] * 20  # the shipped allowance: 20
+        # Another address claimed in a header changes nothing: the key is the connection's peer.
+        r = await flood.get("/clusters/root/api", headers={"X-Forwarded-For": "198.51.100.9",
+                                                           "X-Real-IP": "198.51.100.9", "Forwarded": "for=1.2.3.4"})
+        assert r.status_code == 429
+        assert int(r.headers["retry-after"]) in (2, 3)  # one try back every 60 s / 20
+        status = r.json()
+        assert status["kind"] == "Status" and status["reason"] == "TooManyRequests" and status["code"] == 429
+        assert "authentication failures are throttled" in status["message"] and "127.0.0.21" in status["message"]
+        assert status["details"]["retryAfterSeconds"] == int(r.headers["retry-after"])
+        assert "garbage" not in r.text
+    async with client_from(root, "127.0.0.21", token("alice@x")) as same:
+        assert (await same.get("/clusters")).status_code == 429  # a token never seen: maybe a guess
+    async with client_from(root, "127.0.0.22", token("alice@x")) as other:
+        assert (await other.get("/clusters")).status_code == 200  # another address is served
+    heads = []  # upgrades (exec, attach, port-forward) from 127.0.0.1: its own allowance, then 429 too
+    for _ in range(21):
+        _reader, writer, head = await raw_upgrade(root, "garbage")
+        heads.append(head)
+        writer.close()
+    assert [h.split()[1] for h in heads] == ["401"] * 20 + ["429"]
+    assert "retry-after: " in heads[-1].lower()
