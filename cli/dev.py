@@ -99,8 +99,7 @@ def cluster_controller_crds() -> list[dict[str, Any]]:
     from hooks.controllers import latticecluster
     from lattice_dev.capi import capi_crds
 
-    return capi_crds(f"{r.kind.resource}.{r.kind.api_version.rpartition('/')[0]}"
-                     for r in latticecluster.CHILDREN if "/" in r.kind.api_version)
+    return capi_crds(f"{k.resource}.{k.api_version.rpartition('/')[0]}" for k in latticecluster.CRD_CHILDREN)
 
 
 def up(*, workdir: Path | None, metacontroller: bool, upstream_crds: bool) -> int:

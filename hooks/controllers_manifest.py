@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from crds import KubeObject
+from hooks.cluster import cell_access
 from hooks.controllers import CONTROLLERS
 from hooks.controllers.definition import ChildRule, Composite, Controller, Decorator, Kind
 
@@ -152,7 +153,10 @@ def metacontroller_rules() -> list[KubeObject]:
     """The ClusterRole of Lattice's Metacontroller, derived from the controllers: read the parents,
     targets and related kinds; write the children and attachments, the parents' status and
     finalizers (Metacontroller removes a finalizer a controller no longer declares), the labels of
-    decorated Namespaces; record Events. Nothing else (no Secrets, no Pods)."""
+    decorated Namespaces; record Events; ``bind`` the cell's two Secret ClusterRoles
+    (``hooks.cluster.cell_access``) in the RoleBindings it creates — RBAC lets a creator of a
+    RoleBinding grant only rights it holds or may bind, and this one holds no Secret rights at all.
+    Nothing else (no Secrets, no Pods, no ``escalate``)."""
     verbs: dict[tuple[str, str], set[str]] = {}
 
     def grant(kind: Kind, *more: str, sub: str = "") -> None:
@@ -173,6 +177,8 @@ def metacontroller_rules() -> list[KubeObject]:
         {"apiGroups": ["metacontroller.k8s.io"],
          "resources": ["compositecontrollers", "decoratorcontrollers", "controllerrevisions"], "verbs": list(READ)},
         {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+        {"apiGroups": [cell_access.RBAC_GROUP], "resources": ["clusterroles"],
+         "resourceNames": list(cell_access.CLUSTER_ROLES), "verbs": ["bind"]},
     ]
     by_verbs: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     order = {v: i for i, v in enumerate(WRITE)}

@@ -12,13 +12,16 @@ loop (every ``interval`` seconds, on kr8s through ``KubeApi``) supplies it:
   control-plane machines still read it — but the token becomes empty, which the install script
   takes as "already bootstrapped".
 * ``status.credentialCopies``: provider credentials copied from ``lattice-system`` to where Cluster
-  API reads them (``capi-<name>``, or CAPA's namespace), with the non-secret ``literals`` added;
-  copies of clusters that no longer exist are deleted.
+  API reads them (``capi-<name>``, or CAPA's namespace), with the non-secret ``literals`` added. A
+  copy in ``capi-<name>`` goes with that namespace; one elsewhere carries an owner reference to its
+  LatticeCluster, so the garbage collector deletes it with the cluster (the cell lists no Secrets
+  outside its own namespace).
 * every CloudProvider in lattice-system: whether its credentials Secret exists and which keys it has
   (names only) goes into its ``lattice.dev/credentials-observed`` annotation, from which the
   CloudProvider hook reports readiness.
 
-Status stays the hook's: this loop never writes a LatticeCluster or CloudProvider status.
+Status stays the hook's: this loop never writes a LatticeCluster or CloudProvider status. Every
+Secret it writes is in a namespace the LatticeCluster controller granted it (``lattice_cell.rbac``).
 """
 
 from __future__ import annotations
@@ -98,7 +101,6 @@ class Report:
     tokens_issued: list[str] = attrs.field(factory=list)
     tokens_spent: list[str] = attrs.field(factory=list)
     secrets_written: list[str] = attrs.field(factory=list)
-    copies_deleted: list[str] = attrs.field(factory=list)
     providers_observed: list[str] = attrs.field(factory=list)
     skipped: list[str] = attrs.field(factory=list)
 
@@ -122,7 +124,7 @@ class ClusterProvisioning:
         while True:
             try:
                 report = await self.reconcile_once()
-                if report.tokens_issued or report.tokens_spent or report.copies_deleted:
+                if report.tokens_issued or report.tokens_spent:
                     log.info("cluster provisioning: %s", attrs.asdict(report))
             except (KubeApiError, OSError) as exc:
                 log.warning("cluster provisioning pass failed: %s", exc)
@@ -151,8 +153,7 @@ class ClusterProvisioning:
                 await self._bootstrap(name, str(_get(cluster, "metadata", "uid") or ""), secret,
                                       _epoch(_get(cluster, "metadata", "creationTimestamp")), report)
             for copy in status.get("credentialCopies") or []:
-                await self._copy(name, copy, report)
-        await self._forget_copies({str(_get(c, "metadata", "name")) for c in clusters}, report)
+                await self._copy(name, str(_get(cluster, "metadata", "uid") or ""), copy, report)
         await self._observe_providers(report)
         return report
 
@@ -192,7 +193,7 @@ class ClusterProvisioning:
 
     # ---- provider credentials ------------------------------------------------------------------
 
-    async def _copy(self, cluster: str, copy: Mapping[str, Any], report: Report) -> None:
+    async def _copy(self, cluster: str, uid: str, copy: Mapping[str, Any], report: Report) -> None:
         source, target = copy.get("source") or {}, copy.get("target") or {}
         src_ns, src_name = source.get("namespace") or PROVIDER_NAMESPACE, source.get("name")
         dst_ns, dst_name = target.get("namespace") or PROVIDER_NAMESPACE, target.get("name")
@@ -213,11 +214,14 @@ class ClusterProvisioning:
         current = await self.kube.get_secret(dst_ns, dst_name)
         if current is None or current[0] != data:
             labels = {CLUSTER_LABEL: cluster, COPY_LABEL: "true"}
+            owners = None
             if dst_ns == NAMESPACE_PREFIX + cluster:
                 labels[CAPI_CLUSTER_LABEL] = cluster
+            elif uid:  # outlives no cluster: the garbage collector deletes it with the LatticeCluster
+                owners = [{"apiVersion": crds.API_VERSION, "kind": "LatticeCluster", "name": cluster, "uid": uid}]
             try:
                 await self.kube.put_secret(dst_ns, dst_name, data, resource_version=current[1] if current else None,
-                                           labels=labels)
+                                           labels=labels, owner_references=owners)
             except KubeApiError as exc:
                 if exc.status != 404:  # 404: its namespace is not there (yet)
                     raise
@@ -225,13 +229,6 @@ class ClusterProvisioning:
                 return
             report.secrets_written.append(where)
         self._copied[where] = stamp
-
-    async def _forget_copies(self, clusters: set[str], report: Report) -> None:
-        for namespace, name, labels in await self.kube.labelled_secrets(f"{COPY_LABEL}=true"):
-            if labels.get(CLUSTER_LABEL) not in clusters:
-                await self.kube.delete_secret(namespace, name)
-                self._copied.pop(f"{namespace}/{name}", None)
-                report.copies_deleted.append(f"{namespace}/{name}")
 
     # ---- CloudProviders -----------------------------------------------------------------------
 

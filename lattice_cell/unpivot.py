@@ -7,8 +7,11 @@ The handshake with the LatticeCluster hook is the pivot's: ``lattice.dev/pivot-p
 (acknowledged in status) while objects arrive, so Metacontroller neither deletes the half-imported
 set nor applies anything to it; then the driver's marks go and the hook manages the objects again
 (``lattice.dev/unpivot-phase``: ``Importing``, then ``Imported``; the pivot driver leaves a
-cluster with this mark alone). The child repeats its
-message until it hears back; each step here may be repeated.
+cluster with this mark alone). The cell may write Secrets in ``capi-<cluster>`` only through the
+RoleBinding the LatticeCluster controller adds once it sees the imported namespace
+(``hooks.cluster.cell_access``), so after the namespace the receiver waits for that right (a
+SelfSubjectAccessReview) before importing the rest. The child repeats its message until it hears
+back; each step here may be repeated.
 """
 
 from __future__ import annotations
@@ -103,7 +106,11 @@ class UnpivotReceiver:
         ns = msg.namespace or f"capi-{cluster}"
         importer = Importer(self.api)
         move_id = f"unpivot-{cluster}"
+        granted = False
         for group in creation_order(list(msg.objects)):
+            if not granted and not any(b'"kind":"Namespace"' in o.manifest for o in group):
+                await self._await_secret_rights(ns)
+                granted = True
             batch = pb.MoveObjectBatch(move_id=move_id, objects=group, target_namespace=ns)
             ack = await importer.apply_batch(batch)
             if ack.errors:
@@ -127,6 +134,21 @@ class UnpivotReceiver:
                 return
             if self.clock() > deadline:
                 raise TimeoutError("the LatticeCluster hook did not acknowledge pivot-phase=Started in time")
+            await asyncio.sleep(0.5)
+
+    async def may_write_secrets(self, namespace: str) -> bool:
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                  "spec": {"resourceAttributes": {"namespace": namespace, "verb": "create", "resource": "secrets"}}}
+        answer = await self.kube.request("POST", "selfsubjectaccessreviews", version="authorization.k8s.io/v1",
+                                         body=review)
+        return bool(((answer or {}).get("status") or {}).get("allowed"))
+
+    async def _await_secret_rights(self, namespace: str) -> None:
+        deadline = self.clock() + self.ack_wait
+        while not await self.may_write_secrets(namespace):
+            if self.clock() > deadline:
+                raise TimeoutError(f"the LatticeCluster controller did not grant this cell its Secrets in {namespace} "
+                                   "in time (RoleBinding lattice-cell-secrets)")
             await asyncio.sleep(0.5)
 
     async def _delete(self, cluster: str) -> None:

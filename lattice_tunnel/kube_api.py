@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -114,10 +113,13 @@ class KubeApi:
 
     async def put_secret(self, namespace: str, name: str, data: dict[str, bytes],
                          resource_version: str | None = None, secret_type: str = "Opaque",
-                         labels: dict[str, str] | None = None) -> str:
+                         labels: dict[str, str] | None = None,
+                         owner_references: list[dict[str, Any]] | None = None) -> str:
         """Create, or replace with optimistic concurrency when ``resource_version`` is given (a 409
         then means someone else wrote first). Returns the new resourceVersion."""
         meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": {**MANAGED_BY, **(labels or {})}}
+        if owner_references:
+            meta["ownerReferences"] = owner_references
         body = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": secret_type,
                 "data": {k: base64.b64encode(v).decode() for k, v in data.items()}}
         if resource_version is None:
@@ -254,16 +256,6 @@ class KubeApi:
 
     async def delete_secret(self, namespace: str, name: str) -> None:
         await self._request("DELETE", f"secrets/{name}", namespace=namespace, allow=(404,))
-
-    async def labelled_secrets(self, selector: str) -> list[tuple[str, str, dict[str, str]]]:
-        """(namespace, name, labels) of every Secret matching a label selector, in all namespaces
-        (their values are dropped here)."""
-        listing = await self._request("GET", f"secrets?labelSelector={urllib.parse.quote(selector)}")
-        out = []
-        for item in (listing or {}).get("items") or []:
-            meta = item.get("metadata") or {}
-            out.append((str(meta.get("namespace")), str(meta.get("name")), dict(meta.get("labels") or {})))
-        return out
 
     async def merge_patch_annotations(self, group_version: str, plural: str, namespace: str, name: str,
                                       annotations: dict[str, str | None]) -> bool:

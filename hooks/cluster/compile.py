@@ -9,7 +9,9 @@ give the same objects in the same order). Outcomes:
   objects, nothing the user did wrong.
 - otherwise ``objects``: Namespace, Cluster, infrastructure cluster, provider extras (identities,
   load-balancer config), control plane and its machine template, and per worker pool a machine
-  template, a bootstrap config template and a MachineDeployment. Plus what the shell must do first:
+  template, a bootstrap config template and a MachineDeployment; the RoleBindings that let the cell
+  write Secrets in ``capi-<cluster>`` and where credentials copies go (``cell_access``). Plus what
+  the shell must do first:
   ``secret_copies`` (provider credentials) and, when the agent is installed, the name of the
   bootstrap Secret it must write (:func:`hooks.cluster.agent.bootstrap_secret`).
 
@@ -24,7 +26,7 @@ import attrs
 
 from crds import FieldError
 from crds.cluster import WorkerPoolSpec
-from hooks.cluster import agent, apis, kubeadm, names, rke2
+from hooks.cluster import agent, apis, cell_access, kubeadm, names, rke2
 from hooks.cluster.apis import Obj
 from hooks.cluster.context import Ctx
 from hooks.cluster.inputs import ClusterInputs, SecretCopy
@@ -62,7 +64,9 @@ def compile_cluster(inputs: ClusterInputs) -> ClusterPlan:
     ctx = Ctx(inputs.cluster, inputs.provider, inputs.agent, inputs.settings)
     provider = get(ctx.provider_type)
 
-    objects: list[Obj] = [_namespace(ctx), _cluster(ctx, provider)]
+    copies = provider.credentials(ctx)
+    objects: list[Obj] = [_namespace(ctx), *cell_access.bindings(ctx.name, [c.target.namespace for c in copies]),
+                          _cluster(ctx, provider)]
     infra = apis.new_object(provider.cluster_kind, ctx.name, ctx.namespace, ctx.labels(),
                             provider.infra_cluster_annotations(ctx))
     infra["spec"] = provider.infra_cluster_spec(ctx)
@@ -78,7 +82,7 @@ def compile_cluster(inputs: ClusterInputs) -> ClusterPlan:
     return ClusterPlan(
         objects=objects,
         warnings=warnings,
-        secret_copies=provider.credentials(ctx),
+        secret_copies=copies,
         bootstrap_secret=inputs.agent.secret_for(ctx.name) if inputs.agent is not None else None,
     )
 

@@ -65,6 +65,19 @@ def observed_capi(children: ObjectMap) -> ObservedCapi:
                         machine_deployments=list(of_kinds(children, (kinds.MACHINE_DEPLOYMENT,))))
 
 
+def has_child(children: ObjectMap, kind: Kind, namespace: str, name: str) -> bool:
+    return f"{namespace}/{name}" in (children.get(kind.group_key) or {})
+
+
+def namespace_active(children: ObjectMap, related: ObjectMap, name: str) -> bool:
+    """Namespace ``name`` exists (as a child or a related object) and is not being deleted."""
+    for objects in (children, related):
+        for found in wire.iter_objects(objects, kinds.NAMESPACE.group_key):
+            if _get(found, "metadata", "name") == name:
+                return not _get(found, "metadata", "deletionTimestamp")
+    return False
+
+
 def moving_out(obj: KubeObject) -> bool:
     """Marked by a move for deletion on this side (the driver pauses, moves, marks, deletes)."""
     return DELETE_FOR_MOVE in (_get(obj, "metadata", "annotations") or {})

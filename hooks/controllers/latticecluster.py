@@ -32,6 +32,7 @@ from hooks.cluster import (
     ClusterInputs,
     ClusterPlan,
     PivotProgress,
+    cell_access,
     cluster_status,
     compile_cluster,
     installs_agent,
@@ -70,7 +71,10 @@ CHILDREN: tuple[ChildRule, ...] = (
     ChildRule(kinds.PROXMOX_CLUSTER),
     ChildRule(kinds.PROXMOX_MACHINE_TEMPLATE),
     ChildRule(kinds.CONFIG_MAP, why="the RKE2-on-Docker load balancer template"),
+    ChildRule(kinds.ROLE_BINDING, why="where the cell may write Secrets (hooks.cluster.cell_access)"),
 )
+# The child kinds served by CRDs (Metacontroller starts the controller once all of them are).
+CRD_CHILDREN = tuple(r.kind for r in CHILDREN if r.kind not in (kinds.NAMESPACE, kinds.CONFIG_MAP, kinds.ROLE_BINDING))
 
 failed_status = failed_status_for(LatticeClusterStatus, ClusterPhase.FAILED)
 # Compile results by the cluster's spec (uid, generation) and its CloudProvider's version.
@@ -84,7 +88,10 @@ def is_self(cluster_name: str, cfg: HookConfig) -> bool:
 
 def related_rules(cluster: LatticeCluster, cfg: HookConfig) -> list[RelatedRule]:
     rules = [RelatedRule(crds.API_VERSION, kinds.CLOUD_PROVIDER.resource, namespace=PROVIDER_NAMESPACE,
-                         names=(cluster.spec.provider_ref,))]
+                         names=(cluster.spec.provider_ref,)),
+             # An unpivot imports capi-<name> itself: seeing it, the sync grants the cell its Secrets there.
+             RelatedRule(kinds.NAMESPACE.api_version, kinds.NAMESPACE.resource,
+                         names=(names.namespace(cluster.name),))]
     if is_self(cluster.name, cfg):
         rules.append(RelatedRule(crds.API_VERSION, kinds.LATTICE_CLUSTER.resource))
     elif installs_agent(cluster):
@@ -154,8 +161,20 @@ class _Sync:
         deletion is under way anyway (Metacontroller's has a UID precondition), and echoing them
         could re-create them: under server-side apply, an apply of an object that was deleted
         after Metacontroller read it creates it again."""
-        return [wire.keep_as_is(o) for g in sorted(self.req.children) if g not in drop
+        kept = [wire.keep_as_is(o) for g in sorted(self.req.children) if g not in drop
                 for o in wire.iter_objects(self.req.children, g) if not seen.moving_out(o)]
+        return kept + self.missing_access()
+
+    def missing_access(self) -> list[KubeObject]:
+        """The cell's RoleBinding in ``capi-<name>`` when that namespace is there (a child, or
+        imported by an unpivot) and the binding is not: the cell's Secret writes there need it,
+        also while everything else is held still."""
+        ns = names.namespace(self.cluster.name)
+        if seen.has_child(self.req.children, kinds.ROLE_BINDING, ns, cell_access.BINDING):
+            return []
+        if not seen.namespace_active(self.req.children, self.req.related, ns):
+            return []
+        return [cell_access.namespace_binding(self.cluster.name)]
 
 
 def _held(status: LatticeClusterStatus, reason: str, message: str, now: str,
@@ -291,7 +310,7 @@ CONTROLLER = Composite(
     children=CHILDREN,
     sync=sync,
     customize=customize,
-    related=(kinds.CLOUD_PROVIDER, kinds.LEASE, kinds.LATTICE_CLUSTER),
+    related=(kinds.CLOUD_PROVIDER, kinds.LEASE, kinds.LATTICE_CLUSTER, kinds.NAMESPACE),
     finalize=finalize,
     declare_finalize=True,
     failed_status=failed_status,

@@ -32,8 +32,7 @@ DOCKER_PROVIDER = {"apiVersion": "lattice.dev/v1alpha1", "kind": "CloudProvider"
 
 def child_crd_names() -> list[str]:
     """``<plural>.<group>`` of every namespaced-or-not child kind of the LatticeCluster controller."""
-    return [f"{r.kind.resource}.{r.kind.api_version.rpartition('/')[0]}" for r in latticecluster.CHILDREN
-            if "/" in r.kind.api_version]
+    return [f"{k.resource}.{k.api_version.rpartition('/')[0]}" for k in latticecluster.CRD_CHILDREN]
 
 
 @attrs.define

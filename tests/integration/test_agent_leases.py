@@ -149,10 +149,13 @@ def test_the_cell_role_allows_exactly_what_it_needs(world: dict[str, Any]) -> No
     assert all(can(v, "leases") for v in ("list", "create", "patch"))
     assert not any(can(v, "leases") for v in ("delete", "update", "watch"))
     assert not can("create", "leases", "default") and not can("patch", "leases", "kube-system")
-    # Secrets and ConfigMaps everywhere (capi-<cluster> namespaces come and go with their clusters;
-    # the pivot moves both kinds), never watched.
-    assert all(can(v, k, "capi-x") for v in ("get", "list", "create", "update", "patch", "delete")
-               for k in ("secrets", "configmaps"))
+    # ConfigMaps everywhere (capi-<cluster> namespaces come and go with their clusters; the pivot
+    # moves them). Secrets only in its own namespace: in capi-<cluster> once that LatticeCluster's
+    # controller binds them (tests/integration/test_cluster_provisioning.py); never watched.
+    assert all(can(v, "configmaps", "capi-x") for v in ("get", "list", "create", "update", "patch", "delete"))
+    assert all(can(v, "secrets") for v in ("get", "list", "create", "update"))
+    assert not any(can(v, "secrets", ns) for v in ("get", "list", "create", "update", "patch", "delete")
+                   for ns in ("capi-x", "default", "kube-system"))
     assert not can("watch", "secrets") and not can("watch", "configmaps", "capi-x")
     # Namespaces: read, and an unpivot brings capi-<cluster> back; never listed or deleted.
     assert all(can(v, "namespaces") for v in ("get", "create", "update"))

@@ -74,6 +74,7 @@ def capi_plane(testbed_bin: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     with ControlPlane.start(tmp_path_factory.mktemp("capi-objects"), controller_manager=False, upstream_crds=False,
                             bin_dir=testbed_bin) as cp:
         cp.install_crds(files, names=CAPI_CRDS)
+        cp.kubectl("create", "namespace", "capa-system")  # the cell's RoleBinding for an AWS credentials copy
         yield cp
 
 

@@ -2,7 +2,10 @@
 LatticeCluster and CloudProvider hooks run in Metacontroller and publish what they need; the shell,
 on kr8s with the Secret-backed token store, supplies it — the CloudProvider's credentials check,
 the agent's one-time token Secret (blanked once spent), the AWS credentials copy into CAPA's
-namespace, and its removal with the cluster.
+namespace, and its removal with the cluster. The shell runs as the cell's ServiceAccount with exactly
+the RBAC manifests/ ships (manifests/cell-rbac.yaml, and the RoleBindings the LatticeCluster
+controller creates through the real Metacontroller with its shipped identity): it may write Secrets
+in capi-<cluster> and where the cluster's credentials copy goes, and nowhere else.
 
 Simulated: AWS. No CAPA manager runs, so the AWS objects are only accepted and stored."""
 
@@ -20,6 +23,7 @@ import yaml
 from cluster_plane import ClusterPlane
 
 from hooks.cluster import BootstrapData, bootstrap_secret
+from lattice_cell import rbac
 from lattice_cell.bootstrap_tokens import SecretTokenStore, consume_for_manifests
 from lattice_cell.cluster_provisioning import BootstrapEndpoint, ClusterProvisioning
 from lattice_tunnel.kube_api import KubeApi
@@ -28,6 +32,7 @@ from lattice_tunnel.kube_target import resolve
 ROOT = Path(__file__).resolve().parents[2]
 CA = b"-----BEGIN CERTIFICATE-----\nMIIB-not-a-real-one\n-----END CERTIFICATE-----\n"
 ENDPOINT = BootstrapEndpoint(url="https://cell.example.com:8443", ca_pem=CA)
+CELL_SA = f"system:serviceaccount:{rbac.NAMESPACE}:{rbac.OPERATOR_SERVICE_ACCOUNT}"
 
 
 def aws_docs() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -39,11 +44,23 @@ def aws_docs() -> tuple[dict[str, Any], dict[str, Any]]:
     return provider, cluster
 
 
+def cell_kubeconfig(plane: ClusterPlane, path: Path) -> Path:
+    """A kubeconfig with a token of the cell's ServiceAccount (the plane installed manifests/)."""
+    token = plane.cp.kubectl("create", "token", rbac.OPERATOR_SERVICE_ACCOUNT, "-n", rbac.NAMESPACE,
+                             "--duration=1h").stdout.strip()
+    return plane.cp.write_kubeconfig(path, token=token, user=rbac.OPERATOR_SERVICE_ACCOUNT)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def kube(cluster_plane: ClusterPlane):  # type: ignore[no-untyped-def]
-    api = await KubeApi.connect(resolve(str(cluster_plane.cp.kubeconfig)))
+async def kube(cluster_plane: ClusterPlane, tmp_path: Path):  # type: ignore[no-untyped-def]
+    api = await KubeApi.connect(resolve(str(cell_kubeconfig(cluster_plane, tmp_path / "cell.kubeconfig"))))
     yield api
     await api.aclose()
+
+
+def can(plane: ClusterPlane, verb: str, resource: str, namespace: str) -> bool:
+    out = plane.cp.kubectl("auth", "can-i", verb, resource, "-n", namespace, f"--as={CELL_SA}", check=False)
+    return out.stdout.strip() == "yes"
 
 
 def write_credentials(plane: ClusterPlane, **values: str) -> None:
@@ -64,6 +81,7 @@ async def test_the_shell_supplies_what_the_hooks_ask_for(cluster_plane: ClusterP
     shell = ClusterProvisioning(kube, store, lambda: ENDPOINT)
     provider, cluster = aws_docs()
     plane.cp.kubectl("create", "namespace", "capa-system")
+    assert not can(plane, "create", "secrets", "capi-awsprod") and not can(plane, "create", "secrets", "capa-system")
     plane.cp.apply([provider, cluster])
 
     def provider_status() -> dict[str, Any]:
@@ -109,6 +127,10 @@ async def test_the_shell_supplies_what_the_hooks_ask_for(cluster_plane: ClusterP
     assert found["metadata"]["labels"]["cluster.x-k8s.io/cluster-name"] == "awsprod"
     assert secret_data(plane, "capa-system", "awsprod-provider-credentials") == {
         "AccessKeyID": b"AKIDEXAMPLE", "SecretAccessKey": b"wJalrEXAMPLE"}
+    copy_meta = plane.get("secret", "awsprod-provider-credentials", "-n", "capa-system")["metadata"]
+    lc_uid = plane.get("latticecluster", "awsprod")["metadata"]["uid"]
+    assert [(o["kind"], o["name"], o["uid"]) for o in copy_meta["ownerReferences"]] == [
+        ("LatticeCluster", "awsprod", lc_uid)]  # the garbage collector deletes it with the cluster
     kcp = plane.get("kubeadmcontrolplane", "awsprod-control-plane", "-n", "capi-awsprod")
     files = kcp["spec"]["kubeadmConfigSpec"]["files"]
     assert {f["contentFrom"]["secret"]["name"] for f in files if "contentFrom" in f} == {"awsprod-lattice-bootstrap"}
@@ -128,9 +150,10 @@ async def test_the_shell_supplies_what_the_hooks_ask_for(cluster_plane: ClusterP
     assert (secret_data(plane, "capa-system", "awsprod-provider-credentials") or {}).get("AccessKeyID") == b"AKIDNEW"
     plane.cp.kubectl("delete", "latticecluster", "awsprod", "--wait=false")
     plane.wait("LatticeCluster awsprod gone", lambda: plane.get("latticecluster", "awsprod") is None, timeout=180)
-    report = await shell.reconcile_once()
-    assert report.copies_deleted == ["capa-system/awsprod-provider-credentials"]
-    assert secret_data(plane, "capa-system", "awsprod-provider-credentials") is None
+    plane.wait("the copy collected with its cluster",
+               lambda: secret_data(plane, "capa-system", "awsprod-provider-credentials") is None)
+    plane.wait("the cell's rights in CAPA's namespace gone with the cluster",
+               lambda: not can(plane, "create", "secrets", "capa-system"))
 
     # Token records outlive their clusters: a new cluster named like the deleted one gets a new token,
     # from the same long-running shell, in its next pass.
@@ -147,3 +170,30 @@ async def test_the_shell_supplies_what_the_hooks_ask_for(cluster_plane: ClusterP
     assert boot is not None and boot["token"] != b""
     plane.cp.kubectl("delete", "latticecluster", "awsprod", "--wait=false")
     plane.wait("LatticeCluster awsprod gone again", lambda: plane.get("latticecluster", "awsprod") is None, timeout=180)
+
+
+def test_the_cell_writes_secrets_only_where_a_cluster_grants_it(cluster_plane: ClusterPlane) -> None:
+    """The shipped RBAC on the real API server: no Secret writes outside the cell's namespace until
+    a LatticeCluster exists; then in its capi-<cluster> namespace (RoleBinding created by the real
+    Metacontroller as its shipped ServiceAccount, which may only bind the cell's ClusterRoles)."""
+    plane = cluster_plane
+    plane.cp.kubectl("create", "namespace", "elsewhere")
+    for verb in ("create", "update", "patch", "delete", "get", "list"):
+        assert not can(plane, verb, "secrets", "elsewhere"), verb
+        assert not can(plane, verb, "secrets", "kube-system"), verb
+    assert can(plane, "create", "secrets", rbac.NAMESPACE) and can(plane, "get", "secrets", rbac.NAMESPACE)
+    assert not can(plane, "create", "secrets", "capi-granted")
+    cluster = yaml.safe_load((ROOT / "examples/clusters/docker-in-memory.yaml").read_text())
+    cluster["metadata"]["name"] = "granted"
+    plane.cp.apply(cluster)
+    plane.wait("the cell may write Secrets in capi-granted", lambda: can(plane, "create", "secrets", "capi-granted"))
+    for verb in ("get", "list", "update", "patch", "delete"):  # provisioning, and the pivot's move
+        assert can(plane, verb, "secrets", "capi-granted"), verb
+    binding = plane.get("rolebinding", "lattice-cell-secrets", "-n", "capi-granted")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": rbac.CLUSTER_SECRETS_ROLE}
+    assert not can(plane, "create", "secrets", "elsewhere")  # still nowhere else
+    assert not can(plane, "watch", "secrets", "capi-granted")
+    plane.cp.kubectl("delete", "latticecluster", "granted", "--wait=false")
+    plane.wait("LatticeCluster granted gone", lambda: plane.get("latticecluster", "granted") is None, timeout=180)
+    plane.wait("and the cell's rights with it", lambda: not can(plane, "create", "secrets", "capi-granted"))

@@ -22,3 +22,25 @@ def test_bootstrap_manifests_give_a_child_s_agent_the_cell_role() -> None:
     role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == rbac.ROLE)
     assert {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["list", "create", "patch"]} \
         in role["rules"]
+
+
+def test_secrets_only_in_the_cell_s_namespace_and_where_each_cluster_grants_them() -> None:
+    from hooks.cluster import cell_access
+    from lattice_cell.manifests import AGENT_NAME
+
+    docs = rbac.cell_rbac(rbac.OPERATOR_SERVICE_ACCOUNT)
+    cluster_role = next(d for d in docs if d["kind"] == "ClusterRole" and d["metadata"]["name"] == rbac.ROLE)
+    assert not any("secrets" in r["resources"] for r in cluster_role["rules"])  # never cluster-wide
+    role = next(d for d in docs if d["kind"] == "Role")
+    assert role["metadata"]["namespace"] == rbac.NAMESPACE and any("secrets" in r["resources"] for r in role["rules"])
+    # The per-cluster RoleBindings (hooks.cluster.cell_access) name these ClusterRoles and identities.
+    assert set(cell_access.CLUSTER_ROLES) == {rbac.CLUSTER_SECRETS_ROLE, rbac.CREDENTIALS_COPY_ROLE}
+    assert (cell_access.CLUSTER_SECRETS_ROLE, cell_access.CREDENTIALS_COPY_ROLE) == (
+        rbac.CLUSTER_SECRETS_ROLE, rbac.CREDENTIALS_COPY_ROLE)
+    assert set(cell_access.CELL_SERVICE_ACCOUNTS) == {rbac.OPERATOR_SERVICE_ACCOUNT, AGENT_NAME}
+    assert cell_access.CELL_NAMESPACE == rbac.NAMESPACE
+    shipped = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+    assert set(cell_access.CLUSTER_ROLES) <= set(shipped)
+    for name in cell_access.CLUSTER_ROLES:  # bound per namespace only, never by a ClusterRoleBinding
+        assert [r["resources"] for r in shipped[name]["rules"]] == [["secrets"]]
+        assert not any(d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == name for d in docs)

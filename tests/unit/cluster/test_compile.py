@@ -66,15 +66,24 @@ def test_object_set(example: str) -> None:
     assert len(kinds[template]) == 1 + len(pools)
     assert len(kinds[config]) == len(pools)
     assert sorted(md["metadata"]["name"] for md in kinds["MachineDeployment"]) == [f"{name}-pool-{p}" for p in pools]
+    copies = {c.target.namespace for c in plan.secret_copies} - {f"capi-{name}"}
     for o in plan.objects:
         assert o["apiVersion"] == API_VERSIONS.get(o["kind"], o["apiVersion"])
         assert (o["kind"] in CLUSTER_SCOPED) == ("namespace" not in o["metadata"])
-        if "namespace" in o["metadata"]:
+        if "namespace" in o["metadata"] and o["kind"] != "RoleBinding":
             assert o["metadata"]["namespace"] == f"capi-{name}"
         labels = o["metadata"]["labels"]
         assert labels[names.CLUSTER_NAME_LABEL] == name and labels[names.LATTICE_CLUSTER_LABEL] == name
         assert labels[names.MANAGED_BY] == "lattice"
         assert "ownerReferences" not in o["metadata"]  # Metacontroller sets the owner; CAPI the rest
+    # The cell's Secret rights: its namespace, and wherever a credentials copy goes (AWS: CAPA's).
+    bindings = {(b["metadata"]["namespace"], b["metadata"]["name"], b["roleRef"]["name"])
+                for b in kinds["RoleBinding"]}
+    assert bindings == {(f"capi-{name}", "lattice-cell-secrets", "lattice-cell-cluster-secrets"),
+                        *((ns, f"lattice-cell-{name}-credentials", "lattice-cell-credentials-copy") for ns in copies)}
+    for b in kinds["RoleBinding"]:
+        assert b["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": "lattice-system"}
+                                 for sa in ("lattice-operator", "lattice-agent")]
 
 
 @pytest.mark.parametrize("example", sorted(EXPECTED))

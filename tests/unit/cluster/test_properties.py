@@ -29,6 +29,9 @@ label_values = st.from_regex(r"([a-z0-9]([a-z0-9._-]{0,10}[a-z0-9])?)?", fullmat
 label_keys = st.one_of(ids, st.builds(lambda a, b: f"{a}.example.com/{b}", ids, ids),
                        st.builds(lambda r: f"node-role.kubernetes.io/{r}", ids))
 
+# Kubernetes' own kinds: no CRD schema here, the real apiserver checks them (integration tests).
+BUILT_IN = ("v1", "rbac.authorization.k8s.io/v1")
+
 
 @st.composite
 def pools(draw: st.DrawFn) -> dict[str, Any]:
@@ -132,7 +135,7 @@ def test_valid_models_compile_to_schema_valid_secret_free_objects(doc: dict[str,
     index = upstream_crds.cluster_api()
     for obj in plan.objects:
         assert obj["kind"] != "Secret"
-        if obj["apiVersion"] != "v1":
+        if obj["apiVersion"] not in BUILT_IN:  # RoleBindings: checked by the real apiserver (integration)
             index.assert_valid(obj)
         for path, node in _walk(obj):
             assert "data" not in node or obj["kind"] == "ConfigMap", path

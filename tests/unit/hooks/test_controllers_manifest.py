@@ -99,6 +99,13 @@ def test_metacontroller_role_covers_every_controller_and_nothing_more() -> None:
             assert has(k.api_version, k.resource, "get", "list", "watch")
         assert isinstance(c, Composite | Decorator)
     assert ("", "secrets") not in granted and ("", "pods") not in granted
+    # RoleBindings of the cell's Secret ClusterRoles: `bind` on those two names, never `escalate`,
+    # never Roles (whose rules it would have to hold) or other ClusterRoles.
+    rbac_group = "rbac.authorization.k8s.io"
+    assert granted[(rbac_group, "clusterroles")] == {"bind"}
+    assert (rbac_group, "roles") not in granted and not any("escalate" in v for v in granted.values())
+    bind = next(r for r in metacontroller_rules() if r["resources"] == ["clusterroles"])
+    assert bind["resourceNames"] == ["lattice-cell-cluster-secrets", "lattice-cell-credentials-copy"]
 
 
 def test_customize_relates_only_declared_kinds() -> None:

@@ -73,9 +73,11 @@ def test_customize_relates_the_provider_and_the_agent_lease() -> None:
     mc = fake(example("docker-in-memory"), example("docker"))
     rules = mc.customize(mc.get(*IN_MEMORY))["relatedResources"]
     assert rules == [{"apiVersion": "lattice.dev/v1alpha1", "resource": "cloudproviders",
-                      "namespace": "lattice-system", "names": ["docker"]}]  # in-memory: no agent, no Lease
+                      "namespace": "lattice-system", "names": ["docker"]},
+                     # an unpivot's imported namespace, for the cell's RoleBinding there
+                     {"apiVersion": "v1", "resource": "namespaces", "names": ["capi-ci"]}]  # in-memory: no Lease
     rules = mc.customize(mc.get(*DEV))["relatedResources"]
-    assert rules[1] == {"apiVersion": "coordination.k8s.io/v1", "resource": "leases",
+    assert rules[2] == {"apiVersion": "coordination.k8s.io/v1", "resource": "leases",
                         "namespace": "lattice-system", "names": ["lattice-agent-dev"]}
 
 
@@ -348,3 +350,26 @@ def test_failed_unreadable_cluster_still_deletes_what_was_made() -> None:
     answer = mc.sync(*IN_MEMORY, hook="finalize")
     assert "Cluster/ci" not in kinds_of(answer) and answer["finalized"] is False
     assert answer["status"]["phase"] == "Deleting"
+
+
+def test_the_cell_gets_its_secret_rights_where_the_cluster_lives_and_in_an_unpivot() -> None:
+    mc = fake(example("docker"), lease("dev"))
+    provisioned_dev(mc)
+    binding = mc.child(DEV, "RoleBinding", "lattice-cell-secrets")
+    assert binding is not None and binding["metadata"]["namespace"] == "capi-dev"
+    assert binding["roleRef"]["name"] == "lattice-cell-cluster-secrets"
+    # Held still by a pivot: echoed like everything else.
+    annotate(mc, DEV, "Started")
+    assert "RoleBinding/lattice-cell-secrets" in kinds_of(mc.sync(*DEV))
+    # Pivoted away: nothing here, the binding goes with the namespace.
+    annotate(mc, DEV, "Complete")
+    mc.children[DEV] = {}
+    assert mc.sync(*DEV)["children"] == []
+    # An unpivot holds the cluster (Started) and imports capi-dev itself: the binding comes back as
+    # soon as the namespace is there, so the cell can import the cluster's Secrets.
+    annotate(mc, DEV, "Started")
+    assert mc.sync(*DEV)["children"] == []
+    mc.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "capi-dev"}})
+    children = mc.sync(*DEV)["children"]
+    assert kinds_of({"children": children}) == ["RoleBinding/lattice-cell-secrets"]
+    assert children[0]["metadata"]["namespace"] == "capi-dev"
