@@ -84,16 +84,14 @@ class LocalBootstrap:
 
 
 def operator_objects(image: str, namespace: str = "lattice-system") -> list[KubeObject]:
-    """lattice-operator as a Deployment (the cell of the bootstrap cluster) with its identity."""
+    """lattice-operator as a Deployment (the cell of the bootstrap cluster). Its identity is the one
+    ``manifests/`` ships (applied just before: ``cell-rbac.yaml``, ServiceAccount ``lattice-operator``
+    with exactly the cell's rights, as the local bootstrap runs it), never cluster-admin: the
+    bootstrap cluster is a root, it runs a cell and no agent."""
     labels = {"app.kubernetes.io/name": "lattice-operator", "app.kubernetes.io/part-of": "lattice"}
     meta = {"name": "lattice-operator", "namespace": namespace, "labels": labels}
     ports = [("grpc", 50051), ("bootstrap", 8443), ("capi-proxy", 8081), ("health", 8080)]
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "lattice-operator", "labels": labels},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-         "subjects": [{"kind": "ServiceAccount", "name": "lattice-operator", "namespace": namespace}]},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {
             "replicas": 1, "selector": {"matchLabels": labels},
             "template": {"metadata": {"labels": labels}, "spec": {

@@ -6,6 +6,11 @@ plus the parent's distributable resources.
   for it, resume Cluster API, apply the resources, answer ``MoveCompleteAck``. From then on the
   cluster is pivoted: its subtree entry says so, and its parent's CAPI proxy answers 410 for it.
 * ``SyncResources`` → apply the set and delete what left it (``resources``).
+* What the parent may make this agent write is one table, ``lattice_move.agent_rights``, which the
+  agent's ClusterRole is generated from: an object of another kind (a ClusterRoleBinding, say), a
+  Namespace other than ``capi-<cluster>`` or a batch into another namespace is refused with a
+  message naming it — a failed object in ``MoveObjectAck``, an error in ``MoveCompleteAck`` — and
+  nothing of it is written.
 * Unpivot: while this cluster's own LatticeCluster is being deleted (and has no children — the hook
   refuses that deletion with their names), pause Cluster API here, send the graph in
   ``ClusterDeleting`` every few seconds until the parent answers ``UnpivotImported``, then delete
@@ -89,6 +94,10 @@ class SelfManagement:
         if batch.cluster_name != self.cluster:
             ack = pb.MoveObjectAck(errors=[pb.MoveObjectError(
                 message=f"this agent is {self.cluster!r}, not {batch.cluster_name!r}")])
+        elif batch.target_namespace != capi_namespace(self.cluster):
+            ack = pb.MoveObjectAck(errors=[pb.MoveObjectError(
+                message=f"a move into {self.cluster!r} goes to namespace {capi_namespace(self.cluster)!r}, "
+                        f"not {batch.target_namespace!r}")])
         else:
             try:
                 ack = await self.importer.apply_batch(batch)
@@ -103,6 +112,9 @@ class SelfManagement:
         try:
             if msg.cluster_name != self.cluster:
                 raise MoveError(f"this agent is {self.cluster!r}, not {msg.cluster_name!r}")
+            if msg.target_namespace != capi_namespace(self.cluster):
+                raise MoveError(f"a move into {self.cluster!r} goes to namespace {capi_namespace(self.cluster)!r}, "
+                                f"not {msg.target_namespace!r}")
             manifests = [manifest_of(pb.MoveObject(manifest=m)) for m in msg.manifests]
 
             async def resources() -> int:

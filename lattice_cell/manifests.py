@@ -1,6 +1,7 @@
 """What the bootstrap webhook hands a new child: the objects that install its agent.
 
-Pure builders (no I/O): namespace, the agent's ServiceAccount + binding + Deployment, the
+Pure builders (no I/O): namespace, the agent's ServiceAccount + its RBAC
+(``lattice_move.agent_rights``, never cluster-admin) + Deployment, the
 parent-config Secret the agent reads on start, then CRDs and policies propagated from the parent.
 """
 
@@ -15,6 +16,7 @@ import yaml
 
 from crds import KubeObject
 from lattice_cell.rbac import cell_rbac
+from lattice_move.agent_rights import agent_rbac
 from lattice_tunnel.parent_config import NAMESPACE, PARENT_CONFIG_SECRET, ParentConfig
 
 AGENT_NAME = "lattice-agent"
@@ -95,11 +97,10 @@ def agent_manifests(install: AgentInstall, extra: Iterable[KubeObject] = ()) -> 
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": _labels()}},
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": {"name": AGENT_NAME, "namespace": NAMESPACE, "labels": _labels()}},
-        # cluster-admin: the agent impersonates callers and imports CAPI objects during pivot.
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": AGENT_NAME, "labels": _labels()},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-         "subjects": [{"kind": "ServiceAccount", "name": AGENT_NAME, "namespace": NAMESPACE}]},
+        # What the agent itself writes (pivot import, unpivot export, the distributable resources,
+        # its identity), kind by kind: lattice_move.agent_rights. Tunnelled requests run as
+        # lattice-proxy (impersonator_rbac), which may only impersonate.
+        *agent_rbac(_labels(), service_account=AGENT_NAME, namespace=NAMESPACE),
         *capi_reader_rbac(),
         # The cell's own rights, for when this child runs lattice-operator (a parent of its own).
         *cell_rbac(AGENT_NAME, binding="lattice-agent-cell", labels=_labels()),

@@ -24,7 +24,7 @@ import attrs
 
 import crds
 from crds import KubeObject
-from lattice_move import names
+from lattice_move import agent_rights, names
 from lattice_move.exporter import Exporter, bounded
 from lattice_move.graph import MoveError
 from lattice_move.kube import MoveApi, retryable
@@ -109,6 +109,10 @@ class Importer:
     async def _one(self, move: _Move, msg: pb.MoveObject, target_namespace: str, frozen: bool) -> str | ObjectFailed:
         try:
             manifest = manifest_of(msg)
+            refused = _refusal(manifest, target_namespace)
+            if refused is not None:
+                log.warning("move %s refused: %s", target_namespace, refused)
+                return ObjectFailed(refused, retry=False)
             what = f"{manifest.get('kind')} {(manifest.get('metadata') or {}).get('name')}"
             rtype = await _retrying(what, lambda: self.api.resource_of(manifest))
             namespace = (target_namespace or (manifest.get("metadata") or {}).get("namespace")) \
@@ -212,6 +216,11 @@ class Importer:
         LatticeCluster), add the owner references that waited for them and resume Cluster API.
         Returns how many resources were applied. ``source``: the cluster the move came from, recorded
         on the LatticeCluster (``lattice.dev/imported-from``)."""
+        for manifest in manifests:  # before anything is written: all of it, or a refusal naming the kind
+            agent_rights.check(manifest, "complete")
+            if (manifest.get("metadata") or {}).get("name") != cluster:
+                raise agent_rights.Refused(f"MoveComplete may create only this cluster's own LatticeCluster "
+                                           f"{cluster!r}, not {(manifest.get('metadata') or {}).get('name')!r}")
         if await self.released(cluster):
             self._moves.pop(move_id, None)
             return 0
@@ -252,6 +261,17 @@ class Importer:
         labels = {k: remapped.get(v, v) for k, v in (meta.get("labels") or {}).items()}
         await self.api.merge_patch(pending.rtype, pending.namespace, pending.name,
                                    {"metadata": {"ownerReferences": owners, "labels": labels}})
+
+
+def _refusal(manifest: KubeObject, target_namespace: str) -> str | None:
+    """Why a batch object is not imported at all: a kind outside the allow-list
+    (``agent_rights.PIVOT_KINDS``, which the agent's ClusterRole is made from), or a Namespace other
+    than the move's own."""
+    refused = agent_rights.refusal(manifest, "pivot")
+    name = (manifest.get("metadata") or {}).get("name")
+    if refused is None and manifest.get("kind") == "Namespace" and target_namespace and name != target_namespace:
+        refused = f"Namespace {name!r} is not this move's namespace {target_namespace!r}"
+    return refused
 
 
 def _annotations(obj: KubeObject) -> dict[str, str]:
