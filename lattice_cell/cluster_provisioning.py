@@ -148,14 +148,26 @@ class ClusterProvisioning:
         for cluster in clusters:
             name = str(_get(cluster, "metadata", "name"))
             status = cluster.get("status") or {}
-            secret = status.get("bootstrapSecret")
-            if isinstance(secret, str) and secret and not _get(cluster, "metadata", "deletionTimestamp"):
-                await self._bootstrap(name, str(_get(cluster, "metadata", "uid") or ""), secret,
-                                      _epoch(_get(cluster, "metadata", "creationTimestamp")), report)
-            for copy in status.get("credentialCopies") or []:
-                await self._copy(name, str(_get(cluster, "metadata", "uid") or ""), copy, report)
+            try:
+                await self._cluster(cluster, name, status, report)
+            except KubeApiError as exc:
+                if exc.status != 403:
+                    raise
+                # Metacontroller updates a parent's status before it creates the children, so the
+                # RoleBinding that grants this cell its Secrets there can come a moment after the ask.
+                # One cluster waiting for its rights never holds up the others.
+                report.skipped.append(f"{name}: no rights yet ({exc}); the next pass retries")
         await self._observe_providers(report)
         return report
+
+    async def _cluster(self, cluster: Mapping[str, Any], name: str, status: Mapping[str, Any],
+                       report: Report) -> None:
+        uid = str(_get(cluster, "metadata", "uid") or "")
+        secret = status.get("bootstrapSecret")
+        if isinstance(secret, str) and secret and not _get(cluster, "metadata", "deletionTimestamp"):
+            await self._bootstrap(name, uid, secret, _epoch(_get(cluster, "metadata", "creationTimestamp")), report)
+        for copy in status.get("credentialCopies") or []:
+            await self._copy(name, uid, copy, report)
 
     # ---- the agent's one-time token ------------------------------------------------------------
 

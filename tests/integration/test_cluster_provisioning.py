@@ -63,6 +63,12 @@ def can(plane: ClusterPlane, verb: str, resource: str, namespace: str) -> bool:
     return out.stdout.strip() == "yes"
 
 
+def wait_for_rights(plane: ClusterPlane, *namespaces: str) -> None:
+    for namespace in namespaces:
+        plane.wait(f"the cell may write Secrets in {namespace}",
+                   lambda ns=namespace: can(plane, "create", "secrets", ns))
+
+
 def write_credentials(plane: ClusterPlane, **values: str) -> None:
     plane.cp.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "aws-credentials",
                                                                        "namespace": "lattice-system"},
@@ -113,6 +119,9 @@ async def test_the_shell_supplies_what_the_hooks_ask_for(cluster_plane: ClusterP
     status = plane.wait("the cluster asks for its token and credentials",
                         lambda: cluster_status().get("bootstrapSecret") and cluster_status())
     assert status["bootstrapSecret"] == "awsprod-lattice-bootstrap"
+    # Metacontroller writes the status before the children: the cell's rights come a moment later.
+    # Until then a pass skips the cluster, and says why.
+    wait_for_rights(plane, "capi-awsprod", "capa-system")
     report = await shell.reconcile_once()
     assert report.tokens_issued == ["awsprod"]
     boot = secret_data(plane, "capi-awsprod", "awsprod-lattice-bootstrap")
@@ -164,6 +173,7 @@ async def test_the_shell_supplies_what_the_hooks_ask_for(cluster_plane: ClusterP
                .get("bootstrapSecret"))
     old = await store.get("awsprod")
     assert old is not None and old.used  # spent by the cluster of the same name above
+    wait_for_rights(plane, "capi-awsprod", "capa-system")
     report = await shell.reconcile_once()
     assert report.tokens_issued == ["awsprod"]
     boot = secret_data(plane, "capi-awsprod", "awsprod-lattice-bootstrap")
