@@ -1,7 +1,8 @@
 """What the bootstrap webhook hands a new child: the objects that install its agent.
 
 Pure builders (no I/O): namespace, the agent's ServiceAccount + its RBAC
-(``lattice_move.agent_rights``, never cluster-admin) + Deployment, the
+(``lattice_move.agent_rights``, never cluster-admin; the pivot's writes bound in ``capi-<cluster>``
+only, which is created here) + Deployment, the
 parent-config Secret the agent reads on start, then CRDs and policies propagated from the parent.
 """
 
@@ -98,9 +99,10 @@ def agent_manifests(install: AgentInstall, extra: Iterable[KubeObject] = ()) -> 
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": {"name": AGENT_NAME, "namespace": NAMESPACE, "labels": _labels()}},
         # What the agent itself writes (pivot import, unpivot export, the distributable resources,
-        # its identity), kind by kind: lattice_move.agent_rights. Tunnelled requests run as
+        # its identity), kind by kind: lattice_move.agent_rights; the pivot's writes only in
+        # capi-<cluster>, which is made here with their RoleBinding. Tunnelled requests run as
         # lattice-proxy (impersonator_rbac), which may only impersonate.
-        *agent_rbac(_labels(), service_account=AGENT_NAME, namespace=NAMESPACE),
+        *agent_rbac(_labels(), service_account=AGENT_NAME, namespace=NAMESPACE, cluster=install.cluster),
         *capi_reader_rbac(),
         # The cell's own rights, for when this child runs lattice-operator (a parent of its own).
         *cell_rbac(AGENT_NAME, binding="lattice-agent-cell", labels=_labels()),

@@ -1,32 +1,45 @@
 """What a child's ``lattice-agent`` may do on its own API server (pure): one table that both the
-agent's RBAC (``agent_rbac``: ClusterRole and Role ``lattice-agent``, bound to ServiceAccount
-``lattice-system/lattice-agent`` by the bootstrap manifests) and the agent's own refusal of what a
-parent sends (``refusal``) are made from. A kind outside the table is refused by the agent with a
-message naming it, before the API server would refuse it with a 403.
+agent's RBAC (``agent_rbac``, bound to ServiceAccount ``lattice-system/lattice-agent`` by the
+bootstrap manifests) and the agent's own refusal of what a parent sends (``refusal``) are made from.
+A kind outside the table is refused by the agent with a message naming it, before the API server
+would refuse it with a 403.
+
+The bootstrap manifests are made per cluster, and a pivot writes only into ``capi-<cluster>`` (the
+importer refuses a batch for another namespace, and a Namespace other than the move's own; the
+unpivot export reads that namespace only), so the namespaced writes are granted there alone: the
+manifests create Namespace ``capi-<cluster>`` (labelled as the cluster compiler labels it; the
+pivot's first batch adopts it) and a RoleBinding in it. Nothing outside ``capi-<cluster>`` and
+``lattice-system`` holds a Secret or ConfigMap the agent may touch.
 
 Every rule and why (the agent's calls: ``lattice_agent`` and the ``lattice_move`` import/export it
 runs):
 
-ClusterRole ``lattice-agent`` (cluster-wide: a pivot writes into ``capi-<cluster>``, a namespace per
-cluster that RBAC cannot name in advance):
+ClusterRole ``lattice-agent-pivot`` (``PIVOT_ROLE``), bound by RoleBinding ``lattice-agent-pivot`` in
+``capi-<cluster>`` only (a RoleBinding grants a ClusterRole's rules in its own namespace):
 
-* The pivot kinds (``PIVOT_KINDS``: Cluster API core, its ``bootstrap``, ``controlplane``,
-  ``infrastructure``, ``addons`` and ``ipam`` groups; every kind named, no ``*`` for a write): get, list, create,
-  update, patch, delete, and ``<kind>/status``: update. Import creates each object (PUT when a batch
-  repeats), writes its status through the subresource, merge-patches the owner references that waited
-  for the LatticeCluster and resumes the Cluster (``spec.paused``); the unpivot export pauses, lists,
-  marks ``delete-for-move`` (a merge patch) and deletes.
-* Every resource of the Cluster API groups (``runtime`` included): get, list, and nothing else — the
-  unpivot export lists every kind whose CRD is labelled for move (as clusterctl does), and a kind
-  it could not list would fail the export; what it then moves, it must also be allowed to write.
+* The namespaced pivot kinds (``PIVOT_KINDS``: Cluster API core, its ``bootstrap``,
+  ``controlplane``, ``infrastructure``, ``addons`` and ``ipam`` groups; every kind named, no ``*``
+  for a write): get, list, create, update, patch, delete, and ``<kind>/status``: update. Import
+  creates each object (PUT when a batch repeats), writes its status through the subresource,
+  merge-patches the owner references that waited for the LatticeCluster and resumes the Cluster
+  (``spec.paused``); the unpivot export pauses, lists, marks ``delete-for-move`` (a merge patch) and
+  deletes.
 * Secrets and ConfigMaps: get, list, create, update, patch, delete — they move with their cluster
-  (same verbs as the pivot kinds); Secrets also hold the agent's identity
-  (``lattice-agent-credentials``: get, create, update), its parent config (``lattice-parent-config``:
-  get, and a patch that drops the spent bootstrap token) and the Secrets the distributable
-  resources reference (server-side apply, delete).
-* Namespaces: get, create, update, patch — the pivot's first batch creates ``capi-<cluster>`` (update
-  when it repeats; patch adds its owner reference to the LatticeCluster once that arrives with
-  ``MoveComplete``), the unpivot reads it; ``lattice-system`` is created if missing. Never delete.
+  (the same verbs as the pivot kinds).
+
+ClusterRole ``lattice-agent`` (cluster-wide: only what is cluster-scoped, or a read):
+
+* The cluster-scoped pivot kinds (the AWS cluster identities): the same verbs as above — a
+  RoleBinding cannot grant a cluster-scoped kind.
+* Every resource of the Cluster API groups (``runtime`` included): get, list, and nothing else — the
+  unpivot export lists every kind whose CRD is labelled for move (as clusterctl does): the
+  namespaced ones in ``capi-<cluster>``, the cluster-scoped ones (ExtensionConfigs, a provider's
+  identities, kinds no table can name in advance) cluster-wide; a kind it could not list would fail
+  the export. What it then moves, it must also be allowed to write.
+* Namespaces: get, create, update, patch — the pivot's first batch creates ``capi-<cluster>`` (409:
+  the bootstrap manifests made it, and the batch updates it; update when a batch repeats; patch adds
+  its owner reference to the LatticeCluster once that arrives with ``MoveComplete``), the unpivot
+  export reads it; ``lattice-system`` is created if missing. Never delete.
 * LatticeClusters: get, list, create, patch — the child's own copy arrives with ``MoveComplete``
   (create), then ``lattice.dev/import-complete`` (patch); whether the move is done (get); the
   unpivot waits for child clusters (list).
@@ -35,9 +48,13 @@ cluster that RBAC cannot name in advance):
 
 Role ``lattice-agent`` in ``lattice-system``:
 
-* The distributable resources (``DISTRIBUTABLE_KINDS``: CloudProviders, SecretsProviders,
-  CedarPolicies, OIDCProviders): get, list, create, patch, delete — server-side apply of the parent's
-  set, deletion of what left it.
+* Secrets: get, list, create, update, patch, delete — the agent's identity
+  (``lattice-agent-credentials``: get, create, update), its parent config
+  (``lattice-parent-config``: get, and a patch that drops the spent bootstrap token) and the Secrets
+  the distributable resources reference (server-side apply, listed by label, delete).
+* The other distributable resources (``DISTRIBUTABLE_KINDS``: CloudProviders, SecretsProviders,
+  CedarPolicies, OIDCProviders): get, list, create, patch, delete — server-side apply of the
+  parent's set, deletion of what left it.
 * ServiceAccount ``lattice-proxy``: create a token — the last hop's impersonate-only identity.
 
 Discovery and ``/version`` need nothing here: every authenticated identity may read them.
@@ -55,6 +72,7 @@ from lattice_move import names
 NAMESPACE = "lattice-system"
 SERVICE_ACCOUNT = "lattice-agent"
 ROLE = "lattice-agent"
+PIVOT_ROLE = "lattice-agent-pivot"  # the namespaced writes, bound in capi-<cluster> only
 LATTICE_GROUP = "lattice.dev"
 IMPERSONATOR = "lattice-proxy"
 WRITE_VERBS = ("get", "list", "create", "update", "patch", "delete")
@@ -151,8 +169,8 @@ def refusal(obj: Mapping[str, object], stage: str = "pivot") -> str | None:
     what = {"pivot": "a pivot may import", "complete": "a completed pivot may create",
             "sync": "the parent's resource sync may apply"}[stage]
     groups = sorted({k.group or "core" for k in table.values()})
-    return (f"{_describe(obj)} is not a kind {what}: this agent writes only the kinds its ClusterRole "
-            f"{ROLE} grants (API groups {', '.join(groups)}; see lattice_move.agent_rights)")
+    return (f"{_describe(obj)} is not a kind {what}: this agent writes only the kinds its roles "
+            f"{ROLE} and {PIVOT_ROLE} grant (API groups {', '.join(groups)}; see lattice_move.agent_rights)")
 
 
 def check(obj: Mapping[str, object], stage: str = "pivot") -> None:
@@ -179,38 +197,68 @@ def _rules(kinds: tuple[Kind, ...], verbs: tuple[str, ...], status: bool = False
 # Every group Cluster API's CRDs are in: what the unpivot export reads (``runtime``: ExtensionConfigs
 # are listed with the other move kinds, never written by the agent).
 CAPI_GROUPS = tuple(sorted({k.group for k in PIVOT_KINDS if k.group} | {f"runtime.{names.CAPI_GROUP_SUFFIX}"}))
+# Labels of capi-<cluster> as the cluster compiler makes it (hooks.cluster.names.labels; a test keeps them equal).
+LATTICE_CLUSTER_LABEL = "lattice.dev/cluster"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "lattice"}
+
+PIVOT_RULES: list[KubeObject] = [
+    *_rules(tuple(k for k in PIVOT_KINDS if k.group and k.namespaced), WRITE_VERBS, status=True),
+    *_rules(tuple(k for k in PIVOT_KINDS if not k.group and k.namespaced), WRITE_VERBS),
+]
 CLUSTER_RULES: list[KubeObject] = [
-    *_rules(tuple(k for k in PIVOT_KINDS if k.group), WRITE_VERBS, status=True),
+    *_rules(tuple(k for k in PIVOT_KINDS if k.group and not k.namespaced), WRITE_VERBS, status=True),
     {"apiGroups": list(CAPI_GROUPS), "resources": ["*"], "verbs": ["get", "list"]},
-    {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": list(WRITE_VERBS)},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create", "update", "patch"]},
     {"apiGroups": [LATTICE_GROUP], "resources": ["latticeclusters"], "verbs": ["get", "list", "create", "patch"]},
     {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["list"]},
 ]
 NAMESPACED_RULES: list[KubeObject] = [
+    *_rules(tuple(k for k in DISTRIBUTABLE_KINDS if not k.group), WRITE_VERBS),
     *_rules(tuple(k for k in DISTRIBUTABLE_KINDS if k.group), ("get", "list", "create", "patch", "delete")),
     {"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": [IMPERSONATOR],
      "verbs": ["create"]},
 ]
 
 
+def pivot_namespace(cluster: str) -> str:
+    return f"capi-{cluster}"
+
+
+def namespace_labels(cluster: str) -> dict[str, str]:
+    """The labels the cluster compiler gives ``capi-<cluster>`` (what a pivot brings along)."""
+    return {names.CLUSTER_NAME_LABEL: cluster, LATTICE_CLUSTER_LABEL: cluster, **MANAGED_BY}
+
+
 def agent_rbac(labels: Mapping[str, str] | None = None, *, service_account: str = SERVICE_ACCOUNT,
-               namespace: str = NAMESPACE) -> list[KubeObject]:
-    """ClusterRole and Role ``lattice-agent`` and their bindings to ``namespace/service_account``."""
-    labels = dict(labels or {"app.kubernetes.io/name": SERVICE_ACCOUNT, "app.kubernetes.io/managed-by": "lattice"})
+               namespace: str = NAMESPACE, cluster: str | None = None) -> list[KubeObject]:
+    """ClusterRole and Role ``lattice-agent`` and their bindings to ``namespace/service_account``,
+    ClusterRole ``lattice-agent-pivot`` and, given ``cluster``, Namespace ``capi-<cluster>`` with the
+    RoleBinding that grants the pivot's writes there (and nowhere else)."""
+    labels = dict(labels or {"app.kubernetes.io/name": SERVICE_ACCOUNT, **MANAGED_BY})
     subjects = [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]
     api = "rbac.authorization.k8s.io/v1"
 
-    def meta(ns: str | None = None) -> KubeObject:
-        return {"name": ROLE, **({"namespace": ns} if ns else {}), "labels": dict(labels)}
+    def meta(ns: str | None = None, name: str = ROLE) -> KubeObject:
+        return {"name": name, **({"namespace": ns} if ns else {}), "labels": dict(labels)}
 
-    return [
+    def ref(kind: str, name: str = ROLE) -> KubeObject:
+        return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
+
+    docs: list[KubeObject] = [
         {"apiVersion": api, "kind": "ClusterRole", "metadata": meta(), "rules": CLUSTER_RULES},
-        {"apiVersion": api, "kind": "ClusterRoleBinding", "metadata": meta(),
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ROLE},
+        {"apiVersion": api, "kind": "ClusterRoleBinding", "metadata": meta(), "roleRef": ref("ClusterRole"),
          "subjects": subjects},
         {"apiVersion": api, "kind": "Role", "metadata": meta(namespace), "rules": NAMESPACED_RULES},
-        {"apiVersion": api, "kind": "RoleBinding", "metadata": meta(namespace),
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE},
+        {"apiVersion": api, "kind": "RoleBinding", "metadata": meta(namespace), "roleRef": ref("Role"),
          "subjects": subjects},
+        {"apiVersion": api, "kind": "ClusterRole", "metadata": meta(name=PIVOT_ROLE), "rules": PIVOT_RULES},
     ]
+    if cluster is not None:
+        target = pivot_namespace(cluster)
+        docs += [
+            {"apiVersion": "v1", "kind": "Namespace",
+             "metadata": {"name": target, "labels": namespace_labels(cluster)}},
+            {"apiVersion": api, "kind": "RoleBinding", "metadata": meta(target, PIVOT_ROLE),
+             "roleRef": ref("ClusterRole", PIVOT_ROLE), "subjects": subjects},
+        ]
+    return docs

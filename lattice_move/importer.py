@@ -7,7 +7,9 @@ cache. An owner outside the move that is cluster-scoped (the LatticeCluster Meta
 these objects for) is found by name; if it does not exist yet — the target's copy of the
 LatticeCluster comes with ``MoveComplete``, so that its controller sees the objects only when all
 of them are there — the reference is added then. An object that already exists is updated if it
-came from the same source object (a repeated batch), refused otherwise. Once the target's
+came from the same source object (a repeated batch), refused otherwise — but for the move's own
+Namespace when it came from nowhere (the bootstrap manifests create ``capi-<cluster>`` with the
+agent's RoleBinding in it): that one is adopted, keeping its labels. Once the target's
 LatticeCluster says ``lattice.dev/import-complete``, batches change nothing (a driver that crashed
 after the complete acknowledgement may send the move again).
 """
@@ -119,7 +121,10 @@ class Importer:
                 if rtype.namespaced else None
             if frozen:
                 return str(await self._existing_uid(rtype, namespace, manifest, msg.source_uid))
-            return str(await self._import(move, msg, manifest, rtype, namespace, what))
+            # The bootstrap manifests made the move's namespace (with the agent's RoleBinding in it).
+            prepared = (not rtype.group and rtype.kind == "Namespace" and bool(target_namespace)
+                        and (manifest.get("metadata") or {}).get("name") == target_namespace)
+            return str(await self._import(move, msg, manifest, rtype, namespace, what, adopt=prepared))
         except ObjectFailed as exc:
             return exc
         except (MoveError, ValueError) as exc:
@@ -153,7 +158,9 @@ class Importer:
         return None
 
     async def _import(self, move: _Move, msg: pb.MoveObject, manifest: KubeObject, rtype: ResourceType,
-                      namespace: str | None, what: str) -> str:
+                      namespace: str | None, what: str, adopt: bool = False) -> str:
+        """``adopt``: an existing object of that name not moved from anywhere (no source UID) is
+        taken over, its labels and annotations kept under the source's."""
         owners, remapped, waiting = [], {}, []
         for owner in owners_of(msg):
             uid = await self._owner_uid(move, owner, namespace)
@@ -169,7 +176,11 @@ class Importer:
             existing = await _retrying(what, lambda: self.api.get(rtype, namespace, body["metadata"]["name"]))
             if existing is None:
                 raise ObjectFailed(f"{what}: exists and does not exist (deleted meanwhile?)", retry=True)
-            if source_uid(existing) != msg.source_uid:
+            if adopt and not source_uid(existing):
+                meta, old_meta = body["metadata"], existing.get("metadata") or {}
+                for key in ("labels", "annotations"):
+                    meta[key] = {**(old_meta.get(key) or {}), **(meta.get(key) or {})}
+            elif source_uid(existing) != msg.source_uid:
                 raise ObjectFailed(f"{what} already exists here and was not moved from this source "
                                    f"(its {names.SOURCE_UID} is {source_uid(existing) or 'unset'})", retry=False)
             body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]

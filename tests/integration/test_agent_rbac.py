@@ -1,9 +1,11 @@
 """The child's agent with least privilege, on a real kube-apiserver: the agent's own code
 (``lattice_agent.pivot.SelfManagement``, its credentials store, the last hop's token) runs as
 ServiceAccount ``lattice-system/lattice-agent`` — a kubeconfig with a TokenRequest token — with
-exactly the RBAC ``lattice_move.agent_rights.agent_rbac`` makes (the bootstrap manifests bind it),
-and nothing else bound to it (not even the cell's role the bootstrap manifests add for a child that
-becomes a parent): a pivot moves in, the parent's resources are applied and withdrawn, the unpivot
+exactly the RBAC ``lattice_move.agent_rights.agent_rbac`` makes for cluster ``child`` (the
+bootstrap manifests bind it: the pivot's writes, Secrets and ConfigMaps included, by a RoleBinding
+in ``capi-child`` only, a namespace they create), and nothing else bound to it (not even the cell's
+role the bootstrap manifests add for a child that becomes a parent): a pivot moves in (adopting the
+``capi-child`` the installer made), the parent's resources are applied and withdrawn, the unpivot
 hands everything back and deletes it with delete-for-move. A parent that sends a
 ClusterRoleBinding (or a Namespace not its move's) gets a refusal naming it, and nothing is
 created. The parent side (export from the source plane) runs in-process as the source's admin,
@@ -67,7 +69,7 @@ def planes(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
                                ca_pem=b"pem", token="one-time")
         child.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
                      {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": AGENT, "namespace": NS}},
-                     *agent_rbac(), *impersonator_rbac(),
+                     *agent_rbac(cluster="child"), *impersonator_rbac(),
                      {"apiVersion": "v1", "kind": "Secret",
                       "metadata": {"name": "lattice-parent-config", "namespace": NS},
                       "stringData": {k: v.decode() for k, v in install.to_data().items()}}])
@@ -126,8 +128,11 @@ def capi_objects(cp: lattice_dev.ControlPlane, ns: str) -> list[Obj]:
 
 def test_the_agent_s_identity_may_do_what_it_needs_and_nothing_of_an_admin(planes: Any) -> None:
     child = planes[1]
-    allowed = [("create", "machines.cluster.x-k8s.io", "-n", "capi-x"), ("update", "clusters.cluster.x-k8s.io/status"),
-               ("create", "secrets", "-n", "capi-x"), ("create", "namespaces"), ("create", "latticeclusters"),
+    allowed = [("create", "machines.cluster.x-k8s.io", "-n", "capi-child"),
+               ("update", "clusters.cluster.x-k8s.io/status", "-n", "capi-child"),
+               ("create", "secrets", "-n", "capi-child"), ("delete", "configmaps", "-n", "capi-child"),
+               ("get", "secrets", "-n", NS), ("update", "secrets", "-n", NS),
+               ("list", "machines.cluster.x-k8s.io", "-A"), ("create", "namespaces"), ("create", "latticeclusters"),
                ("list", "extensionconfigs.runtime.cluster.x-k8s.io"), ("patch", "cloudproviders", "-n", NS),
                ("create", "serviceaccounts/lattice-proxy", "--subresource=token", "-n", NS)]
     for args in allowed:
@@ -136,7 +141,14 @@ def test_the_agent_s_identity_may_do_what_it_needs_and_nothing_of_an_admin(plane
                ("create", "deployments", "-n", NS), ("delete", "namespaces"), ("create", "customresourcedefinitions"),
                ("impersonate", "users"), ("create", "serviceaccounts/lattice-agent", "--subresource=token", "-n", NS),
                ("patch", "cloudproviders", "-n", "default"), ("delete", "latticeclusters"),
-               ("create", "extensionconfigs.runtime.cluster.x-k8s.io"), ("*", "*")]
+               ("create", "extensionconfigs.runtime.cluster.x-k8s.io"), ("*", "*"),
+               # Secrets and ConfigMaps, and the pivot kinds' writes, nowhere but capi-child (and lattice-system)
+               ("create", "secrets", "-n", "default"), ("get", "secrets", "-n", "kube-system"),
+               ("create", "secrets", "-n", "kube-system"), ("list", "secrets", "-A"),
+               ("create", "configmaps", "-n", "default"), ("create", "configmaps", "-n", "kube-system"),
+               ("create", "configmaps", "-n", NS), ("create", "secrets", "-n", "capi-other"),
+               ("create", "machines.cluster.x-k8s.io", "-n", "default"),
+               ("update", "clusters.cluster.x-k8s.io/status", "-n", "default")]
     for args in refused:
         assert not can_i(child, *args), args
 
@@ -183,6 +195,14 @@ async def test_pivot_sync_and_unpivot_run_as_the_agent_s_service_account(planes:
     assert len(capi_objects(child_cp, ns)) == len(capi_objects(parent_cp, ns)) >= 8
     own = child_cp.get_json("latticecluster", name)
     assert own["metadata"]["annotations"][names.IMPORT_COMPLETE] == "true"
+    # The namespace the installer made (with the agent's RoleBinding) was adopted: the source's
+    # marks on it, its owner reference added once the LatticeCluster came, the binding still there.
+    namespace = child_cp.get_json("namespace", ns)["metadata"]
+    assert namespace["annotations"][names.SOURCE_UID] == parent_cp.get_json("namespace", ns)["metadata"]["uid"]
+    assert [(r["kind"], r["uid"]) for r in namespace["ownerReferences"]] == [("LatticeCluster",
+                                                                            own["metadata"]["uid"])]
+    assert namespace["labels"]["lattice.dev/cluster"] == name
+    assert child_cp.get_json("rolebinding", "lattice-agent-pivot", "-n", ns)["roleRef"]["name"] == "lattice-agent-pivot"
     assert not child_cp.get_json("cluster", name, "-n", ns)["spec"].get("paused")
     provider = child_cp.get_json("cloudprovider", "aws-prod", "-n", NS)
     assert provider["metadata"]["labels"][distributed.INHERITED] == "true"

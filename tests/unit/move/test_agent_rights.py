@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from hooks.cluster import names as cluster_names
 from hooks.controllers import kinds as compiler_kinds
 from lattice_cell.manifests import AgentInstall, agent_manifests
 from lattice_move import agent_rights
@@ -21,32 +22,68 @@ def _grants(rules: list[dict], group: str, resource: str, verb: str) -> bool:
                and "resourceNames" not in r for r in rules)
 
 
-def test_the_role_grants_each_pivot_kind_of_the_table_by_name_with_explicit_verbs() -> None:
-    role = next(d for d in agent_rbac() if d["kind"] == "ClusterRole")
+def _doc(docs: list[dict], kind: str, name: str = "lattice-agent") -> dict:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def test_the_roles_grant_each_pivot_kind_of_the_table_by_name_with_explicit_verbs() -> None:
+    docs = agent_rbac()
+    cluster_rules = _doc(docs, "ClusterRole")["rules"]
+    pivot_rules = _doc(docs, "ClusterRole", "lattice-agent-pivot")["rules"]
     for kind in PIVOT_KINDS:
         namespace = kind.kind == "Namespace"  # never listed or deleted
+        # namespaced kinds only where the pivot writes (a RoleBinding in capi-<cluster>), the rest cluster-wide
+        rules, elsewhere = (pivot_rules, cluster_rules) if kind.namespaced else (cluster_rules, pivot_rules)
         for verb in ("get", "create", "update", "patch") if namespace else ("get", "list", "create", "update", "patch",
                                                                     "delete"):
-            assert _grants(role["rules"], kind.group, kind.plural, verb), (kind, verb)
+            assert _grants(rules, kind.group, kind.plural, verb), (kind, verb)
+            if verb not in ("get", "list") or not kind.group:
+                assert not _grants(elsewhere, kind.group, kind.plural, verb), (kind, verb)
         if kind.group:
-            assert _grants(role["rules"], kind.group, f"{kind.plural}/status", "update"), kind
-    for rule in role["rules"]:
+            assert _grants(rules, kind.group, f"{kind.plural}/status", "update"), kind
+    for rule in cluster_rules + pivot_rules:
         assert "*" not in rule["apiGroups"] and "*" not in rule["verbs"], rule
         assert "*" not in rule["resources"] or set(rule["verbs"]) == {"get", "list"}, rule  # reads only
         assert "*" not in rule["resources"] or all(g.endswith("cluster.x-k8s.io") for g in rule["apiGroups"]), rule
-    groups = {g for r in role["rules"] for g in r["apiGroups"]}
+    groups = {g for r in cluster_rules for g in r["apiGroups"]}
     assert groups == {"", "cluster.x-k8s.io", "bootstrap.cluster.x-k8s.io", "controlplane.cluster.x-k8s.io",
                       "infrastructure.cluster.x-k8s.io", "addons.cluster.x-k8s.io", "ipam.cluster.x-k8s.io",
                       "runtime.cluster.x-k8s.io", "lattice.dev", "apiextensions.k8s.io"}
-    assert not _grants(role["rules"], "rbac.authorization.k8s.io", "clusterrolebindings", "create")
-    assert not _grants(role["rules"], "", "namespaces", "delete")
-    assert role["rules"][-1] == {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+    assert not _grants(cluster_rules, "rbac.authorization.k8s.io", "clusterrolebindings", "create")
+    assert not _grants(cluster_rules, "", "namespaces", "delete")
+    assert cluster_rules[-1] == {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
                                  "verbs": ["list"]}  # read only: the agent applies no CRDs
 
 
-def test_the_role_in_lattice_system_grants_the_distributable_kinds_and_one_token() -> None:
+def test_no_secret_or_configmap_is_granted_cluster_wide() -> None:
+    cluster_rules = _doc(agent_rbac(), "ClusterRole")["rules"]
+    core = [r for r in cluster_rules if "" in r["apiGroups"]]
+    assert core == [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "create", "update", "patch"]}]
+    pivot_rules = _doc(agent_rbac(), "ClusterRole", "lattice-agent-pivot")["rules"]
+    assert {"apiGroups": [""], "resources": ["secrets", "configmaps"],
+            "verbs": ["get", "list", "create", "update", "patch", "delete"]} in pivot_rules
+
+
+def test_the_pivot_role_is_bound_in_capi_cluster_only_and_the_namespace_is_labelled_as_the_compiler_does() -> None:
+    assert [d["kind"] for d in agent_rbac()].count("RoleBinding") == 1  # no cluster: no pivot binding
+    docs = agent_rbac(cluster="c")
+    bindings = [d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")
+                and d["roleRef"]["name"] == "lattice-agent-pivot"]
+    assert [(b["kind"], b["metadata"]["namespace"]) for b in bindings] == [("RoleBinding", "capi-c")]
+    assert bindings[0]["roleRef"]["kind"] == "ClusterRole"
+    assert bindings[0]["subjects"] == [{"kind": "ServiceAccount", "name": "lattice-agent",
+                                        "namespace": "lattice-system"}]
+    namespace = _doc(docs, "Namespace", "capi-c")
+    assert namespace["metadata"]["labels"] == cluster_names.labels("c")
+    assert docs.index(namespace) < docs.index(bindings[0])  # applied in order: the namespace first
+
+
+def test_the_role_in_lattice_system_grants_the_distributable_kinds_the_identity_and_one_token() -> None:
     role = next(d for d in agent_rbac() if d["kind"] == "Role")
     assert role["metadata"]["namespace"] == "lattice-system"
+    for verb in ("get", "list", "create", "update", "patch", "delete"):  # credentials, parent config, resources
+        assert _grants(role["rules"], "", "secrets", verb), verb
+    assert not _grants(role["rules"], "", "configmaps", "create")
     for kind in distributed.KINDS:
         if kind.api_version != "v1":
             assert _grants(role["rules"], "lattice.dev", kind.plural, "patch"), kind
@@ -78,7 +115,10 @@ def test_bootstrap_manifests_bind_the_agent_role_and_never_cluster_admin() -> No
     assert binding["roleRef"]["name"] == "lattice-agent"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "lattice-agent", "namespace": "lattice-system"}]
     assert all(d in docs for d in agent_rbac({"app.kubernetes.io/name": "lattice-agent",
-                                              "app.kubernetes.io/managed-by": "lattice"}))
+                                              "app.kubernetes.io/managed-by": "lattice"}, cluster="c"))
+    pivot = next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "lattice-agent-pivot")
+    assert pivot["metadata"]["namespace"] == "capi-c"
+    assert docs.index(_doc(docs, "Namespace", "capi-c")) < docs.index(pivot)
 
 
 @pytest.mark.parametrize(("obj", "stage", "allowed"), [
