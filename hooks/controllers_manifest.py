@@ -153,7 +153,7 @@ def metacontroller_rules() -> list[KubeObject]:
     """The ClusterRole of Lattice's Metacontroller, derived from the controllers: read the parents,
     targets and related kinds; write the children and attachments, the parents' status and
     finalizers (Metacontroller removes a finalizer a controller no longer declares), the labels of
-    decorated Namespaces; record Events; ``bind`` the cell's two Secret ClusterRoles
+    decorated Namespaces; record Events; ``bind`` the cell's two per-cluster ClusterRoles
     (``hooks.cluster.cell_access``) in the RoleBindings it creates — RBAC lets a creator of a
     RoleBinding grant only rights it holds or may bind, and this one holds no Secret rights at all.
     Nothing else (no Secrets, no Pods, no ``escalate``)."""

@@ -7,11 +7,11 @@ The handshake with the LatticeCluster hook is the pivot's: ``lattice.dev/pivot-p
 (acknowledged in status) while objects arrive, so Metacontroller neither deletes the half-imported
 set nor applies anything to it; then the driver's marks go and the hook manages the objects again
 (``lattice.dev/unpivot-phase``: ``Importing``, then ``Imported``; the pivot driver leaves a
-cluster with this mark alone). The cell may write Secrets in ``capi-<cluster>`` only through the
-RoleBinding the LatticeCluster controller adds once it sees the imported namespace
-(``hooks.cluster.cell_access``), so after the namespace the receiver waits for that right (a
-SelfSubjectAccessReview) before importing the rest. The child repeats its message until it hears
-back; each step here may be repeated.
+cluster with this mark alone). The cell may write Secrets, ConfigMaps and Cluster API objects in
+``capi-<cluster>`` only through the RoleBinding the LatticeCluster controller adds once it sees the
+imported namespace (``hooks.cluster.cell_access``), so after the namespace the receiver waits for
+those rights (SelfSubjectAccessReviews) before importing the rest. The child repeats its message
+until it hears back; each step here may be repeated.
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_request import AgentUnavailable
 
 log = logging.getLogger(__name__)
+# What an unpivot writes in capi-<cluster> through the RoleBinding the LatticeCluster controller adds
+# there (lattice_cell.rbac): (API group, resource).
+MOVED_KINDS = (("", "secrets"), ("", "configmaps"), (names.CAPI_GROUP_SUFFIX, "clusters"))
 
 
 def creation_order(objects: list[pb.MoveObject]) -> list[list[pb.MoveObject]]:
@@ -109,7 +112,7 @@ class UnpivotReceiver:
         granted = False
         for group in creation_order(list(msg.objects)):
             if not granted and not any(b'"kind":"Namespace"' in o.manifest for o in group):
-                await self._await_secret_rights(ns)
+                await self._await_rights(ns)
                 granted = True
             batch = pb.MoveObjectBatch(move_id=move_id, objects=group, target_namespace=ns)
             ack = await importer.apply_batch(batch)
@@ -136,19 +139,25 @@ class UnpivotReceiver:
                 raise TimeoutError("the LatticeCluster hook did not acknowledge pivot-phase=Started in time")
             await asyncio.sleep(0.5)
 
-    async def may_write_secrets(self, namespace: str) -> bool:
-        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                  "spec": {"resourceAttributes": {"namespace": namespace, "verb": "create", "resource": "secrets"}}}
-        answer = await self.kube.request("POST", "selfsubjectaccessreviews", version="authorization.k8s.io/v1",
-                                         body=review)
-        return bool(((answer or {}).get("status") or {}).get("allowed"))
+    async def may_write(self, namespace: str) -> str | None:
+        """None when this cell may create each kind an unpivot brings into ``namespace``, else the
+        first it may not (one RoleBinding grants them all; each is asked, so none is assumed)."""
+        for group, resource in MOVED_KINDS:
+            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                      "spec": {"resourceAttributes": {"namespace": namespace, "verb": "create", "group": group,
+                                                      "resource": resource}}}
+            answer = await self.kube.request("POST", "selfsubjectaccessreviews",
+                                             version="authorization.k8s.io/v1", body=review)
+            if not ((answer or {}).get("status") or {}).get("allowed"):
+                return f"{resource}.{group}" if group else resource
+        return None
 
-    async def _await_secret_rights(self, namespace: str) -> None:
+    async def _await_rights(self, namespace: str) -> None:
         deadline = self.clock() + self.ack_wait
-        while not await self.may_write_secrets(namespace):
+        while (missing := await self.may_write(namespace)) is not None:
             if self.clock() > deadline:
-                raise TimeoutError(f"the LatticeCluster controller did not grant this cell its Secrets in {namespace} "
-                                   "in time (RoleBinding lattice-cell-secrets)")
+                raise TimeoutError(f"the LatticeCluster controller did not grant this cell its writes in {namespace} "
+                                   f"in time (RoleBinding lattice-cell-secrets; still no create of {missing})")
             await asyncio.sleep(0.5)
 
     async def _delete(self, cluster: str) -> None:

@@ -1,18 +1,22 @@
-"""Where the cell may write Secrets for one cluster: RoleBindings, children of its LatticeCluster.
+"""Where the cell may write Secrets, ConfigMaps and Cluster API objects for one cluster:
+RoleBindings, children of its LatticeCluster.
 
 The cell's provisioning shell writes each cluster's bootstrap token and credentials copies, and the
-pivot moves (and deletes, with ``delete-for-move``) the Secrets of ``capi-<cluster>``. Instead of a
-cluster-wide grant, the cluster compiler emits, next to the Cluster API objects:
+pivot and the unpivot move (and delete, with ``delete-for-move``) the Secrets, ConfigMaps and Cluster
+API objects of ``capi-<cluster>``. Instead of a cluster-wide grant, the cluster compiler emits, next
+to the Cluster API objects:
 
-* in ``capi-<cluster>``: a RoleBinding of ClusterRole :data:`CLUSTER_SECRETS_ROLE` (Secrets get,
-  list, create, update, patch, delete) — it exists exactly while the namespace does;
+* in ``capi-<cluster>``: a RoleBinding of ClusterRole :data:`CLUSTER_SECRETS_ROLE` (Secrets,
+  ConfigMaps and every resource of the Cluster API groups: get, list, create, update, patch, delete;
+  its name predates all but the Secrets, and a RoleBinding's roleRef cannot change) — it exists
+  exactly while the namespace does;
 * for a copy outside ``capi-<cluster>`` (AWS: CAPA's namespace): a RoleBinding of ClusterRole
   :data:`CREDENTIALS_COPY_ROLE` (Secrets get, create, update) in that namespace.
 
 Both ClusterRoles are shipped with the cell's RBAC (``lattice_cell.rbac``, which checks it uses
 these names); a RoleBinding to a ClusterRole grants its rules in one namespace only. They are
 ClusterRoles, not a Role per namespace, because whoever creates a Role must already hold its rules
-(or ``escalate``): Lattice's Metacontroller holds no Secret rights at all and only ``bind`` on these
+(or ``escalate``): Lattice's Metacontroller holds no Secret or ConfigMap rights at all and only ``bind`` on these
 two names (``hooks.controllers_manifest``).
 
 Subjects: the ServiceAccounts a cell runs as — ``lattice-operator`` (a root cluster,
@@ -48,7 +52,7 @@ def _binding(name: str, namespace: str, role: str, labels: dict[str, str]) -> Ob
 
 
 def namespace_binding(cluster: str) -> Obj:
-    """The cell's Secret rights in ``capi-<cluster>``."""
+    """The cell's Secret, ConfigMap and Cluster API rights in ``capi-<cluster>``."""
     return _binding(BINDING, names.namespace(cluster), CLUSTER_SECRETS_ROLE, names.labels(cluster))
 
 

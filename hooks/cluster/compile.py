@@ -10,8 +10,8 @@ give the same objects in the same order). Outcomes:
 - otherwise ``objects``: Namespace, Cluster, infrastructure cluster, provider extras (identities,
   load-balancer config), control plane and its machine template, and per worker pool a machine
   template, a bootstrap config template and a MachineDeployment; the RoleBindings that let the cell
-  write Secrets in ``capi-<cluster>`` and where credentials copies go (``cell_access``). Plus what
-  the shell must do first:
+  write Secrets, ConfigMaps and Cluster API objects in ``capi-<cluster>`` and Secrets where
+  credentials copies go (``cell_access``). Plus what the shell must do first:
   ``secret_copies`` (provider credentials) and, when the agent is installed, the name of the
   bootstrap Secret it must write (:func:`hooks.cluster.agent.bootstrap_secret`).
 

@@ -71,7 +71,8 @@ CHILDREN: tuple[ChildRule, ...] = (
     ChildRule(kinds.PROXMOX_CLUSTER),
     ChildRule(kinds.PROXMOX_MACHINE_TEMPLATE),
     ChildRule(kinds.CONFIG_MAP, why="the RKE2-on-Docker load balancer template"),
-    ChildRule(kinds.ROLE_BINDING, why="where the cell may write Secrets (hooks.cluster.cell_access)"),
+    ChildRule(kinds.ROLE_BINDING,
+              why="where the cell may write Secrets, ConfigMaps and Cluster API objects (hooks.cluster.cell_access)"),
 )
 # The child kinds served by CRDs (Metacontroller starts the controller once all of them are).
 CRD_CHILDREN = tuple(r.kind for r in CHILDREN if r.kind not in (kinds.NAMESPACE, kinds.CONFIG_MAP, kinds.ROLE_BINDING))
@@ -89,7 +90,7 @@ def is_self(cluster_name: str, cfg: HookConfig) -> bool:
 def related_rules(cluster: LatticeCluster, cfg: HookConfig) -> list[RelatedRule]:
     rules = [RelatedRule(crds.API_VERSION, kinds.CLOUD_PROVIDER.resource, namespace=PROVIDER_NAMESPACE,
                          names=(cluster.spec.provider_ref,)),
-             # An unpivot imports capi-<name> itself: seeing it, the sync grants the cell its Secrets there.
+             # An unpivot imports capi-<name> itself: seeing it, the sync grants the cell its writes there.
              RelatedRule(kinds.NAMESPACE.api_version, kinds.NAMESPACE.resource,
                          names=(names.namespace(cluster.name),))]
     if is_self(cluster.name, cfg):
@@ -167,8 +168,8 @@ class _Sync:
 
     def missing_access(self) -> list[KubeObject]:
         """The cell's RoleBinding in ``capi-<name>`` when that namespace is there (a child, or
-        imported by an unpivot) and the binding is not: the cell's Secret writes there need it,
-        also while everything else is held still."""
+        imported by an unpivot) and the binding is not: the cell's Secret, ConfigMap and Cluster API
+        writes there need it, also while everything else is held still."""
         ns = names.namespace(self.cluster.name)
         if seen.has_child(self.req.children, kinds.ROLE_BINDING, ns, cell_access.BINDING):
             return []

@@ -137,11 +137,11 @@ def test_the_cell_role_allows_exactly_what_it_needs(world: dict[str, Any]) -> No
         out = root.kubectl("auth", "can-i", verb, resource, "-n", namespace, f"--as={CELL_SA}", *extra, check=False)
         return out.stdout.strip() == "yes"
 
-    def review(verb: str, group: str, resource: str, subresource: str = "") -> bool:
+    def review(verb: str, group: str, resource: str, subresource: str = "", namespace: str = "capi-x") -> bool:
         """A SubjectAccessReview (kubectl auth can-i says no for kinds this plane does not serve)."""
         sar = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
             "user": CELL_SA, "groups": ["system:serviceaccounts", "system:authenticated"],
-            "resourceAttributes": {"namespace": "capi-x", "verb": verb, "group": group, "resource": resource,
+            "resourceAttributes": {"namespace": namespace, "verb": verb, "group": group, "resource": resource,
                                    "subresource": subresource}}}
         out = root.kubectl("create", "-f", "-", "-o", "json", input=json.dumps(sar))
         return bool(json.loads(out.stdout)["status"].get("allowed"))
@@ -149,23 +149,32 @@ def test_the_cell_role_allows_exactly_what_it_needs(world: dict[str, Any]) -> No
     assert all(can(v, "leases") for v in ("list", "create", "patch"))
     assert not any(can(v, "leases") for v in ("delete", "update", "watch"))
     assert not can("create", "leases", "default") and not can("patch", "leases", "kube-system")
-    # ConfigMaps everywhere (capi-<cluster> namespaces come and go with their clusters; the pivot
-    # moves them). Secrets only in its own namespace: in capi-<cluster> once that LatticeCluster's
-    # controller binds them (tests/integration/test_cluster_provisioning.py); never watched.
-    assert all(can(v, "configmaps", "capi-x") for v in ("get", "list", "create", "update", "patch", "delete"))
+    # Secrets and ConfigMaps only in its own namespace (ConfigMap lattice-proxy: the API proxy's URL);
+    # in capi-<cluster> once that LatticeCluster's controller binds them
+    # (tests/integration/test_cluster_provisioning.py; capi-x has no LatticeCluster); never watched.
     assert all(can(v, "secrets") for v in ("get", "list", "create", "update"))
-    assert not any(can(v, "secrets", ns) for v in ("get", "list", "create", "update", "patch", "delete")
-                   for ns in ("capi-x", "default", "kube-system"))
+    assert can("create", "configmaps") and can("update", "configmaps/lattice-proxy")
+    assert not can("update", "configmaps/other") and not can("delete", "configmaps/lattice-proxy")
+    assert not any(can(v, r, ns) for v in ("get", "list", "create", "update", "patch", "delete")
+                   for r in ("secrets", "configmaps") for ns in ("capi-x", "default", "kube-system"))
     assert not can("watch", "secrets") and not can("watch", "configmaps", "capi-x")
     # Namespaces: read, and an unpivot brings capi-<cluster> back; never listed or deleted.
     assert all(can(v, "namespaces") for v in ("get", "create", "update"))
     assert not any(can(v, "namespaces") for v in ("delete", "list", "patch"))
-    # The pivot: the Cluster API groups, the CRD list (which kinds move); nothing of other groups.
-    assert all(review(v, g, r) for v in ("get", "list", "create", "update", "patch", "delete")
-               for g, r in (("cluster.x-k8s.io", "clusters"), ("cluster.x-k8s.io", "machines"),
-                            ("infrastructure.cluster.x-k8s.io", "devclusters"),
-                            ("controlplane.cluster.x-k8s.io", "kubeadmcontrolplanes")))
-    assert review("update", "cluster.x-k8s.io", "machines", "status")
+    # The pivot: the Cluster API groups read everywhere (the export lists the cluster-scoped move kinds
+    # cluster-wide), written only in a capi-<cluster> its LatticeCluster grants, or for the named
+    # cluster-scoped kinds; the CRD list (which kinds move); nothing of other groups.
+    capi = (("cluster.x-k8s.io", "clusters"), ("cluster.x-k8s.io", "machines"),
+            ("infrastructure.cluster.x-k8s.io", "devclusters"),
+            ("controlplane.cluster.x-k8s.io", "kubeadmcontrolplanes"))
+    assert all(review(v, g, r) for v in ("get", "list") for g, r in capi)
+    assert not any(review(v, g, r, namespace=ns) for v in ("create", "update", "patch", "delete")
+                   for g, r in capi for ns in ("capi-x", "default"))
+    assert not review("update", "cluster.x-k8s.io", "machines", "status")
+    identity = ("infrastructure.cluster.x-k8s.io", "awsclusterstaticidentities")
+    assert all(review(v, *identity, namespace="") for v in ("create", "update", "patch", "delete"))
+    assert review("update", *identity, "status", namespace="")
+    assert not review("create", "infrastructure.cluster.x-k8s.io", "otherclusteridentities", namespace="")
     assert not review("get", "example.com", "clusters") and not review("get", "x-k8s.io", "clusters")
     assert can("list", "customresourcedefinitions.apiextensions.k8s.io")
     assert not can("create", "customresourcedefinitions.apiextensions.k8s.io")

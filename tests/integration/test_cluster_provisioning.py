@@ -5,7 +5,8 @@ the agent's one-time token Secret (blanked once spent), the AWS credentials copy
 namespace, and its removal with the cluster. The shell runs as the cell's ServiceAccount with exactly
 the RBAC manifests/ ships (manifests/cell-rbac.yaml, and the RoleBindings the LatticeCluster
 controller creates through the real Metacontroller with its shipped identity): it may write Secrets
-in capi-<cluster> and where the cluster's credentials copy goes, and nowhere else.
+(and ConfigMaps and Cluster API objects) in capi-<cluster>, Secrets where the cluster's credentials
+copy goes, and nowhere else.
 
 Simulated: AWS. No CAPA manager runs, so the AWS objects are only accepted and stored."""
 
@@ -56,6 +57,11 @@ async def kube(cluster_plane: ClusterPlane, tmp_path: Path):  # type: ignore[no-
     api = await KubeApi.connect(resolve(str(cell_kubeconfig(cluster_plane, tmp_path / "cell.kubeconfig"))))
     yield api
     await api.aclose()
+
+
+# Cluster API kinds a pivot writes in capi-<cluster> (a sample of the namespaced move kinds).
+MOVED_CAPI_RESOURCES = ("machinedeployments.cluster.x-k8s.io", "clusters.cluster.x-k8s.io",
+                        "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io")
 
 
 def can(plane: ClusterPlane, verb: str, resource: str, namespace: str) -> bool:
@@ -183,27 +189,43 @@ async def test_the_shell_supplies_what_the_hooks_ask_for(cluster_plane: ClusterP
 
 
 def test_the_cell_writes_secrets_only_where_a_cluster_grants_it(cluster_plane: ClusterPlane) -> None:
-    """The shipped RBAC on the real API server: no Secret writes outside the cell's namespace until
-    a LatticeCluster exists; then in its capi-<cluster> namespace (RoleBinding created by the real
-    Metacontroller as its shipped ServiceAccount, which may only bind the cell's ClusterRoles)."""
+    """The shipped RBAC on the real API server: no Secret, ConfigMap or Cluster API writes outside
+    the cell's namespace until a LatticeCluster exists; then in its capi-<cluster> namespace
+    (RoleBinding created by the real Metacontroller as its shipped ServiceAccount, which may only
+    bind the cell's ClusterRoles). Cluster API objects stay readable everywhere (the pivot lists the
+    cluster-scoped move kinds cluster-wide); ConfigMaps do not."""
     plane = cluster_plane
     plane.cp.kubectl("create", "namespace", "elsewhere")
     for verb in ("create", "update", "patch", "delete", "get", "list"):
-        assert not can(plane, verb, "secrets", "elsewhere"), verb
-        assert not can(plane, verb, "secrets", "kube-system"), verb
+        for resource in ("secrets", "configmaps"):
+            assert not can(plane, verb, resource, "elsewhere"), (verb, resource)
+            assert not can(plane, verb, resource, "kube-system"), (verb, resource)
+    for verb in ("create", "patch", "delete"):
+        for resource in MOVED_CAPI_RESOURCES:
+            for ns in ("default", "elsewhere", "capi-granted"):
+                assert not can(plane, verb, resource, ns), (verb, resource, ns)
+    assert can(plane, "list", "machinedeployments.cluster.x-k8s.io", "elsewhere")  # reads: cluster-wide
     assert can(plane, "create", "secrets", rbac.NAMESPACE) and can(plane, "get", "secrets", rbac.NAMESPACE)
+    assert can(plane, "update", "configmaps/lattice-proxy", rbac.NAMESPACE)  # the API proxy's published URL
+    assert not can(plane, "update", "configmaps/other", rbac.NAMESPACE)
     assert not can(plane, "create", "secrets", "capi-granted")
     cluster = yaml.safe_load((ROOT / "examples/clusters/docker-in-memory.yaml").read_text())
     cluster["metadata"]["name"] = "granted"
     plane.cp.apply(cluster)
     plane.wait("the cell may write Secrets in capi-granted", lambda: can(plane, "create", "secrets", "capi-granted"))
-    for verb in ("get", "list", "update", "patch", "delete"):  # provisioning, and the pivot's move
-        assert can(plane, verb, "secrets", "capi-granted"), verb
+    for verb in ("get", "list", "create", "update", "patch", "delete"):  # provisioning, and the pivot's move
+        for resource in ("secrets", "configmaps", *MOVED_CAPI_RESOURCES):
+            assert can(plane, verb, resource, "capi-granted"), (verb, resource)
     binding = plane.get("rolebinding", "lattice-cell-secrets", "-n", "capi-granted")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                                   "name": rbac.CLUSTER_SECRETS_ROLE}
-    assert not can(plane, "create", "secrets", "elsewhere")  # still nowhere else
+    for resource in ("secrets", "configmaps", *MOVED_CAPI_RESOURCES):  # still nowhere else
+        for ns in ("default", "elsewhere"):
+            assert not can(plane, "create", resource, ns), (resource, ns)
+            assert not can(plane, "delete", resource, ns), (resource, ns)
     assert not can(plane, "watch", "secrets", "capi-granted")
     plane.cp.kubectl("delete", "latticecluster", "granted", "--wait=false")
     plane.wait("LatticeCluster granted gone", lambda: plane.get("latticecluster", "granted") is None, timeout=180)
     plane.wait("and the cell's rights with it", lambda: not can(plane, "create", "secrets", "capi-granted"))
+    assert not can(plane, "create", "configmaps", "capi-granted")
+    assert not can(plane, "delete", "machinedeployments.cluster.x-k8s.io", "capi-granted")

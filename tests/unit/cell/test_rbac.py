@@ -42,5 +42,35 @@ def test_secrets_only_in_the_cell_s_namespace_and_where_each_cluster_grants_them
     shipped = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
     assert set(cell_access.CLUSTER_ROLES) <= set(shipped)
     for name in cell_access.CLUSTER_ROLES:  # bound per namespace only, never by a ClusterRoleBinding
-        assert [r["resources"] for r in shipped[name]["rules"]] == [["secrets"]]
         assert not any(d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == name for d in docs)
+    assert [r["resources"] for r in shipped[rbac.CREDENTIALS_COPY_ROLE]["rules"]] == [["secrets"]]
+
+
+WRITES = {"create", "update", "patch", "delete"}
+
+
+def test_configmaps_and_cluster_api_writes_only_where_each_cluster_grants_them() -> None:
+    from lattice_move.agent_rights import PIVOT_KINDS
+
+    docs = rbac.cell_rbac(rbac.OPERATOR_SERVICE_ACCOUNT)
+    shipped = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ClusterRole"}
+    cluster_wide = shipped[rbac.ROLE]["rules"]
+    # No ConfigMap at all cluster-wide; lattice-proxy is in the Role of the cell's namespace.
+    assert not any("configmaps" in r["resources"] for r in cluster_wide)
+    role = next(d for d in docs if d["kind"] == "Role")
+    assert {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["lattice-proxy"],
+            "verbs": ["update"]} in role["rules"]
+    # Cluster API cluster-wide: reads of everything; writes only of named cluster-scoped kinds.
+    scoped = {k.plural for k in PIVOT_KINDS if k.group and not k.namespaced}
+    for rule in cluster_wide:
+        if not any(g.endswith("cluster.x-k8s.io") for g in rule["apiGroups"]):
+            continue
+        if WRITES & set(rule["verbs"]):
+            assert "*" not in rule["resources"]
+            assert {r.removesuffix("/status") for r in rule["resources"]} <= scoped
+    assert {"apiGroups": rbac.CAPI_GROUPS, "resources": ["*"], "verbs": ["get", "list"]} in cluster_wide
+    # capi-<cluster>: Secrets, ConfigMaps and every Cluster API resource, every write verb.
+    granted = shipped[rbac.CLUSTER_SECRETS_ROLE]["rules"]
+    assert [(r["apiGroups"], r["resources"]) for r in granted] == [
+        ([""], ["secrets"]), ([""], ["configmaps"]), (rbac.CAPI_GROUPS, ["*"])]
+    assert all(set(r["verbs"]) == WRITES | {"get", "list"} for r in granted)
