@@ -29,6 +29,7 @@ from lattice_move import names
 from lattice_move.exporter import Exporter
 from lattice_move.importer import Importer
 from lattice_move.kube import MoveApi
+from lattice_move.wire import manifest_of
 from lattice_proto import agent_pb2 as pb
 from lattice_tunnel.kube_api import KubeApi
 from lattice_tunnel.kube_request import AgentUnavailable
@@ -39,11 +40,19 @@ log = logging.getLogger(__name__)
 MOVED_KINDS = (("", "secrets"), ("", "configmaps"), (names.CAPI_GROUP_SUFFIX, "clusters"))
 
 
+def is_namespace(obj: pb.MoveObject) -> bool:
+    try:
+        manifest = manifest_of(obj)
+    except ValueError:
+        return False  # the importer names what is wrong with it
+    return manifest.get("kind") == "Namespace" and manifest.get("apiVersion") == "v1"
+
+
 def creation_order(objects: list[pb.MoveObject]) -> list[list[pb.MoveObject]]:
     """Groups such that the namespace comes first and every object after its owners among
     ``objects`` (the child sends them in this order already; this keeps it when batching)."""
     present = {o.source_uid for o in objects}
-    namespaces = [o for o in objects if b'"kind":"Namespace"' in o.manifest]
+    namespaces = [o for o in objects if is_namespace(o)]
     placed: set[str] = {o.source_uid for o in namespaces}
     remaining = [o for o in objects if o.source_uid not in placed]
     groups = [namespaces] if namespaces else []
@@ -111,7 +120,7 @@ class UnpivotReceiver:
         move_id = f"unpivot-{cluster}"
         granted = False
         for group in creation_order(list(msg.objects)):
-            if not granted and not any(b'"kind":"Namespace"' in o.manifest for o in group):
+            if not granted and not any(is_namespace(o) for o in group):
                 await self._await_rights(ns)
                 granted = True
             batch = pb.MoveObjectBatch(move_id=move_id, objects=group, target_namespace=ns)

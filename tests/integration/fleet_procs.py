@@ -151,17 +151,8 @@ class Hydra:
             query = urlencode({"client_id": client_id, "response_type": "code", "scope": "openid offline_access",
                                "redirect_uri": REDIRECT, "state": secrets.token_hex(8), "nonce": secrets.token_hex(8),
                                "code_challenge": challenge, "code_challenge_method": "S256"})
-            r = c.get(f"{self.public_url}/oauth2/auth?{query}")
-            login = parse_qs(urlsplit(r.headers["location"]).query)["login_challenge"][0]
-            r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/login/accept",
-                      params={"login_challenge": login}, json={"subject": subject})
-            r = c.get(r.json()["redirect_to"])
-            consent = parse_qs(urlsplit(r.headers["location"]).query)["consent_challenge"][0]
-            r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/consent/accept",
-                      params={"consent_challenge": consent},
-                      json={"grant_scope": ["openid", "offline_access"], "session": {"id_token": dict(claims)}})
-            r = c.get(r.json()["redirect_to"])
-            code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+            redirect = self._log_in(c, f"{self.public_url}/oauth2/auth?{query}", subject, claims)
+            code = parse_qs(urlsplit(redirect).query)["code"][0]
             r = c.post(f"{self.public_url}/oauth2/token", data={
                 "grant_type": "authorization_code", "client_id": client_id, "code": code,
                 "redirect_uri": REDIRECT, "code_verifier": verifier})
@@ -172,20 +163,25 @@ class Hydra:
         """Be the browser of a `lattice token` login: follow `auth_url`, accept login and consent as
         `subject` with `claims` in the ID token, then call the command's loopback redirect."""
         with self.client() as c:
-            r = c.get(auth_url)
-            login = parse_qs(urlsplit(r.headers["location"]).query)["login_challenge"][0]
-            r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/login/accept",
-                      params={"login_challenge": login}, json={"subject": subject})
-            r = c.get(r.json()["redirect_to"])
-            consent = parse_qs(urlsplit(r.headers["location"]).query)["consent_challenge"][0]
-            asked = c.get(f"{self.admin_url}/admin/oauth2/auth/requests/consent",
-                          params={"consent_challenge": consent}).json()["requested_scope"]
-            r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/consent/accept",
-                      params={"consent_challenge": consent},
-                      json={"grant_scope": asked, "session": {"id_token": dict(claims)}})  # the user consents
-            r = c.get(r.json()["redirect_to"])
-            callback = r.headers["location"]
+            callback = self._log_in(c, auth_url, subject, claims)
         return httpx.get(callback, timeout=15)
+
+    def _log_in(self, c: httpx.Client, auth_url: str, subject: str, claims: Mapping[str, Any]) -> str:
+        """Hydra's login and consent UIs, played through its admin API: accept `subject`, grant the
+        scopes the request asked for, `claims` in the ID token. Returns the redirect to the client."""
+        r = c.get(auth_url)
+        login = parse_qs(urlsplit(r.headers["location"]).query)["login_challenge"][0]
+        r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/login/accept",
+                  params={"login_challenge": login}, json={"subject": subject})
+        r = c.get(r.json()["redirect_to"])
+        consent = parse_qs(urlsplit(r.headers["location"]).query)["consent_challenge"][0]
+        asked = c.get(f"{self.admin_url}/admin/oauth2/auth/requests/consent",
+                      params={"consent_challenge": consent}).json()["requested_scope"]
+        r = c.put(f"{self.admin_url}/admin/oauth2/auth/requests/consent/accept",
+                  params={"consent_challenge": consent},
+                  json={"grant_scope": asked, "session": {"id_token": dict(claims)}})  # the user consents
+        r = c.get(r.json()["redirect_to"])
+        return str(r.headers["location"])
 
 
 def _ssl(ca_pem: bytes) -> Any:

@@ -5,8 +5,10 @@ CapiDouble: MachineSets, Machines, bootstrap configs, infrastructure machines, S
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,23 @@ def install_capi(cp: lattice_dev.ControlPlane) -> None:
     """Cluster API (core, kubeadm, CAPD) and Lattice CRDs."""
     cp.install_crds(capi_crd_files(), names=lattice_dev.ALL)
     cp.install_crds(lattice_dev.lattice_crds())
+
+
+@contextlib.contextmanager
+def capi_planes(workdir: Path, bin_dir: Path, *names: str) -> Iterator[list[lattice_dev.ControlPlane]]:
+    """One control plane per name (in `workdir/<name>`), each with the CRDs of `install_capi`;
+    all stopped afterwards."""
+    started: list[lattice_dev.ControlPlane] = []
+    try:
+        for name in names:
+            cp = lattice_dev.ControlPlane.start(workdir / name, controller_manager=False, upstream_crds=False,
+                                                bin_dir=bin_dir)
+            started.append(cp)
+            install_capi(cp)
+        yield started
+    finally:
+        for cp in started:
+            cp.stop()
 
 
 def docker_provider() -> CloudProvider:

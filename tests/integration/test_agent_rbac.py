@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
-from pivot_world import install_capi, make_world, rest_for
+from pivot_world import capi_planes, make_world, rest_for
 
 import lattice_dev
 from lattice_agent.credentials import CredentialStore, forget_bootstrap_token, load_parent_config
@@ -55,14 +55,7 @@ Obj = dict[str, Any]
 @pytest.fixture(scope="module")
 def planes(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[lattice_dev.ControlPlane,
                                                                                            lattice_dev.ControlPlane]]:
-    started = []
-    try:
-        for name in ("parent", "child"):
-            cp = lattice_dev.ControlPlane.start(tmp_path_factory.mktemp(f"agent-rbac-{name}"), controller_manager=False,
-                                                upstream_crds=False, bin_dir=testbed_bin)
-            started.append(cp)
-            install_capi(cp)
-        child = started[1]
+    with capi_planes(tmp_path_factory.mktemp("agent-rbac"), testbed_bin, "parent", "child") as (parent, child):
         # What the installer applies on a new child, as its admin: the namespace, the agent's
         # ServiceAccount and its RBAC (only the agent's own), the last hop's identity, the parent config.
         install = ParentConfig(cluster="child", grpc_endpoint="h:1", bootstrap_url="https://h:2", server_name="h",
@@ -73,10 +66,7 @@ def planes(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
                      {"apiVersion": "v1", "kind": "Secret",
                       "metadata": {"name": "lattice-parent-config", "namespace": NS},
                       "stringData": {k: v.decode() for k, v in install.to_data().items()}}])
-        yield started[0], started[1]
-    finally:
-        for cp in started:
-            cp.stop()
+        yield parent, child
 
 
 def agent_kubeconfig(cp: lattice_dev.ControlPlane) -> Path:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from pivot_world import install_capi, make_world, rest_for
+from pivot_world import capi_planes, make_world, rest_for
 
 import lattice_dev
 from lattice_move import names
@@ -37,17 +37,8 @@ Obj = dict[str, Any]
 @pytest.fixture(scope="module")
 def planes(testbed_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[lattice_dev.ControlPlane,
                                                                                            lattice_dev.ControlPlane]]:
-    started = []
-    try:
-        for name in ("source", "target"):
-            cp = lattice_dev.ControlPlane.start(tmp_path_factory.mktemp(f"move-{name}"), controller_manager=False,
-                                                upstream_crds=False, bin_dir=testbed_bin)
-            started.append(cp)
-            install_capi(cp)
-        yield started[0], started[1]
-    finally:
-        for cp in started:
-            cp.stop()
+    with capi_planes(tmp_path_factory.mktemp("move"), testbed_bin, "source", "target") as (source, target):
+        yield source, target
 
 
 async def api_for(cp: lattice_dev.ControlPlane) -> MoveApi:
